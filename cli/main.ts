@@ -1,0 +1,87 @@
+// `llm-sidecar <command>`: the one command line for every part of the product.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../shared/config/load.ts';
+
+const USAGE = `Usage: llm-sidecar <command> [options]
+
+Commands:
+  proxy       Run the sidecar proxy (default command)
+  demo        Run the whole product in one process against a simulated provider, then print a report
+  evaluator   Run the evaluation service            (not available yet)
+  report      Summarise the dashboards' key figures  (not available yet)
+  migrate     Apply the ClickHouse schema            (not available yet)
+
+Options:
+  -c, --config FILE   Configuration file (YAML); default: $LLM_SIDECAR_CONFIG, else built-in defaults
+  -h, --help          Show help for a command
+`;
+
+const HELP: Record<string, string> = {
+  proxy: `Usage: llm-sidecar proxy [--config FILE]
+
+Runs the transparent LLM proxy. Apps point their SDK at it:
+  OpenAI SDK:     baseURL http://127.0.0.1:4000/v1
+  Anthropic SDK:  baseURL http://127.0.0.1:4000
+Traffic listens on listen.host:listen.port (default 127.0.0.1:4000); /healthz, /readyz and /metrics
+on admin.host:admin.port (default 0.0.0.0:4001). SIGTERM/SIGINT drain in-flight requests, then exit 0.
+`,
+  demo: `Usage: llm-sidecar demo [--requests N]
+
+Starts a simulated OpenAI/Anthropic provider and the sidecar in front of it, sends a mix of traffic
+(JSON and streaming, both APIs, one provider error), and prints what the sidecar measured: tokens,
+cost, time to first token and its own overhead per call. Needs no keys and no network.
+`,
+};
+
+function fail(message: string): number {
+  process.stderr.write(`llm-sidecar: ${message}\n`);
+  return 2;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'proxy';
+  const rest = argv[0] && !argv[0].startsWith('-') ? argv.slice(1) : argv;
+  let values: { config?: string; help?: boolean; requests?: string };
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, requests: { type: 'string' } },
+      strict: true,
+    }));
+  } catch (err) {
+    return fail(`${(err as Error).message}\n\n${USAGE}`);
+  }
+  if (command === 'help' || (values.help && !(command in HELP))) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.help) {
+    process.stdout.write(HELP[command] ?? USAGE);
+    return 0;
+  }
+  try {
+    switch (command) {
+      case 'proxy': {
+        const { runProxy } = await import('./proxy-command.ts');
+        const { config, source } = await loadConfig(values.config);
+        return await runProxy(config, source);
+      }
+      case 'demo': {
+        const { runDemo } = await import('./demo-command.ts');
+        return await runDemo({ requests: values.requests ? Number(values.requests) : undefined });
+      }
+      case 'evaluator':
+      case 'report':
+      case 'migrate':
+        return fail(`"${command}" is not available in this version yet`);
+      default:
+        return fail(`unknown command "${command}"\n\n${USAGE}`);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(err.message);
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') return fail(`cannot listen: address already in use (${e.message.replace(/^listen EADDRINUSE: address already in use /, '')})`);
+    if (e.code === 'EACCES') return fail(`cannot listen: permission denied (${e.message})`);
+    throw err;
+  }
+}

@@ -1,0 +1,112 @@
+// Header handling on both legs. Everything the app sends reaches the provider untouched
+// (`anthropic-version`, `anthropic-beta`, `openai-organization`, …) except hop-by-hop headers,
+// the sidecar's own `x-llm-sidecar-*` controls, and the app's key when a configured key replaces it.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { ProviderConfig } from '../shared/config/schema.ts';
+
+type HeaderValue = string | string[] | undefined;
+type HeaderBag = Record<string, HeaderValue>;
+
+// RFC 9110 §7.6.1 connection-specific headers, plus those undici computes itself.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
+
+export const SIDECAR_REQUEST_HEADERS = {
+  route: 'x-llm-sidecar-route',
+  tenant: 'x-llm-sidecar-tenant',
+  user: 'x-llm-sidecar-user',
+  feature: 'x-llm-sidecar-feature',
+  cache: 'x-llm-sidecar-cache',
+} as const;
+
+const SIDECAR_PREFIX = 'x-llm-sidecar-';
+
+export interface SidecarControls {
+  route?: string;
+  tenant?: string;
+  user?: string;
+  feature?: string;
+  cache?: string;
+}
+
+function first(v: HeaderValue): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function readControls(headers: IncomingHttpHeaders): SidecarControls {
+  return {
+    route: first(headers[SIDECAR_REQUEST_HEADERS.route]),
+    tenant: first(headers[SIDECAR_REQUEST_HEADERS.tenant]),
+    user: first(headers[SIDECAR_REQUEST_HEADERS.user]),
+    feature: first(headers[SIDECAR_REQUEST_HEADERS.feature]),
+    cache: first(headers[SIDECAR_REQUEST_HEADERS.cache]),
+  };
+}
+
+/** Names listed in the `Connection` header are hop-by-hop too. */
+function connectionTokens(headers: HeaderBag): Set<string> | undefined {
+  const c = first(headers.connection);
+  if (c === undefined || c === 'keep-alive' || c === 'close') return undefined;
+  return new Set(c.split(',').map((t) => t.trim().toLowerCase()));
+}
+
+export interface UpstreamHeaderOptions {
+  provider: ProviderConfig;
+  /** The body is re-sent as a buffer: drop the app's length, undici sets the right one. */
+  bufferedBody: boolean;
+  /** Ask for an uncompressed answer so usage can be read from it (loopback to the app needs no compression). */
+  identityEncoding: boolean;
+}
+
+export function upstreamRequestHeaders(inbound: IncomingHttpHeaders, opts: UpstreamHeaderOptions): Record<string, string | string[]> {
+  const extra = connectionTokens(inbound);
+  const out: Record<string, string | string[]> = {};
+  const injectKey = opts.provider.apiKey !== undefined;
+  for (const name in inbound) {
+    const value = inbound[name];
+    if (value === undefined) continue;
+    if (HOP_BY_HOP.has(name) || name.startsWith(SIDECAR_PREFIX) || extra?.has(name)) continue;
+    if (opts.bufferedBody && name === 'content-length') continue;
+    if (opts.identityEncoding && name === 'accept-encoding') continue;
+    if (injectKey && (name === 'authorization' || name === 'x-api-key')) continue;
+    out[name] = value;
+  }
+  if (opts.identityEncoding) out['accept-encoding'] = 'identity';
+  if (injectKey) {
+    if (opts.provider.type === 'anthropic') out['x-api-key'] = opts.provider.apiKey as string;
+    else out.authorization = `Bearer ${opts.provider.apiKey as string}`;
+  }
+  return out;
+}
+
+/** Provider response headers as the app will see them: hop-by-hop and length removed (the sidecar frames the body). */
+export function downstreamResponseHeaders(upstream: HeaderBag): OutgoingHttpHeaders {
+  const extra = connectionTokens(upstream);
+  const out: OutgoingHttpHeaders = {};
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value === undefined) continue;
+    if (HOP_BY_HOP.has(name) || name === 'content-length' || extra?.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** For logs: headers with every credential masked. */
+export function redactHeaders(headers: HeaderBag): HeaderBag {
+  const out: HeaderBag = {};
+  for (const name in headers) {
+    out[name] = /^(authorization|x-api-key|api-key|proxy-authorization|cookie)$/i.test(name) ? '[redacted]' : headers[name];
+  }
+  return out;
+}

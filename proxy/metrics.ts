@@ -1,0 +1,85 @@
+// Prometheus metrics for the admin listener: request counts, tokens, cost and the proxy's own
+// overhead (so its cost is visible in production, not only in a benchmark). Fed from CallRecords,
+// off the request path. Label values are bounded: route, provider, model and status class.
+import type { CallRecord, CallRecorder } from './call-record.ts';
+
+const OVERHEAD_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
+const DURATION_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+class Histogram {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(readonly buckets: number[]) {
+    this.counts = buckets.map(() => 0);
+  }
+  observe(v: number): void {
+    this.sum += v;
+    this.count += 1;
+    for (let i = 0; i < this.buckets.length; i++) if (v <= (this.buckets[i] as number)) this.counts[i] = (this.counts[i] as number) + 1;
+  }
+}
+
+function labels(obj: Record<string, string>): string {
+  return Object.entries(obj)
+    .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+    .join(',');
+}
+
+export class ProxyMetrics implements CallRecorder {
+  private readonly requests = new Map<string, number>();
+  private readonly tokens = new Map<string, number>();
+  private readonly costMicroUsd = new Map<string, number>();
+  private readonly costUnknown = new Map<string, number>();
+  private readonly overhead = new Histogram(OVERHEAD_BUCKETS_MS);
+  private readonly duration = new Map<string, Histogram>();
+
+  record(call: CallRecord): void {
+    const base = { route: call.route, provider: call.providerName, model: call.upstreamModel };
+    const status = call.errorCode ?? (call.clientAborted ? 'client_aborted' : `${Math.floor(call.httpStatus / 100)}xx`);
+    this.inc(this.requests, labels({ ...base, status }), 1);
+    const u = call.usage;
+    if (u) {
+      this.inc(this.tokens, labels({ ...base, type: 'input' }), u.inputTokens);
+      this.inc(this.tokens, labels({ ...base, type: 'output' }), u.outputTokens);
+      this.inc(this.tokens, labels({ ...base, type: 'cache_read' }), u.cacheReadTokens);
+      this.inc(this.tokens, labels({ ...base, type: 'cache_write' }), u.cacheWrite5mTokens + u.cacheWrite1hTokens);
+      this.inc(this.tokens, labels({ ...base, type: 'reasoning' }), u.reasoningTokens);
+    }
+    // Micro-dollars as integers keep the running sum exact; exposed in dollars.
+    if (call.costUsd !== undefined) this.inc(this.costMicroUsd, labels(base), Math.round(Number(call.costUsd) * 1e6));
+    else if (u) this.inc(this.costUnknown, labels(base), 1);
+    this.overhead.observe(call.overheadMs);
+    const key = labels({ route: call.route, provider: call.providerName });
+    let h = this.duration.get(key);
+    if (!h) this.duration.set(key, (h = new Histogram(DURATION_BUCKETS_S)));
+    h.observe(call.durationMs / 1000);
+  }
+
+  private inc(map: Map<string, number>, key: string, by: number): void {
+    map.set(key, (map.get(key) ?? 0) + by);
+  }
+
+  render(): string {
+    const lines: string[] = [];
+    const counter = (name: string, help: string, map: Map<string, number>, scale = 1): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
+      for (const [k, v] of map) lines.push(`${name}{${k}} ${v / scale}`);
+    };
+    counter('llm_sidecar_requests_total', 'LLM requests by route, provider, model and outcome.', this.requests);
+    counter('llm_sidecar_tokens_total', 'Tokens by type (input includes cached; output includes reasoning).', this.tokens);
+    counter('llm_sidecar_cost_usd_total', 'Spend in USD at list prices.', this.costMicroUsd, 1e6);
+    counter('llm_sidecar_cost_unknown_total', 'Calls with usage but no price for the model.', this.costUnknown);
+    const hist = (name: string, help: string, entries: [string, Histogram][]): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+      for (const [k, h] of entries) {
+        const pre = k ? `${k},` : '';
+        h.buckets.forEach((b, i) => lines.push(`${name}_bucket{${pre}le="${b}"} ${h.counts[i]}`));
+        lines.push(`${name}_bucket{${pre}le="+Inf"} ${h.count}`, `${name}_sum{${k}} ${h.sum}`, `${name}_count{${k}} ${h.count}`);
+      }
+    };
+    hist('llm_sidecar_overhead_milliseconds', "Time the sidecar itself adds to a call (excluding the provider's time).", [['', this.overhead]]);
+    hist('llm_sidecar_request_duration_seconds', 'End-to-end LLM call duration as seen by the sidecar.', [...this.duration]);
+    return `${lines.join('\n')}\n`;
+  }
+}

@@ -1,0 +1,27 @@
+// Responses the sidecar writes itself: errors in the inbound API's own shape, always marked with
+// `x-llm-sidecar-error` so they are never mistaken for a provider's.
+import type { ServerResponse } from 'node:http';
+import { ERROR_HEADER, errorBody, type ApiDialect, type SidecarError } from '../shared/errors.ts';
+
+export function sendError(res: ServerResponse, dialect: ApiDialect, err: SidecarError, requestId: string, extraHeaders?: Record<string, string>): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(errorBody(dialect, err));
+  res.writeHead(err.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    [ERROR_HEADER]: err.code,
+    'x-request-id': requestId,
+    'x-llm-sidecar-request-id': requestId,
+    ...extraHeaders,
+  });
+  res.end(body);
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown, headers?: Record<string, string>): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}

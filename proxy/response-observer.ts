@@ -1,0 +1,197 @@
+// Reads what telemetry needs (usage, response model and id, finish reasons) from a provider's
+// answer: a complete JSON body, or SSE events one at a time. Only events that can carry these
+// fields are parsed, so the common content delta costs a substring check, not a JSON.parse.
+import {
+  fromAnthropicUsage,
+  fromOpenAIChatUsage,
+  fromOpenAIEmbeddingsUsage,
+  fromOpenAIResponsesUsage,
+  mergeAnthropicStreamUsage,
+  type NormalizedUsage,
+} from '../shared/usage.ts';
+import type { LlmEndpoint } from './endpoints.ts';
+import type { SseEvent } from './sse.ts';
+
+export interface ObservedResponse {
+  usage?: NormalizedUsage;
+  responseModel?: string;
+  responseId?: string;
+  finishReasons?: string[];
+  /** True once the provider's own end-of-answer marker was seen (stream completeness). */
+  completed: boolean;
+}
+
+type Json = Record<string, unknown>;
+
+function asObject(v: unknown): Json | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function tryParse(text: string): Json | undefined {
+  try {
+    return asObject(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fields of a non-streaming answer. */
+export function observeJson(endpoint: LlmEndpoint, body: Buffer): ObservedResponse {
+  const out: ObservedResponse = { completed: true };
+  const json = tryParse(body.toString('utf8'));
+  if (!json) return out;
+  out.responseModel = str(json.model);
+  out.responseId = str(json.id);
+  if (endpoint.dialect === 'anthropic') {
+    if (endpoint.operation === 'count_tokens') return out;
+    out.usage = fromAnthropicUsage(json.usage);
+    const stop = str(json.stop_reason);
+    if (stop) out.finishReasons = [stop];
+    return out;
+  }
+  switch (endpoint.operation) {
+    case 'chat': {
+      out.usage = fromOpenAIChatUsage(json.usage);
+      if (Array.isArray(json.choices)) {
+        out.finishReasons = json.choices.map((c) => str(asObject(c)?.finish_reason)).filter((r): r is string => r !== undefined);
+      }
+      break;
+    }
+    case 'responses':
+      out.usage = fromOpenAIResponsesUsage(json.usage);
+      if (str(json.status)) out.finishReasons = [str(json.status) as string];
+      break;
+    case 'embeddings':
+      out.usage = fromOpenAIEmbeddingsUsage(json.usage);
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+export interface StreamObserver {
+  readonly result: ObservedResponse;
+  onEvent(ev: SseEvent): void;
+}
+
+class OpenAIChatStreamObserver implements StreamObserver {
+  readonly result: ObservedResponse = { completed: false };
+  private readonly finish = new Map<number, string>();
+
+  onEvent(ev: SseEvent): void {
+    const data = ev.data;
+    if (data === '[DONE]') {
+      this.result.completed = true;
+      if (this.finish.size > 0) this.result.finishReasons = [...this.finish.values()];
+      return;
+    }
+    const first = this.result.responseId === undefined;
+    const hasUsage = data.includes('"usage":{');
+    const hasFinish = data.includes('"finish_reason":"');
+    if (!first && !hasUsage && !hasFinish) return;
+    const json = tryParse(data);
+    if (!json) return;
+    if (first) {
+      this.result.responseId = str(json.id);
+      this.result.responseModel = str(json.model);
+    }
+    if (hasUsage) this.result.usage = fromOpenAIChatUsage(json.usage) ?? this.result.usage;
+    if (hasFinish && Array.isArray(json.choices)) {
+      for (const c of json.choices) {
+        const o = asObject(c);
+        const reason = str(o?.finish_reason);
+        if (reason) this.finish.set(typeof o?.index === 'number' ? o.index : 0, reason);
+      }
+    }
+  }
+}
+
+class OpenAIResponsesStreamObserver implements StreamObserver {
+  readonly result: ObservedResponse = { completed: false };
+
+  onEvent(ev: SseEvent): void {
+    const type = ev.event;
+    if (type !== 'response.created' && type !== 'response.completed' && type !== 'response.incomplete' && type !== 'response.failed') return;
+    const response = asObject(tryParse(ev.data)?.response);
+    if (!response) return;
+    this.result.responseId = str(response.id);
+    this.result.responseModel = str(response.model);
+    if (type !== 'response.created') {
+      this.result.completed = true;
+      this.result.usage = fromOpenAIResponsesUsage(response.usage);
+      const status = str(response.status);
+      if (status) this.result.finishReasons = [status];
+    }
+  }
+}
+
+class AnthropicStreamObserver implements StreamObserver {
+  readonly result: ObservedResponse = { completed: false };
+
+  onEvent(ev: SseEvent): void {
+    switch (ev.event) {
+      case 'message_start': {
+        const message = asObject(tryParse(ev.data)?.message);
+        if (!message) return;
+        this.result.responseId = str(message.id);
+        this.result.responseModel = str(message.model);
+        this.result.usage = fromAnthropicUsage(message.usage);
+        return;
+      }
+      case 'message_delta': {
+        const json = tryParse(ev.data);
+        if (!json) return;
+        this.result.usage = mergeAnthropicStreamUsage(this.result.usage, json.usage);
+        const stop = str(asObject(json.delta)?.stop_reason);
+        if (stop) this.result.finishReasons = [stop];
+        return;
+      }
+      case 'message_stop':
+        this.result.completed = true;
+        return;
+      default:
+        return;
+    }
+  }
+}
+
+/** Streams the sidecar does not understand (embeddings never stream) are observed by nobody. */
+class NullStreamObserver implements StreamObserver {
+  readonly result: ObservedResponse = { completed: true };
+  onEvent(): void {}
+}
+
+export function streamObserver(endpoint: LlmEndpoint): StreamObserver {
+  if (endpoint.dialect === 'anthropic') return endpoint.operation === 'chat' ? new AnthropicStreamObserver() : new NullStreamObserver();
+  if (endpoint.operation === 'chat') return new OpenAIChatStreamObserver();
+  if (endpoint.operation === 'responses') return new OpenAIResponsesStreamObserver();
+  return new NullStreamObserver();
+}
+
+/**
+ * When the sidecar added `stream_options.include_usage` itself, the app must not see the result:
+ * the extra usage-only chunk is dropped and the `"usage":null` OpenAI adds to every other chunk is
+ * removed. Inside JSON strings quotes are escaped, so the literal `"usage":null` is always a key.
+ * Returns the event text to forward, or undefined to drop it.
+ */
+export function hideInjectedUsage(ev: SseEvent): string | undefined {
+  const raw = ev.raw;
+  if (raw.includes('"usage":{')) {
+    const json = tryParse(ev.data);
+    if (json && Array.isArray(json.choices) && json.choices.length === 0) return undefined;
+    if (json && 'usage' in json) {
+      delete json.usage;
+      return `data: ${JSON.stringify(json)}`;
+    }
+    return raw;
+  }
+  if (raw.includes('"usage":null')) {
+    return raw.includes(',"usage":null') ? raw.replace(',"usage":null', '') : raw.replace('"usage":null,', '');
+  }
+  return raw;
+}

@@ -1,0 +1,231 @@
+// The proxy's inbound side. Per request: classify the path → read and check the body → resolve the
+// route → dispatch upstream through a keep-alive pool → hand the answer to an LlmExchange. Paths
+// the sidecar does not parse are streamed through untouched in both directions.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Dispatcher } from 'undici';
+import type { Config } from '../shared/config/schema.ts';
+import { SidecarError, toSidecarError, type ApiDialect } from '../shared/errors.ts';
+import type { NormalizedUsage } from '../shared/usage.ts';
+import type { CallRecord, CallRecorder } from './call-record.ts';
+import { classify, guessDialect, type LlmEndpoint } from './endpoints.ts';
+import { downstreamResponseHeaders, readControls, upstreamRequestHeaders, type SidecarControls } from './headers.ts';
+import { LlmExchange, RESPONSE_HEADERS, type ExchangeHooks } from './llm-exchange.ts';
+import { clientAskedForUsage, parseJsonObject, readBody, requireModel, withIncludeUsage } from './request-body.ts';
+import { sendError } from './respond.ts';
+import { Router } from './routing.ts';
+import { mapUpstreamError, upstreamPath, UpstreamPools } from './upstream.ts';
+
+export type Pricer = (providerType: ApiDialect, model: string, usage: NormalizedUsage) => string | undefined;
+
+export interface ProxyOptions {
+  config: Config;
+  price: Pricer;
+  recorder?: CallRecorder;
+}
+
+function firstHeader(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export class ProxyServer {
+  readonly server: Server;
+  private readonly router: Router;
+  private readonly pools: UpstreamPools;
+  private readonly hooks: ExchangeHooks;
+  private draining = false;
+  private listening = false;
+
+  constructor(private readonly options: ProxyOptions) {
+    this.router = new Router(options.config);
+    this.pools = new UpstreamPools(options.config.providers);
+    const recorder = options.recorder;
+    this.hooks = {
+      price: (type, model, usage) => (usage ? options.price(type, model, usage) : undefined),
+      // Recording happens after the response is written, outside the request's own tick.
+      finish: recorder ? (record: CallRecord) => setImmediate(() => recorder.record(record)) : () => {},
+    };
+    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => this.handle(req, res));
+  }
+
+  get ready(): boolean {
+    return this.listening && !this.draining;
+  }
+
+  upstreamStats(): ReturnType<UpstreamPools['stats']> {
+    return this.pools.stats();
+  }
+
+  async listen(): Promise<AddressInfo> {
+    const { host, port } = this.options.config.listen;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.listening = true;
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Stop accepting, let in-flight requests finish (up to graceMs), then close upstream pools. */
+  async close(graceMs = 10_000): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
+    await closed;
+    clearTimeout(timer);
+    this.listening = false;
+    await this.pools.close();
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const pathname = q === -1 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+    const endpoint = classify(method, pathname);
+    const requestId = firstHeader(req.headers['x-request-id']) ?? randomUUID();
+    const dialect = endpoint.kind === 'llm' ? endpoint.dialect : guessDialect(pathname, req.headers);
+    if (this.draining) {
+      req.resume();
+      sendError(res, dialect, new SidecarError('LLM_SIDECAR_SHUTTING_DOWN', 'llm-sidecar is shutting down; retry'), requestId, { connection: 'close' });
+      return;
+    }
+    const controls = readControls(req.headers);
+    if (endpoint.kind === 'llm') {
+      this.handleLlm(req, res, endpoint, pathname, controls, requestId).catch((err: unknown) => this.fail(req, res, dialect, err, requestId));
+    } else {
+      try {
+        this.handlePassthrough(req, res, url, dialect, controls, requestId);
+      } catch (err) {
+        this.fail(req, res, dialect, err, requestId);
+      }
+    }
+  }
+
+  private fail(req: IncomingMessage, res: ServerResponse, dialect: ApiDialect, err: unknown, requestId: string): void {
+    const e = toSidecarError(err);
+    if (e.code === 'LLM_SIDECAR_INTERNAL') console.error(`llm-sidecar: internal error on ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
+    // A body we refused is still on its way: close the connection rather than read it.
+    const extra: Record<string, string> | undefined = e.code === 'LLM_SIDECAR_BODY_TOO_LARGE' ? { connection: 'close' } : undefined;
+    if (!req.complete) req.resume();
+    sendError(res, dialect, e, requestId, extra);
+  }
+
+  private async handleLlm(req: IncomingMessage, res: ServerResponse, endpoint: LlmEndpoint, pathname: string, controls: SidecarControls, requestId: string): Promise<void> {
+    const startedAt = Date.now();
+    const limits = this.options.config.listen;
+    const raw = await readBody(req, limits.maxBodyBytes);
+    const t0 = performance.now();
+    const body = parseJsonObject(raw);
+    const requestModel = requireModel(body);
+    const target = this.router.resolve(endpoint.dialect, requestModel, controls.route);
+    const stream = body.stream === true;
+    const needUsage = stream && endpoint.dialect === 'openai' && endpoint.operation === 'chat' && !clientAskedForUsage(body);
+
+    let outBody = raw;
+    // The app's bytes are forwarded as they are unless the model alias must be replaced.
+    if (target.model !== requestModel) {
+      const patched: Record<string, unknown> = { ...body, model: target.model };
+      outBody = Buffer.from(JSON.stringify(patched));
+      if (needUsage) outBody = withIncludeUsage(outBody, patched);
+    } else if (needUsage) {
+      outBody = withIncludeUsage(raw, body);
+    }
+
+    const upstream = this.pools.get(target.providerName);
+    const exchange = new LlmExchange(
+      {
+        requestId,
+        path: pathname,
+        startedAt,
+        t0,
+        endpoint,
+        dialect: endpoint.dialect,
+        route: target.route,
+        providerName: target.providerName,
+        providerType: target.provider.type,
+        requestModel,
+        upstreamModel: target.model,
+        stream,
+        hideUsage: needUsage,
+        tenant: controls.tenant,
+        user: controls.user,
+        feature: controls.feature,
+        maxBufferedBytes: limits.maxBufferedResponseBytes,
+      },
+      res,
+      this.hooks,
+    );
+    const url = req.url ?? pathname;
+    const options: Dispatcher.DispatchOptions = {
+      origin: upstream.origin,
+      path: upstreamPath(upstream.basePath, url),
+      method: 'POST',
+      headers: upstreamRequestHeaders(req.headers, { provider: target.provider, bufferedBody: true, identityEncoding: true }),
+      body: outBody,
+    };
+    exchange.markDispatched();
+    upstream.pool.dispatch(options, exchange);
+  }
+
+  private handlePassthrough(req: IncomingMessage, res: ServerResponse, url: string, dialect: ApiDialect, controls: SidecarControls, requestId: string): void {
+    const target = this.router.resolvePassthrough(dialect, controls.route);
+    const upstream = this.pools.get(target.providerName);
+    const method = req.method ?? 'GET';
+    const hasBody = method !== 'GET' && method !== 'HEAD';
+    let controller: Dispatcher.DispatchController | undefined;
+    let waiting = false;
+    res.on('close', () => {
+      if (!res.writableFinished) controller?.abort(new Error('client disconnected'));
+    });
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart: (c) => {
+        controller = c;
+      },
+      onResponseStart: (_c, status, headers) => {
+        const out = downstreamResponseHeaders(headers);
+        // Byte-faithful: keep the provider's framing when it declared one.
+        const length = firstHeader(headers['content-length']);
+        if (length !== undefined) out['content-length'] = length;
+        out[RESPONSE_HEADERS.provider] = target.providerName;
+        out[RESPONSE_HEADERS.sidecarRequestId] = requestId;
+        if (out[RESPONSE_HEADERS.requestId] === undefined) out[RESPONSE_HEADERS.requestId] = requestId;
+        res.writeHead(status, out);
+      },
+      onResponseData: (c, chunk) => {
+        if (!res.write(chunk) && !waiting) {
+          waiting = true;
+          c.pause();
+          res.once('drain', () => {
+            waiting = false;
+            c.resume();
+          });
+        }
+      },
+      onResponseEnd: () => {
+        res.end();
+      },
+      onResponseError: (_c, err) => {
+        if (res.destroyed) return;
+        const mapped = mapUpstreamError(err, target.providerName);
+        if (res.headersSent) res.destroy(mapped);
+        else sendError(res, dialect, mapped, requestId);
+      },
+    };
+    upstream.pool.dispatch(
+      {
+        origin: upstream.origin,
+        path: upstreamPath(upstream.basePath, url),
+        method,
+        headers: upstreamRequestHeaders(req.headers, { provider: target.provider, bufferedBody: false, identityEncoding: false }),
+        body: hasBody ? req : null,
+      },
+      handler,
+    );
+  }
+}

@@ -1,0 +1,116 @@
+// The configuration file's schema (one YAML file, validated at start). Every section is strict:
+// an unknown key is a typo until proven otherwise, and it stops the start with its path.
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65_535);
+
+const ListenSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: port.default(4000),
+  /** Largest request body accepted on the LLM endpoints; larger → 413. */
+  maxBodyBytes: z.number().int().positive().default(32 * 1024 * 1024),
+  /**
+   * Non-streaming JSON answers up to this size are held until complete so that the cost and
+   * overhead headers can be set; larger ones are streamed through and carry them as trailers.
+   */
+  maxBufferedResponseBytes: z.number().int().positive().default(8 * 1024 * 1024),
+});
+
+const AdminSchema = z.strictObject({
+  host: z.string().min(1).default('0.0.0.0'),
+  port: port.default(4001),
+});
+
+const ProviderTimeoutsSchema = z.strictObject({
+  connectMs: z.number().int().positive().default(10_000),
+  /** Time until the provider's response headers (for streams: roughly the first token). */
+  headersMs: z.number().int().positive().default(600_000),
+  /** Longest silence between two body chunks. */
+  idleMs: z.number().int().positive().default(300_000),
+});
+
+const ProviderSchema = z.strictObject({
+  type: z.enum(['openai', 'anthropic']),
+  /** As the provider's own SDK takes it: `https://api.openai.com/v1`, `https://api.anthropic.com`. */
+  baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  /** When set, injected on every request and the app's own key is dropped. */
+  apiKey: z.string().min(1).optional(),
+  /** Keep-alive connections per provider origin. */
+  connections: z.number().int().positive().max(4096).default(256),
+  timeouts: ProviderTimeoutsSchema.default(() => ProviderTimeoutsSchema.parse({})),
+});
+
+const RouteTargetSchema = z.strictObject({
+  provider: z.string().min(1),
+  /** Model sent to the provider; omitted → the requested model is kept. */
+  model: z.string().min(1).optional(),
+});
+
+const RouteSchema = z.strictObject({
+  /** Requested model names or aliases that select this route; `*` matches any run of characters. */
+  models: z.array(z.string().min(1)).default([]),
+  targets: z.array(RouteTargetSchema).min(1, 'a route needs at least one target'),
+});
+
+const PriceOverrideSchema = z.strictObject({
+  provider: z.enum(['openai', 'anthropic']),
+  model: z.string().min(1),
+  aliases: z.array(z.string()).optional(),
+  input: z.string(),
+  output: z.string(),
+  cacheRead: z.string().optional(),
+  cacheWrite5m: z.string().optional(),
+  cacheWrite1h: z.string().optional(),
+  tiers: z.array(z.record(z.string(), z.union([z.string(), z.number()]))).optional(),
+  contextWindow: z.number().int().positive().optional(),
+  maxOutputTokens: z.number().int().positive().optional(),
+});
+
+const PricingSchema = z.strictObject({
+  /** Entries that replace or add to the shipped price table (prices in USD per million tokens, as decimal strings). */
+  models: z.array(PriceOverrideSchema).default([]),
+});
+
+const TelemetrySchema = z.strictObject({
+  /** `service.name` of the app this sidecar serves; env OTEL_SERVICE_NAME wins. */
+  serviceName: z.string().min(1).default('llm-app'),
+});
+
+export const ConfigSchema = z
+  .strictObject({
+    listen: ListenSchema.default(() => ListenSchema.parse({})),
+    admin: AdminSchema.default(() => AdminSchema.parse({})),
+    providers: z.record(z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), ProviderSchema).default({}),
+    routes: z.record(z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'route names use letters, digits, _ . -'), RouteSchema).default({}),
+    pricing: PricingSchema.default(() => PricingSchema.parse({})),
+    telemetry: TelemetrySchema.default(() => TelemetrySchema.parse({})),
+  });
+
+/**
+ * Cross-references that a schema cannot express (a route's provider must exist). Runs on the raw
+ * input even when other parts failed, so one pass reports every problem.
+ */
+export function crossCheck(raw: unknown): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  if (raw === null || typeof raw !== 'object') return problems;
+  const { providers, routes } = raw as { providers?: unknown; routes?: unknown };
+  const names = providers !== null && typeof providers === 'object' ? Object.keys(providers) : [];
+  if (routes === null || typeof routes !== 'object') return problems;
+  for (const [name, route] of Object.entries(routes)) {
+    const targets = (route as { targets?: unknown } | null)?.targets;
+    if (!Array.isArray(targets)) continue;
+    targets.forEach((target: unknown, i) => {
+      const provider = (target as { provider?: unknown } | null)?.provider;
+      if (typeof provider === 'string' && !names.includes(provider)) {
+        problems.push({ path: ['routes', name, 'targets', i, 'provider'], message: `unknown provider "${provider}" (configured: ${names.join(', ') || 'none'})` });
+      }
+    });
+  }
+  return problems;
+}
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ProviderConfig = z.infer<typeof ProviderSchema>;
+export type RouteConfig = z.infer<typeof RouteSchema>;
+export type RouteTarget = z.infer<typeof RouteTargetSchema>;
+export type PriceOverride = z.infer<typeof PriceOverrideSchema>;
