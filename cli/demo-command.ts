@@ -29,7 +29,7 @@ export async function runDemo(opts: { requests?: number }): Promise<number> {
     providers: { openai: { type: 'openai', baseUrl: `${fake.url}/v1` }, anthropic: { type: 'anthropic', baseUrl: fake.url } },
     routes: { fast: { models: ['fast'], targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] } },
   });
-  const sidecar = await startSidecar(config, [{ record: (c) => records.push(c) }]);
+  const sidecar = await startSidecar(config, { recorders: [{ record: (c) => records.push(c) }] });
   process.stdout.write(`llm-sidecar demo: simulated provider at ${fake.url}, sidecar at ${sidecar.url} (admin ${sidecar.adminUrl})\n\n`);
 
   const openai = new OpenAI({ baseURL: `${sidecar.url}/v1`, apiKey: 'sk-demo', maxRetries: 0 });

@@ -3,11 +3,39 @@
 import type { ApiDialect, ErrorCode } from '../shared/errors.ts';
 import type { NormalizedUsage } from '../shared/usage.ts';
 
+/** One physical request to a provider (a retry is a second attempt). */
+export interface AttemptRecord {
+  startEpochMs: number;
+  endEpochMs: number;
+  statusCode?: number;
+  errorType?: string;
+}
+
+/** Sampling parameters of the request that semconv records (`gen_ai.request.*`). */
+export interface RequestParams {
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+}
+
 export interface CallRecord {
   requestId: string;
-  /** Epoch milliseconds when the request arrived. */
-  startedAt: number;
+  /** Epoch milliseconds (sub-ms precision) when the request arrived: the SERVER span's start. */
+  startEpochMs: number;
+  /** When the LLM operation began (after the body was read): the gen_ai CLIENT span's start. */
+  operationStartEpochMs: number;
+  /** When the last byte went to the app (or the call ended otherwise). */
+  endEpochMs: number;
+  /** Inbound W3C trace context, so the app's own trace contains the sidecar's spans. */
+  traceparent?: string;
+  tracestate?: string;
+  method: string;
   path: string;
+  serverAddress: string;
+  serverPort: number;
+  requestParams: RequestParams;
+  attemptDetails: AttemptRecord[];
   dialect: ApiDialect;
   /** `gen_ai.operation.name`. */
   operation: string;
@@ -43,8 +71,30 @@ export interface CallRecord {
   clientAborted: boolean;
 }
 
+/** A request on a path the sidecar does not parse: traced and counted, nothing more. */
+export interface PassthroughRecord {
+  requestId: string;
+  startEpochMs: number;
+  endEpochMs: number;
+  traceparent?: string;
+  tracestate?: string;
+  method: string;
+  path: string;
+  route: string;
+  providerName: string;
+  providerType: ApiDialect;
+  serverAddress: string;
+  serverPort: number;
+  httpStatus: number;
+  upstreamStatus?: number;
+  errorCode?: ErrorCode;
+  errorType?: string;
+  clientAborted: boolean;
+}
+
 export interface CallRecorder {
   record(call: CallRecord): void;
+  recordPassthrough?(call: PassthroughRecord): void;
 }
 
 /** Fans a record out to several consumers; one failing consumer never affects the others or the request. */
@@ -55,6 +105,16 @@ export class CompositeRecorder implements CallRecorder {
     for (const r of this.recorders) {
       try {
         r.record(call);
+      } catch (err) {
+        console.error(`llm-sidecar: call recorder failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  recordPassthrough(call: PassthroughRecord): void {
+    for (const r of this.recorders) {
+      try {
+        r.recordPassthrough?.(call);
       } catch (err) {
         console.error(`llm-sidecar: call recorder failed: ${(err as Error).message}`);
       }

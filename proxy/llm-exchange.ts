@@ -4,7 +4,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { errorEvent, SidecarError, type ApiDialect } from '../shared/errors.ts';
-import type { CallRecord } from './call-record.ts';
+import type { CallRecord, RequestParams } from './call-record.ts';
 import type { LlmEndpoint } from './endpoints.ts';
 import { downstreamResponseHeaders } from './headers.ts';
 import { hideInjectedUsage, observeJson, streamObserver, type ObservedResponse, type StreamObserver } from './response-observer.ts';
@@ -27,8 +27,15 @@ const STREAM_TRAILERS = `${RESPONSE_HEADERS.cost}, ${RESPONSE_HEADERS.overhead}`
 
 export interface ExchangeContext {
   requestId: string;
+  method: string;
   path: string;
-  startedAt: number;
+  /** Epoch ms when the request arrived. */
+  startEpochMs: number;
+  traceparent?: string;
+  tracestate?: string;
+  serverAddress: string;
+  serverPort: number;
+  requestParams: RequestParams;
   /** performance.now() when the request body had been read: the sidecar's own work starts here. */
   t0: number;
   endpoint: LlmEndpoint;
@@ -58,6 +65,11 @@ function fmtMs(ms: number): string {
   return ms.toFixed(3);
 }
 
+/** Wall-clock epoch milliseconds with sub-millisecond precision, for span timestamps. */
+export function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 export class LlmExchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private mode: Mode = 'pending';
@@ -69,6 +81,7 @@ export class LlmExchange implements Dispatcher.DispatchHandler {
   private observer: StreamObserver | undefined;
   private tDispatch = 0;
   private tFirstChunk = 0;
+  private tUpstreamEnd = 0;
   /** Sidecar time spent before the body started flowing (request handling + header processing). */
   private overheadMs = 0;
   private clientGone = false;
@@ -163,6 +176,7 @@ export class LlmExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    this.tUpstreamEnd = performance.now();
     if (this.clientGone) {
       this.finish(499, undefined);
       return;
@@ -206,6 +220,7 @@ export class LlmExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.tUpstreamEnd = performance.now();
     if (this.clientGone) {
       this.finish(499, this.observer?.result);
       return;
@@ -254,9 +269,31 @@ export class LlmExchange implements Dispatcher.DispatchHandler {
     const now = performance.now();
     const ctx = this.ctx;
     const providerFailed = this.status >= 400;
+    // performance.now() → epoch: both clocks are monotonic from timeOrigin.
+    const epoch = (t: number): number => performance.timeOrigin + t;
+    const errorType = error?.errorType ?? (this.clientGone ? 'client_aborted' : providerFailed ? String(this.status) : undefined);
     this.hooks.finish({
       requestId: ctx.requestId,
-      startedAt: ctx.startedAt,
+      startEpochMs: ctx.startEpochMs,
+      operationStartEpochMs: epoch(ctx.t0),
+      endEpochMs: epoch(now),
+      traceparent: ctx.traceparent,
+      tracestate: ctx.tracestate,
+      method: ctx.method,
+      serverAddress: ctx.serverAddress,
+      serverPort: ctx.serverPort,
+      requestParams: ctx.requestParams,
+      attemptDetails:
+        this.tDispatch === 0
+          ? []
+          : [
+              {
+                startEpochMs: epoch(this.tDispatch),
+                endEpochMs: epoch(this.tUpstreamEnd || now),
+                statusCode: this.status === 0 ? undefined : this.status,
+                errorType: this.status === 0 || this.status >= 400 || error ? errorType : undefined,
+              },
+            ],
       path: ctx.path,
       dialect: ctx.dialect,
       operation: ctx.endpoint.operationName,
@@ -275,7 +312,7 @@ export class LlmExchange implements Dispatcher.DispatchHandler {
       httpStatus,
       upstreamStatus: this.status === 0 ? undefined : this.status,
       errorCode: error?.code,
-      errorType: error?.errorType ?? (this.clientGone ? 'client_aborted' : providerFailed ? String(this.status) : undefined),
+      errorType,
       usage: observed?.usage,
       costUsd: cost,
       durationMs: now - ctx.t0,

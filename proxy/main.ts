@@ -7,6 +7,9 @@ import { AdminServer } from './admin.ts';
 import { CompositeRecorder, type CallRecorder } from './call-record.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { ProxyServer } from './server.ts';
+import { SpanRecorder } from './telemetry/span-recorder.ts';
+import { createTracing } from './telemetry/tracing.ts';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 export interface RunningSidecar {
   proxy: ProxyServer;
@@ -19,16 +22,26 @@ export interface RunningSidecar {
   close(graceMs?: number): Promise<void>;
 }
 
-export async function startSidecar(config: Config, extraRecorders: CallRecorder[] = []): Promise<RunningSidecar> {
+export interface SidecarOptions {
+  /** Extra consumers of finished calls (tests, the demo's report). */
+  recorders?: CallRecorder[];
+  /** Extra span processors (tests attach an in-memory exporter). */
+  spanProcessors?: SpanProcessor[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startSidecar(config: Config, options: SidecarOptions = {}): Promise<RunningSidecar> {
   const prices = loadPriceTable(config.pricing.models);
   const metrics = new ProxyMetrics();
+  const tracing = createTracing({ serviceName: config.telemetry.serviceName, exporters: [], processors: options.spanProcessors, env: options.env });
+  const extraRecorders = options.recorders ?? [];
   const proxy = new ProxyServer({
     config,
     price: (providerType, model, usage) => {
       const priced = priceCall(prices, providerType, model, usage);
       return priced.known ? priced.totalUsd : undefined;
     },
-    recorder: new CompositeRecorder([metrics, ...extraRecorders]),
+    recorder: new CompositeRecorder([metrics, new SpanRecorder({ tracer: tracing.tracer }), ...extraRecorders]),
   });
   const admin = new AdminServer(config.admin.host, config.admin.port, { ready: () => proxy.ready, metrics: () => metrics.render() });
   const adminAddress = await admin.listen();
@@ -49,6 +62,9 @@ export async function startSidecar(config: Config, extraRecorders: CallRecorder[
     adminUrl: `http://${hostFor(adminAddress)}:${adminAddress.port}`,
     async close(graceMs = 10_000) {
       await proxy.close(graceMs);
+      // Calls are recorded one tick after their response: let the last ones reach the processors.
+      await new Promise((r) => setImmediate(r));
+      await tracing.shutdown();
       await admin.close();
     },
   };

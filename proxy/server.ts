@@ -8,10 +8,10 @@ import type { Dispatcher } from 'undici';
 import type { Config } from '../shared/config/schema.ts';
 import { SidecarError, toSidecarError, type ApiDialect } from '../shared/errors.ts';
 import type { NormalizedUsage } from '../shared/usage.ts';
-import type { CallRecord, CallRecorder } from './call-record.ts';
+import type { CallRecord, CallRecorder, PassthroughRecord, RequestParams } from './call-record.ts';
 import { classify, guessDialect, type LlmEndpoint } from './endpoints.ts';
 import { downstreamResponseHeaders, readControls, upstreamRequestHeaders, type SidecarControls } from './headers.ts';
-import { LlmExchange, RESPONSE_HEADERS, type ExchangeHooks } from './llm-exchange.ts';
+import { epochNow, LlmExchange, RESPONSE_HEADERS, type ExchangeHooks } from './llm-exchange.ts';
 import { clientAskedForUsage, parseJsonObject, readBody, requireModel, withIncludeUsage } from './request-body.ts';
 import { sendError } from './respond.ts';
 import { Router } from './routing.ts';
@@ -29,11 +29,24 @@ function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function requestParams(body: Record<string, unknown>): RequestParams {
+  return {
+    maxTokens: num(body.max_tokens) ?? num(body.max_completion_tokens) ?? num(body.max_output_tokens),
+    temperature: num(body.temperature),
+    topP: num(body.top_p),
+    seed: num(body.seed),
+  };
+}
+
 export class ProxyServer {
   readonly server: Server;
   private readonly router: Router;
   private readonly pools: UpstreamPools;
-  private readonly hooks: ExchangeHooks;
+  private readonly hooks: ExchangeHooks & { finishPassthrough(record: PassthroughRecord): void };
   private draining = false;
   private listening = false;
 
@@ -45,6 +58,7 @@ export class ProxyServer {
       price: (type, model, usage) => (usage ? options.price(type, model, usage) : undefined),
       // Recording happens after the response is written, outside the request's own tick.
       finish: recorder ? (record: CallRecord) => setImmediate(() => recorder.record(record)) : () => {},
+      finishPassthrough: recorder?.recordPassthrough ? (record: PassthroughRecord) => setImmediate(() => recorder.recordPassthrough?.(record)) : () => {},
     };
     this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => this.handle(req, res));
   }
@@ -83,6 +97,7 @@ export class ProxyServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    const startEpochMs = epochNow();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const pathname = q === -1 ? url : url.slice(0, q);
@@ -97,10 +112,10 @@ export class ProxyServer {
     }
     const controls = readControls(req.headers);
     if (endpoint.kind === 'llm') {
-      this.handleLlm(req, res, endpoint, pathname, controls, requestId).catch((err: unknown) => this.fail(req, res, dialect, err, requestId));
+      this.handleLlm(req, res, endpoint, pathname, controls, requestId, startEpochMs).catch((err: unknown) => this.fail(req, res, dialect, err, requestId));
     } else {
       try {
-        this.handlePassthrough(req, res, url, dialect, controls, requestId);
+        this.handlePassthrough(req, res, url, pathname, dialect, controls, requestId, startEpochMs);
       } catch (err) {
         this.fail(req, res, dialect, err, requestId);
       }
@@ -116,8 +131,15 @@ export class ProxyServer {
     sendError(res, dialect, e, requestId, extra);
   }
 
-  private async handleLlm(req: IncomingMessage, res: ServerResponse, endpoint: LlmEndpoint, pathname: string, controls: SidecarControls, requestId: string): Promise<void> {
-    const startedAt = Date.now();
+  private async handleLlm(
+    req: IncomingMessage,
+    res: ServerResponse,
+    endpoint: LlmEndpoint,
+    pathname: string,
+    controls: SidecarControls,
+    requestId: string,
+    startEpochMs: number,
+  ): Promise<void> {
     const limits = this.options.config.listen;
     const raw = await readBody(req, limits.maxBodyBytes);
     const t0 = performance.now();
@@ -141,8 +163,14 @@ export class ProxyServer {
     const exchange = new LlmExchange(
       {
         requestId,
+        method: 'POST',
         path: pathname,
-        startedAt,
+        startEpochMs,
+        traceparent: firstHeader(req.headers.traceparent),
+        tracestate: firstHeader(req.headers.tracestate),
+        serverAddress: upstream.hostname,
+        serverPort: upstream.port,
+        requestParams: requestParams(body),
         t0,
         endpoint,
         dialect: endpoint.dialect,
@@ -173,21 +201,59 @@ export class ProxyServer {
     upstream.pool.dispatch(options, exchange);
   }
 
-  private handlePassthrough(req: IncomingMessage, res: ServerResponse, url: string, dialect: ApiDialect, controls: SidecarControls, requestId: string): void {
+  private handlePassthrough(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: string,
+    pathname: string,
+    dialect: ApiDialect,
+    controls: SidecarControls,
+    requestId: string,
+    startEpochMs: number,
+  ): void {
     const target = this.router.resolvePassthrough(dialect, controls.route);
     const upstream = this.pools.get(target.providerName);
     const method = req.method ?? 'GET';
     const hasBody = method !== 'GET' && method !== 'HEAD';
     let controller: Dispatcher.DispatchController | undefined;
     let waiting = false;
+    let upstreamStatus: number | undefined;
+    let recorded = false;
+    const record = (httpStatus: number, error?: SidecarError, clientAborted = false): void => {
+      if (recorded) return;
+      recorded = true;
+      const r: PassthroughRecord = {
+        requestId,
+        startEpochMs,
+        endEpochMs: epochNow(),
+        traceparent: firstHeader(req.headers.traceparent),
+        tracestate: firstHeader(req.headers.tracestate),
+        method,
+        path: pathname,
+        route: target.route,
+        providerName: target.providerName,
+        providerType: target.provider.type,
+        serverAddress: upstream.hostname,
+        serverPort: upstream.port,
+        httpStatus,
+        upstreamStatus,
+        errorCode: error?.code,
+        errorType: error?.errorType ?? (clientAborted ? 'client_aborted' : httpStatus >= 400 ? String(httpStatus) : undefined),
+        clientAborted,
+      };
+      this.hooks.finishPassthrough(r);
+    };
     res.on('close', () => {
-      if (!res.writableFinished) controller?.abort(new Error('client disconnected'));
+      if (res.writableFinished) return;
+      controller?.abort(new Error('client disconnected'));
+      record(499, undefined, true);
     });
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart: (c) => {
         controller = c;
       },
       onResponseStart: (_c, status, headers) => {
+        upstreamStatus = status;
         const out = downstreamResponseHeaders(headers);
         // Byte-faithful: keep the provider's framing when it declared one.
         const length = firstHeader(headers['content-length']);
@@ -209,12 +275,14 @@ export class ProxyServer {
       },
       onResponseEnd: () => {
         res.end();
+        record(upstreamStatus ?? 200);
       },
       onResponseError: (_c, err) => {
         if (res.destroyed) return;
         const mapped = mapUpstreamError(err, target.providerName);
         if (res.headersSent) res.destroy(mapped);
         else sendError(res, dialect, mapped, requestId);
+        record(res.headersSent ? (upstreamStatus ?? 502) : mapped.status, mapped);
       },
     };
     upstream.pool.dispatch(

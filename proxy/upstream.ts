@@ -10,6 +10,9 @@ export interface UpstreamTarget {
   origin: string;
   /** Path prefix of the provider's base URL, without a trailing slash (`/v1` for OpenAI). */
   basePath: string;
+  /** `server.address` / `server.port` for spans. */
+  hostname: string;
+  port: number;
 }
 
 export class UpstreamPools {
@@ -27,7 +30,13 @@ export class UpstreamPools {
         keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 600_000,
       });
-      this.targets.set(name, { pool, origin: url.origin, basePath: url.pathname.replace(/\/+$/, '') });
+      this.targets.set(name, {
+        pool,
+        origin: url.origin,
+        basePath: url.pathname.replace(/\/+$/, ''),
+        hostname: url.hostname,
+        port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80,
+      });
     }
   }
 

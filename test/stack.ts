@@ -1,5 +1,6 @@
 // Test harness: the fake provider and a sidecar in front of it, both on random ports, plus a
 // recorder that lets tests wait for the CallRecord of a request.
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { parseConfig } from '../shared/config/load.ts';
 import type { CallRecord, CallRecorder } from '../proxy/call-record.ts';
 import { startSidecar, type RunningSidecar } from '../proxy/main.ts';
@@ -40,6 +41,7 @@ export class MemoryRecorder implements CallRecorder {
 }
 
 export interface Stack {
+  spans: InMemorySpanExporter;
   fake: FakeProvider;
   sidecar: RunningSidecar;
   recorder: MemoryRecorder;
@@ -57,8 +59,10 @@ export async function startStack(configure?: (fakeUrl: string) => Record<string,
   };
   const config = parseConfig({ listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, ...raw });
   const recorder = new MemoryRecorder();
-  const sidecar = await startSidecar(config, [recorder]);
+  const spans = new InMemorySpanExporter();
+  const sidecar = await startSidecar(config, { recorders: [recorder], spanProcessors: [new SimpleSpanProcessor(spans)] });
   return {
+    spans,
     fake,
     sidecar,
     recorder,

@@ -1,6 +1,7 @@
 // Bad input and failing providers: precise errors in the API's own shape, marked as the sidecar's,
 // and the process keeps serving. Client disconnects abort the upstream and leave nothing behind.
 import { createServer } from 'node:net';
+import { Readable } from 'node:stream';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { Agent, request } from 'undici';
@@ -78,10 +79,7 @@ describe('bad input', () => {
     const chunked = await request(`${stack.sidecar.url}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: (async function* () {
-        yield big.subarray(0, 3000);
-        yield big.subarray(3000);
-      })(),
+      body: Readable.from([big.subarray(0, 3000), big.subarray(3000)]),
     });
     expect(chunked.statusCode).toBe(413);
     expect(await chunked.body.json()).toMatchObject({ type: 'error', error: { type: 'request_too_large' } });

@@ -1,0 +1,59 @@
+// The OpenTelemetry tracer provider of one sidecar: resource (the app's service name, Kubernetes pod,
+// namespace and node from the downward API), an always-on sampler (cost and usage must be complete,
+// whatever the app's own sampling decided), and batch processors in front of each exporter, so export
+// never runs on the request path. Instance-based, never registered globally: several sidecars can
+// live in one process (tests, the demo) without sharing state.
+import { hostname } from 'node:os';
+import type { Tracer } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+export interface TracingOptions {
+  serviceName: string;
+  exporters: SpanExporter[];
+  /** Extra processors (tests use a SimpleSpanProcessor with an in-memory exporter). */
+  processors?: SpanProcessor[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Tracing {
+  tracer: Tracer;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** Resource attributes from the environment that a Kubernetes downward API provides. */
+export function resourceAttributes(serviceName: string, env: NodeJS.ProcessEnv): Record<string, string> {
+  const attrs: Record<string, string> = {
+    'service.name': env.OTEL_SERVICE_NAME || serviceName,
+    'service.instance.id': env.POD_NAME || env.HOSTNAME || hostname(),
+    'telemetry.sdk.language': 'nodejs',
+    'telemetry.sdk.name': 'opentelemetry',
+    'llm_sidecar.version': '0.1.0',
+  };
+  const k8s: [string, string | undefined][] = [
+    ['k8s.pod.name', env.K8S_POD_NAME ?? env.POD_NAME],
+    ['k8s.namespace.name', env.K8S_NAMESPACE_NAME ?? env.POD_NAMESPACE],
+    ['k8s.node.name', env.K8S_NODE_NAME ?? env.NODE_NAME],
+    ['k8s.pod.uid', env.K8S_POD_UID ?? env.POD_UID],
+  ];
+  for (const [k, v] of k8s) if (v) attrs[k] = v;
+  return attrs;
+}
+
+export function createTracing(options: TracingOptions): Tracing {
+  const processors: SpanProcessor[] = [
+    ...options.exporters.map((e) => new BatchSpanProcessor(e, { maxQueueSize: 8192, maxExportBatchSize: 1024, scheduledDelayMillis: 1000, exportTimeoutMillis: 30_000 })),
+    ...(options.processors ?? []),
+  ];
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes(resourceAttributes(options.serviceName, options.env ?? process.env)),
+    sampler: new AlwaysOnSampler(),
+    spanProcessors: processors,
+  });
+  return {
+    tracer: provider.getTracer('llm-sidecar', '0.1.0'),
+    forceFlush: () => provider.forceFlush(),
+    shutdown: () => provider.shutdown(),
+  };
+}
