@@ -46,9 +46,9 @@ export async function runDemo(opts: { requests?: number }): Promise<number> {
     await openai.chat.completions.create({ model: 'o4-mini', messages: [{ role: 'user', content: 'Think, then answer: 17 × 23?' }] }, headers('alice', 'math'));
     await openai.embeddings.create({ model: 'text-embedding-3-small', input: ['first document', 'second document'] }, headers('carol', 'search'));
     const system = [{ type: 'text' as const, text: longContext, cache_control: { type: 'ephemeral' as const } }];
-    await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 200, system, messages: [{ role: 'user', content: 'When is high tide?' }] }, headers('dave', 'tides'));
+    await anthropic.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 200, system, messages: [{ role: 'user', content: 'When is high tide?' }] }, headers('dave', 'tides'));
     await anthropic.messages
-      .stream({ model: 'claude-sonnet-4-5', max_tokens: 200, system, messages: [{ role: 'user', content: 'And low tide?' }] }, headers('dave', 'tides'))
+      .stream({ model: 'claude-sonnet-4-6', max_tokens: 200, system, messages: [{ role: 'user', content: 'And low tide?' }] }, headers('dave', 'tides'))
       .finalMessage();
     await openai.chat.completions
       .create({ model: 'gpt-4o-fake-error-429', messages: [{ role: 'user', content: 'this one is rate limited' }] }, headers('erin', 'chat'))

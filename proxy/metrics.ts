@@ -1,6 +1,7 @@
 // Prometheus metrics for the admin listener: request counts, tokens, cost and the proxy's own
 // overhead (so its cost is visible in production, not only in a benchmark). Fed from CallRecords,
 // off the request path. Label values are bounded: route, provider, model and status class.
+import { formatPicoUsd, parsePicoUsd } from '../shared/pricing/price-table.ts';
 import type { CallRecord, CallRecorder } from './call-record.ts';
 
 const OVERHEAD_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
@@ -29,7 +30,8 @@ function labels(obj: Record<string, string>): string {
 export class ProxyMetrics implements CallRecorder {
   private readonly requests = new Map<string, number>();
   private readonly tokens = new Map<string, number>();
-  private readonly costMicroUsd = new Map<string, number>();
+  /** Exact running sums in 1e-12 USD (the price table's unit), printed as decimals. */
+  private readonly costPicoUsd = new Map<string, bigint>();
   private readonly costUnknown = new Map<string, number>();
   private readonly overhead = new Histogram(OVERHEAD_BUCKETS_MS);
   private readonly duration = new Map<string, Histogram>();
@@ -46,8 +48,10 @@ export class ProxyMetrics implements CallRecorder {
       this.inc(this.tokens, labels({ ...base, type: 'cache_write' }), u.cacheWrite5mTokens + u.cacheWrite1hTokens);
       this.inc(this.tokens, labels({ ...base, type: 'reasoning' }), u.reasoningTokens);
     }
-    // Micro-dollars as integers keep the running sum exact; exposed in dollars.
-    if (call.costUsd !== undefined) this.inc(this.costMicroUsd, labels(base), Math.round(Number(call.costUsd) * 1e6));
+    if (call.costUsd !== undefined) {
+      const key = labels(base);
+      this.costPicoUsd.set(key, (this.costPicoUsd.get(key) ?? 0n) + parsePicoUsd(call.costUsd));
+    }
     else if (u) this.inc(this.costUnknown, labels(base), 1);
     this.overhead.observe(call.overheadMs);
     const key = labels({ route: call.route, provider: call.providerName });
@@ -62,20 +66,22 @@ export class ProxyMetrics implements CallRecorder {
 
   render(): string {
     const lines: string[] = [];
-    const counter = (name: string, help: string, map: Map<string, number>, scale = 1): void => {
+    const counter = (name: string, help: string, map: Map<string, number>): void => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
-      for (const [k, v] of map) lines.push(`${name}{${k}} ${v / scale}`);
+      for (const [k, v] of map) lines.push(`${name}{${k}} ${v}`);
     };
     counter('llm_sidecar_requests_total', 'LLM requests by route, provider, model and outcome.', this.requests);
     counter('llm_sidecar_tokens_total', 'Tokens by type (input includes cached; output includes reasoning).', this.tokens);
-    counter('llm_sidecar_cost_usd_total', 'Spend in USD at list prices.', this.costMicroUsd, 1e6);
+    lines.push('# HELP llm_sidecar_cost_usd_total Spend in USD at list prices.', '# TYPE llm_sidecar_cost_usd_total counter');
+    for (const [k, v] of this.costPicoUsd) lines.push(`llm_sidecar_cost_usd_total{${k}} ${formatPicoUsd(v)}`);
     counter('llm_sidecar_cost_unknown_total', 'Calls with usage but no price for the model.', this.costUnknown);
     const hist = (name: string, help: string, entries: [string, Histogram][]): void => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
       for (const [k, h] of entries) {
         const pre = k ? `${k},` : '';
+        const own = k ? `{${k}}` : '';
         h.buckets.forEach((b, i) => lines.push(`${name}_bucket{${pre}le="${b}"} ${h.counts[i]}`));
-        lines.push(`${name}_bucket{${pre}le="+Inf"} ${h.count}`, `${name}_sum{${k}} ${h.sum}`, `${name}_count{${k}} ${h.count}`);
+        lines.push(`${name}_bucket{${pre}le="+Inf"} ${h.count}`, `${name}_sum${own} ${h.sum}`, `${name}_count${own} ${h.count}`);
       }
     };
     hist('llm_sidecar_overhead_milliseconds', "Time the sidecar itself adds to a call (excluding the provider's time).", [['', this.overhead]]);

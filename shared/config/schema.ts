@@ -1,6 +1,7 @@
 // The configuration file's schema (one YAML file, validated at start). Every section is strict:
 // an unknown key is a typo until proven otherwise, and it stops the start with its path.
 import { z } from 'zod';
+import { PriceEntrySchema } from '../pricing/price-table.ts';
 
 const port = z.number().int().min(0).max(65_535);
 
@@ -52,23 +53,9 @@ const RouteSchema = z.strictObject({
   targets: z.array(RouteTargetSchema).min(1, 'a route needs at least one target'),
 });
 
-const PriceOverrideSchema = z.strictObject({
-  provider: z.enum(['openai', 'anthropic']),
-  model: z.string().min(1),
-  aliases: z.array(z.string()).optional(),
-  input: z.string(),
-  output: z.string(),
-  cacheRead: z.string().optional(),
-  cacheWrite5m: z.string().optional(),
-  cacheWrite1h: z.string().optional(),
-  tiers: z.array(z.record(z.string(), z.union([z.string(), z.number()]))).optional(),
-  contextWindow: z.number().int().positive().optional(),
-  maxOutputTokens: z.number().int().positive().optional(),
-});
-
 const PricingSchema = z.strictObject({
   /** Entries that replace or add to the shipped price table (prices in USD per million tokens, as decimal strings). */
-  models: z.array(PriceOverrideSchema).default([]),
+  models: z.array(PriceEntrySchema).default([]),
 });
 
 const TelemetrySchema = z.strictObject({
@@ -113,4 +100,3 @@ export type Config = z.infer<typeof ConfigSchema>;
 export type ProviderConfig = z.infer<typeof ProviderSchema>;
 export type RouteConfig = z.infer<typeof RouteSchema>;
 export type RouteTarget = z.infer<typeof RouteTargetSchema>;
-export type PriceOverride = z.infer<typeof PriceOverrideSchema>;

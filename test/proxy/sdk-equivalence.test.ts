@@ -172,7 +172,7 @@ describe('OpenAI SDK through the sidecar', () => {
 });
 
 describe('Anthropic SDK through the sidecar', () => {
-  const base = { model: 'claude-sonnet-4-5', max_tokens: 256, messages: [{ role: 'user' as const, content: 'Write a haiku about tides' }] };
+  const base = { model: 'claude-sonnet-4-6', max_tokens: 256, messages: [{ role: 'user' as const, content: 'Write a haiku about tides' }] };
 
   it('messages: same answer and usage', async () => {
     const a = await direct.anthropic.messages.create(base);

@@ -25,7 +25,7 @@ afterAll(async () => {
 describe('byte-faithful forwarding', () => {
   it('sends the app’s body bytes and end-to-end headers unchanged', async () => {
     // Odd spacing, key order, escapes and a cache_control block: all must arrive exactly as written.
-    const body = '{\n  "max_tokens" : 64,\n  "model":"claude-sonnet-4-5",\n  "system":[{"type":"text","text":"caf\\u00e9 ☕","cache_control":{"type":"ephemeral","ttl":"1h"}}],\n  "messages":[{"role":"user","content":"hi"}]\n}';
+    const body = '{\n  "max_tokens" : 64,\n  "model":"claude-sonnet-4-6",\n  "system":[{"type":"text","text":"caf\\u00e9 ☕","cache_control":{"type":"ephemeral","ttl":"1h"}}],\n  "messages":[{"role":"user","content":"hi"}]\n}';
     const res = await request(`${stack.sidecar.url}/v1/messages`, {
       method: 'POST',
       headers: {
@@ -107,7 +107,7 @@ describe('byte-faithful forwarding', () => {
     expect(ready.statusCode).toBe(200);
     await ready.body.text();
     const metrics = await (await request(`${stack.sidecar.adminUrl}/metrics`)).body.text();
-    expect(metrics).toMatch(/llm_sidecar_requests_total\{route="default",provider="anthropic",model="claude-sonnet-4-5",status="2xx"\} \d+/);
+    expect(metrics).toMatch(/llm_sidecar_requests_total\{route="default",provider="anthropic",model="claude-sonnet-4-6",status="2xx"\} \d+/);
     expect(metrics).toMatch(/llm_sidecar_overhead_milliseconds_count \d+/);
   });
 });

@@ -77,8 +77,8 @@ describe('span tree', () => {
 
   it('Anthropic stream: cache tokens added to input, time to first chunk recorded', async () => {
     const system = [{ type: 'text' as const, text: `${'Long cached context. '.repeat(200)}${Math.random()}`, cache_control: { type: 'ephemeral' as const } }];
-    await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 50, system, messages: [{ role: 'user', content: 'warm the cache' }] });
-    const { data: stream, response } = await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 50, stream: true, system, messages: [{ role: 'user', content: 'read the cache' }] }).withResponse();
+    await anthropic.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 50, system, messages: [{ role: 'user', content: 'warm the cache' }] });
+    const { data: stream, response } = await anthropic.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 50, stream: true, system, messages: [{ role: 'user', content: 'read the cache' }] }).withResponse();
     let start: Anthropic.Messages.Message | undefined;
     for await (const ev of stream) if (ev.type === 'message_start') start = ev.message;
     const { op } = await treeFor(response.headers.get('x-llm-sidecar-request-id')!);
@@ -92,7 +92,12 @@ describe('span tree', () => {
   });
 
   it('provider error: the operation fails with error.type = status, the server span stays unset for 4xx', async () => {
-    const err = await openai.chat.completions.create({ model: 'gpt-4o-fake-error-429', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
+    const err = await openai.chat.completions.create({ model: 'gpt-4o-fake-error-429', messages: [{ role: 'user', content: 'x' }] }).then(
+      () => {
+        throw new Error('expected a provider error');
+      },
+      (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
+    );
     const { server, op, attempts } = await treeFor(err.headers!.get('x-llm-sidecar-request-id')!);
     expect(op.status.code).toBe(SpanStatusCode.ERROR);
     expect(op.attributes[A.ATTR_ERROR_TYPE]).toBe('429');
