@@ -2,6 +2,7 @@
 // budgets consume. Built once per call after the answer went out, off the request path.
 import type { ApiDialect, ErrorCode } from '../shared/errors.ts';
 import type { NormalizedUsage } from '../shared/usage.ts';
+import type { CapturedContent } from './telemetry/content.ts';
 
 /** One physical request to a provider (a retry is a second attempt). */
 export interface AttemptRecord {
@@ -30,6 +31,12 @@ export interface CallRecord {
   /** Inbound W3C trace context, so the app's own trace contains the sidecar's spans. */
   traceparent?: string;
   tracestate?: string;
+  /** The trace id of this call: the app's, or one the sidecar chose (sampling is decided from it). */
+  traceId: string;
+  /** Sampled for evaluation. */
+  evalSampled: boolean;
+  /** Prompt and answer, only for sampled calls with capture enabled; redacted by the span recorder. */
+  content?: CapturedContent;
   method: string;
   path: string;
   serverAddress: string;

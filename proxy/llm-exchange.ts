@@ -8,7 +8,8 @@ import type { CallRecord, RequestParams } from './call-record.ts';
 import type { LlmEndpoint } from './endpoints.ts';
 import { downstreamResponseHeaders } from './headers.ts';
 import { hideInjectedUsage, observeJson, streamObserver, type ObservedResponse, type StreamObserver } from './response-observer.ts';
-import { parseEvent, SseSplitter } from './sse.ts';
+import { parseEvent, SseSplitter, type SseEvent } from './sse.ts';
+import { captureJsonOutput, StreamAssembler, type CapturedContent, type ChatMessage } from './telemetry/content.ts';
 import { mapUpstreamError } from './upstream.ts';
 import { sendError } from './respond.ts';
 
@@ -33,6 +34,10 @@ export interface ExchangeContext {
   startEpochMs: number;
   traceparent?: string;
   tracestate?: string;
+  traceId: string;
+  evalSampled: boolean;
+  /** Input captured for a sampled call; the exchange adds the output. */
+  capture?: Pick<CapturedContent, 'system' | 'input'>;
   serverAddress: string;
   serverPort: number;
   requestParams: RequestParams;
@@ -85,6 +90,8 @@ export class LlmExchange implements Dispatcher.DispatchHandler {
   /** Sidecar time spent before the body started flowing (request handling + header processing). */
   private overheadMs = 0;
   private clientGone = false;
+  private assembler: StreamAssembler | undefined;
+  private capturedOutput: ChatMessage[] | undefined;
   private finished = false;
   private waitingDrain = false;
   private readonly onDrain = (): void => {
@@ -133,6 +140,7 @@ export class LlmExchange implements Dispatcher.DispatchHandler {
       this.mode = 'stream';
       this.splitter = new SseSplitter();
       this.observer = streamObserver(this.ctx.endpoint);
+      if (this.ctx.capture) this.assembler = new StreamAssembler();
       out.trailer = STREAM_TRAILERS;
       this.overheadMs += performance.now() - tStart;
       this.res.writeHead(statusCode, out);
@@ -161,14 +169,14 @@ export class LlmExchange implements Dispatcher.DispatchHandler {
     const events = (this.splitter as SseSplitter).push(chunk);
     const observer = this.observer as StreamObserver;
     if (!this.ctx.hideUsage) {
-      for (const raw of events) observer.onEvent(parseEvent(raw));
+      for (const raw of events) this.observe(observer, parseEvent(raw));
       this.write(controller, chunk);
       return;
     }
     let out = '';
     for (const raw of events) {
       const ev = parseEvent(raw);
-      observer.onEvent(ev);
+      this.observe(observer, ev);
       const kept = hideInjectedUsage(ev);
       if (kept !== undefined) out += `${kept}\n\n`;
     }
@@ -186,6 +194,7 @@ export class LlmExchange implements Dispatcher.DispatchHandler {
       const body = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.size);
       this.chunks = [];
       const observed = observeJson(this.ctx.endpoint, body);
+      if (this.ctx.capture && observed.json) this.capturedOutput = captureJsonOutput(this.ctx.endpoint, observed.json);
       const cost = this.costOf(observed);
       this.headers[RESPONSE_HEADERS.cost] = cost ?? 'unknown';
       this.headers['content-length'] = String(body.length);
@@ -201,7 +210,7 @@ export class LlmExchange implements Dispatcher.DispatchHandler {
       const observer = this.observer as StreamObserver;
       if (rest.length > 0) {
         const ev = parseEvent(rest);
-        observer.onEvent(ev);
+        this.observe(observer, ev);
         // Upstream's unterminated last event is forwarded (already written in pass-through mode).
         if (this.ctx.hideUsage) {
           const kept = hideInjectedUsage(ev);
@@ -242,6 +251,22 @@ export class LlmExchange implements Dispatcher.DispatchHandler {
     this.finish(mapped.status, undefined, undefined, mapped);
   }
 
+  private observe(observer: StreamObserver, ev: SseEvent): void {
+    observer.onEvent(ev);
+    const assembler = this.assembler;
+    if (!assembler || ev.data === '[DONE]') return;
+    // Only sampled calls pay for parsing every event.
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(ev.data) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if (this.ctx.dialect === 'anthropic') assembler.anthropicEvent(json);
+    else if (this.ctx.endpoint.operation === 'chat') assembler.openAiChunk(json);
+    else if (ev.event === 'response.completed' && json.response) this.capturedOutput = captureJsonOutput(this.ctx.endpoint, json.response as Record<string, unknown>);
+  }
+
   /** Past the buffer limit (or declared larger): stream the rest through; cost goes to trailers. */
   private startRaw(): void {
     this.mode = 'raw';
@@ -279,6 +304,11 @@ export class LlmExchange implements Dispatcher.DispatchHandler {
       endEpochMs: epoch(now),
       traceparent: ctx.traceparent,
       tracestate: ctx.tracestate,
+      traceId: ctx.traceId,
+      evalSampled: ctx.evalSampled,
+      content: ctx.capture
+        ? { system: ctx.capture.system, input: ctx.capture.input, output: this.capturedOutput ?? this.assembler?.output(observed?.finishReasons?.[0]) ?? [] }
+        : undefined,
       method: ctx.method,
       serverAddress: ctx.serverAddress,
       serverPort: ctx.serverPort,

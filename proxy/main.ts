@@ -7,6 +7,7 @@ import { AdminServer } from './admin.ts';
 import { CompositeRecorder, type CallRecorder } from './call-record.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { ProxyServer } from './server.ts';
+import { Redactor } from '../shared/telemetry/redact.ts';
 import { SpanRecorder } from './telemetry/span-recorder.ts';
 import { createTracing } from './telemetry/tracing.ts';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -41,7 +42,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
       const priced = priceCall(prices, providerType, model, usage);
       return priced.known ? priced.totalUsd : undefined;
     },
-    recorder: new CompositeRecorder([metrics, new SpanRecorder({ tracer: tracing.tracer }), ...extraRecorders]),
+    recorder: new CompositeRecorder([metrics, new SpanRecorder({ tracer: tracing.tracer, ids: tracing.ids, redactor: new Redactor(config.evaluation.redaction.patterns, config.evaluation.redaction.defaults) }), ...extraRecorders]),
   });
   const admin = new AdminServer(config.admin.host, config.admin.port, { ready: () => proxy.ready, metrics: () => metrics.render() });
   const adminAddress = await admin.listen();

@@ -19,6 +19,8 @@ export interface ObservedResponse {
   finishReasons?: string[];
   /** True once the provider's own end-of-answer marker was seen (stream completeness). */
   completed: boolean;
+  /** The parsed JSON answer (non-streaming only), for content capture. */
+  json?: Record<string, unknown>;
 }
 
 type Json = Record<string, unknown>;
@@ -44,6 +46,7 @@ export function observeJson(endpoint: LlmEndpoint, body: Buffer): ObservedRespon
   const out: ObservedResponse = { completed: true };
   const json = tryParse(body.toString('utf8'));
   if (!json) return out;
+  out.json = json;
   out.responseModel = str(json.model);
   out.responseId = str(json.id);
   if (endpoint.dialect === 'anthropic') {

@@ -1,7 +1,7 @@
 // The proxy's inbound side. Per request: classify the path → read and check the body → resolve the
 // route → dispatch upstream through a keep-alive pool → hand the answer to an LlmExchange. Paths
 // the sidecar does not parse are streamed through untouched in both directions.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
@@ -15,6 +15,7 @@ import { epochNow, LlmExchange, RESPONSE_HEADERS, type ExchangeHooks } from './l
 import { clientAskedForUsage, parseJsonObject, readBody, requireModel, withIncludeUsage } from './request-body.ts';
 import { sendError } from './respond.ts';
 import { Router } from './routing.ts';
+import { captureInput, sampledByTraceId } from './telemetry/content.ts';
 import { mapUpstreamError, upstreamPath, UpstreamPools } from './upstream.ts';
 
 export type Pricer = (providerType: ApiDialect, model: string, usage: NormalizedUsage) => string | undefined;
@@ -27,6 +28,14 @@ export interface ProxyOptions {
 
 function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** The trace id of a valid W3C traceparent (all-zero ids are invalid). */
+function traceIdOf(traceparent: string | undefined): string | undefined {
+  const m = traceparent === undefined ? null : TRACEPARENT.exec(traceparent.trim());
+  return m && m[1] !== '0'.repeat(32) ? m[1] : undefined;
 }
 
 function num(v: unknown): number | undefined {
@@ -146,6 +155,11 @@ export class ProxyServer {
     const body = parseJsonObject(raw);
     const requestModel = requireModel(body);
     const target = this.router.resolve(endpoint.dialect, requestModel, controls.route);
+    const traceparent = firstHeader(req.headers.traceparent);
+    const traceId = traceIdOf(traceparent) ?? randomBytes(16).toString('hex');
+    const evaluation = this.options.config.evaluation;
+    // Judge traffic is never sampled for evaluation itself.
+    const evalSampled = controls.feature !== 'judge' && sampledByTraceId(traceId, evaluation.routes[target.route] ?? evaluation.sampleRate);
     const stream = body.stream === true;
     const needUsage = stream && endpoint.dialect === 'openai' && endpoint.operation === 'chat' && !clientAskedForUsage(body);
 
@@ -166,8 +180,11 @@ export class ProxyServer {
         method: 'POST',
         path: pathname,
         startEpochMs,
-        traceparent: firstHeader(req.headers.traceparent),
+        traceparent,
         tracestate: firstHeader(req.headers.tracestate),
+        traceId,
+        evalSampled,
+        capture: evalSampled && evaluation.captureContent ? captureInput(endpoint, body) : undefined,
         serverAddress: upstream.hostname,
         serverPort: upstream.port,
         requestParams: requestParams(body),

@@ -7,7 +7,9 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import * as A from '../../shared/telemetry/semconv.ts';
+import type { Redactor } from '../../shared/telemetry/redact.ts';
 import type { CallRecord, CallRecorder, PassthroughRecord } from '../call-record.ts';
+import type { PresetTraceIdGenerator } from './tracing.ts';
 
 const propagator = new W3CTraceContextPropagator();
 const getter = {
@@ -26,19 +28,27 @@ function setIfDefined(attrs: Attributes, key: string, value: string | number | b
 }
 
 export interface SpanRecorderOptions {
-  /** Content capture for evaluation is decided per call; the recorder only writes what it is given. */
   tracer: Tracer;
+  /** Gives root spans the trace id chosen during the request. */
+  ids?: PresetTraceIdGenerator;
+  /** Applied to captured content before it is put on a span. */
+  redactor: Redactor;
 }
 
 export class SpanRecorder implements CallRecorder {
   private readonly tracer: Tracer;
+  private readonly ids: PresetTraceIdGenerator | undefined;
+  private readonly redactor: Redactor;
 
   constructor(options: SpanRecorderOptions) {
     this.tracer = options.tracer;
+    this.ids = options.ids;
+    this.redactor = options.redactor;
   }
 
   record(call: CallRecord): void {
     const parent = parentContext(call.traceparent, call.tracestate);
+    if (this.ids && trace.getSpanContext(parent) === undefined) this.ids.next = call.traceId;
     const server = this.tracer.startSpan(
       `${call.method} ${call.path}`,
       {
@@ -59,9 +69,16 @@ export class SpanRecorder implements CallRecorder {
       server.setStatus({ code: SpanStatusCode.ERROR });
     }
 
+    const attributes = operationAttributes(call);
+    if (call.content) {
+      const c = call.content;
+      attributes[A.ATTR_GEN_AI_INPUT_MESSAGES] = this.redactor.redact(JSON.stringify(c.input));
+      attributes[A.ATTR_GEN_AI_OUTPUT_MESSAGES] = this.redactor.redact(JSON.stringify(c.output));
+      if (c.system) attributes[A.ATTR_GEN_AI_SYSTEM_INSTRUCTIONS] = this.redactor.redact(JSON.stringify(c.system));
+    }
     const op = this.tracer.startSpan(
       `${call.operation} ${call.requestModel}`,
-      { kind: SpanKind.CLIENT, startTime: call.operationStartEpochMs, attributes: operationAttributes(call) },
+      { kind: SpanKind.CLIENT, startTime: call.operationStartEpochMs, attributes },
       trace.setSpan(parent, server),
     );
     if (call.errorType !== undefined) op.setStatus({ code: SpanStatusCode.ERROR, message: call.errorCode ?? call.errorType });
@@ -135,7 +152,7 @@ export function operationAttributes(call: CallRecord): Attributes {
     [A.ATTR_LLM_SIDECAR_FALLBACK_INDEX]: 0,
     [A.ATTR_LLM_SIDECAR_CACHE_STATUS]: 'bypass',
     [A.ATTR_LLM_SIDECAR_OVERHEAD_MS]: Math.round(call.overheadMs * 1000) / 1000,
-    [A.ATTR_LLM_SIDECAR_EVAL_SAMPLED]: false,
+    [A.ATTR_LLM_SIDECAR_EVAL_SAMPLED]: call.evalSampled,
     [A.ATTR_LLM_SIDECAR_REQUEST_ID]: call.requestId,
   };
   const p = call.requestParams;

@@ -6,7 +6,27 @@
 import { hostname } from 'node:os';
 import type { Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { randomBytes } from 'node:crypto';
+import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type IdGenerator, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+/**
+ * Lets the span recorder give a root span the trace id the proxy chose while the request ran
+ * (evaluation sampling is decided from it before any span exists). Set `next` right before
+ * starting a root span; span creation is synchronous, so nothing can interleave.
+ */
+export class PresetTraceIdGenerator implements IdGenerator {
+  next: string | undefined;
+
+  generateTraceId(): string {
+    const id = this.next ?? randomBytes(16).toString('hex');
+    this.next = undefined;
+    return id;
+  }
+
+  generateSpanId(): string {
+    return randomBytes(8).toString('hex');
+  }
+}
 
 export interface TracingOptions {
   serviceName: string;
@@ -18,6 +38,7 @@ export interface TracingOptions {
 
 export interface Tracing {
   tracer: Tracer;
+  ids: PresetTraceIdGenerator;
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -46,13 +67,16 @@ export function createTracing(options: TracingOptions): Tracing {
     ...options.exporters.map((e) => new BatchSpanProcessor(e, { maxQueueSize: 8192, maxExportBatchSize: 1024, scheduledDelayMillis: 1000, exportTimeoutMillis: 30_000 })),
     ...(options.processors ?? []),
   ];
+  const ids = new PresetTraceIdGenerator();
   const provider = new BasicTracerProvider({
+    idGenerator: ids,
     resource: resourceFromAttributes(resourceAttributes(options.serviceName, options.env ?? process.env)),
     sampler: new AlwaysOnSampler(),
     spanProcessors: processors,
   });
   return {
     tracer: provider.getTracer('llm-sidecar', '0.1.0'),
+    ids,
     forceFlush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
   };

@@ -63,6 +63,32 @@ const TelemetrySchema = z.strictObject({
   serviceName: z.string().min(1).default('llm-app'),
 });
 
+const regex = z.string().refine((p) => {
+  try {
+    new RegExp(p, 'g');
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a valid regular expression');
+
+const EvaluationSchema = z.strictObject({
+  /** Share of calls (0–1) whose content is captured for the evaluator, decided from the trace id. */
+  sampleRate: z.number().min(0).max(1).default(0),
+  /** Per-route overrides of sampleRate. */
+  routes: z.record(z.string(), z.number().min(0).max(1)).default({}),
+  /** Capture prompt and answer content on sampled calls (off: only the sampled flag is recorded). */
+  captureContent: z.boolean().default(true),
+  redaction: z
+    .strictObject({
+      /** API keys and tokens, e-mail addresses, phone numbers, payment card numbers. */
+      defaults: z.boolean().default(true),
+      /** Extra regular expressions; matches are replaced by [REDACTED:custom_N]. */
+      patterns: z.array(regex).default([]),
+    })
+    .default({ defaults: true, patterns: [] }),
+});
+
 export const ConfigSchema = z
   .strictObject({
     listen: ListenSchema.default(() => ListenSchema.parse({})),
@@ -71,6 +97,7 @@ export const ConfigSchema = z
     routes: z.record(z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'route names use letters, digits, _ . -'), RouteSchema).default({}),
     pricing: PricingSchema.default(() => PricingSchema.parse({})),
     telemetry: TelemetrySchema.default(() => TelemetrySchema.parse({})),
+    evaluation: EvaluationSchema.default(() => EvaluationSchema.parse({})),
   });
 
 /**
@@ -100,3 +127,4 @@ export type Config = z.infer<typeof ConfigSchema>;
 export type ProviderConfig = z.infer<typeof ProviderSchema>;
 export type RouteConfig = z.infer<typeof RouteSchema>;
 export type RouteTarget = z.infer<typeof RouteTargetSchema>;
+export type EvaluationConfig = z.infer<typeof EvaluationSchema>;
