@@ -10,7 +10,8 @@ import { ProxyServer } from './server.ts';
 import { Redactor } from '../shared/telemetry/redact.ts';
 import { SpanRecorder } from './telemetry/span-recorder.ts';
 import { createTracing } from './telemetry/tracing.ts';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 export interface RunningSidecar {
   proxy: ProxyServer;
@@ -34,7 +35,9 @@ export interface SidecarOptions {
 export async function startSidecar(config: Config, options: SidecarOptions = {}): Promise<RunningSidecar> {
   const prices = loadPriceTable(config.pricing.models);
   const metrics = new ProxyMetrics();
-  const tracing = createTracing({ serviceName: config.telemetry.serviceName, exporters: [], processors: options.spanProcessors, env: options.env });
+  const exporters: SpanExporter[] = [];
+  if (config.telemetry.otlp) exporters.push(new OTLPTraceExporter({ url: config.telemetry.otlp.endpoint, headers: config.telemetry.otlp.headers }));
+  const tracing = createTracing({ serviceName: config.telemetry.serviceName, exporters, processors: options.spanProcessors, env: options.env });
   const extraRecorders = options.recorders ?? [];
   const proxy = new ProxyServer({
     config,
@@ -53,6 +56,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     await admin.close();
     throw err;
   }
+  let closing: Promise<void> | undefined;
   const hostFor = (a: AddressInfo): string => (a.family === 'IPv6' ? `[${a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address);
   return {
     proxy,
@@ -61,12 +65,16 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     adminAddress,
     url: `http://${hostFor(proxyAddress)}:${proxyAddress.port}`,
     adminUrl: `http://${hostFor(adminAddress)}:${adminAddress.port}`,
-    async close(graceMs = 10_000) {
-      await proxy.close(graceMs);
-      // Calls are recorded one tick after their response: let the last ones reach the processors.
-      await new Promise((r) => setImmediate(r));
-      await tracing.shutdown();
-      await admin.close();
+    close(graceMs = 10_000) {
+      closing ??= shutdown(graceMs);
+      return closing;
     },
   };
+  async function shutdown(graceMs: number): Promise<void> {
+    await proxy.close(graceMs);
+    // Calls are recorded one tick after their response: let the last ones reach the processors.
+    await new Promise((r) => setImmediate(r));
+    await tracing.shutdown();
+    await admin.close();
+  }
 }

@@ -57,7 +57,8 @@ export async function startStack(configure?: (fakeUrl: string) => Record<string,
       anthropic: { type: 'anthropic', baseUrl: fake.url },
     },
   };
-  const config = parseConfig({ listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, ...raw });
+  // Suites that do not test storage run without ClickHouse (the embedded store is one per process).
+  const config = parseConfig({ listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, telemetry: { clickhouse: { mode: 'off' } }, ...raw });
   const recorder = new MemoryRecorder();
   const spans = new InMemorySpanExporter();
   const sidecar = await startSidecar(config, { recorders: [recorder], spanProcessors: [new SimpleSpanProcessor(spans)] });

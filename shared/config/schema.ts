@@ -58,9 +58,43 @@ const PricingSchema = z.strictObject({
   models: z.array(PriceEntrySchema).default([]),
 });
 
+const ClickHouseSchema = z
+  .strictObject({
+    /** `embedded` (chdb in-process, the default without a url), `server` (HTTP), or `off`. */
+    mode: z.enum(['embedded', 'server', 'off']).optional(),
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://clickhouse:8123' }).optional(),
+    username: z.string().default('default'),
+    password: z.string().default(''),
+    database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a plain identifier').default('otel'),
+    /** Embedded store's data directory (one process per directory). */
+    dataDir: z.string().min(1).default('./.llm-sidecar/clickhouse'),
+    /** Apply the schema migrations at start. */
+    migrate: z.boolean().default(true),
+    /** Days rows are kept; message content is kept for contentTtlDays only. */
+    ttlDays: z.number().int().positive().default(30),
+    contentTtlDays: z.number().int().positive().default(7),
+  })
+  .transform((c) => ({ ...c, mode: c.mode ?? (c.url ? ('server' as const) : ('embedded' as const)) }))
+  .refine((c) => c.mode !== 'server' || c.url !== undefined, { message: 'mode "server" needs a url', path: ['url'] });
+
+const SpoolSchema = z.strictObject({
+  /** Where spans wait on disk while ClickHouse is unreachable; replayed in order, also after a restart. */
+  dir: z.string().min(1).default('./.llm-sidecar/spool'),
+  maxBytes: z.number().int().positive().default(256 * 1024 * 1024),
+});
+
+const OtlpSchema = z.strictObject({
+  /** OTLP/HTTP traces endpoint of a collector, e.g. http://otel-collector:4318/v1/traces. */
+  endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  headers: z.record(z.string(), z.string()).default({}),
+});
+
 const TelemetrySchema = z.strictObject({
   /** `service.name` of the app this sidecar serves; env OTEL_SERVICE_NAME wins. */
   serviceName: z.string().min(1).default('llm-app'),
+  clickhouse: ClickHouseSchema.default(() => ClickHouseSchema.parse({})),
+  spool: SpoolSchema.default(() => SpoolSchema.parse({})),
+  otlp: OtlpSchema.optional(),
 });
 
 const regex = z.string().refine((p) => {
@@ -128,3 +162,5 @@ export type ProviderConfig = z.infer<typeof ProviderSchema>;
 export type RouteConfig = z.infer<typeof RouteSchema>;
 export type RouteTarget = z.infer<typeof RouteTargetSchema>;
 export type EvaluationConfig = z.infer<typeof EvaluationSchema>;
+export type TelemetryConfig = z.infer<typeof TelemetrySchema>;
+export type ClickHouseConfig = z.infer<typeof ClickHouseSchema>;
