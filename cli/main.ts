@@ -39,8 +39,9 @@ function fail(message: string): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'proxy';
-  const rest = argv[0] && !argv[0].startsWith('-') ? argv.slice(1) : argv;
+  const explicit = argv[0] !== undefined && !argv[0].startsWith('-');
+  const command = explicit ? (argv[0] as string) : 'proxy';
+  const rest = explicit ? argv.slice(1) : argv;
   let values: { config?: string; help?: boolean; requests?: string };
   try {
     ({ values } = parseArgs({
@@ -51,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     return fail(`${(err as Error).message}\n\n${USAGE}`);
   }
-  if (command === 'help' || (values.help && !(command in HELP))) {
+  if (command === 'help' || (values.help && (!explicit || !(command in HELP)))) {
     process.stdout.write(USAGE);
     return 0;
   }
