@@ -10,6 +10,17 @@ export interface AttemptRecord {
   endEpochMs: number;
   statusCode?: number;
   errorType?: string;
+  providerName: string;
+  model: string;
+  serverAddress: string;
+  serverPort: number;
+}
+
+/** Something that happened during the call: fallback, retry, skipped target, cascade escalation. */
+export interface CallEvent {
+  name: string;
+  epochMs: number;
+  attributes: Record<string, string | number>;
 }
 
 /** Sampling parameters of the request that semconv records (`gen_ai.request.*`). */
@@ -47,6 +58,12 @@ export interface CallRecord {
   /** `gen_ai.operation.name`. */
   operation: string;
   route: string;
+  /** Routing strategy and why the chain is in its order. */
+  strategy: string;
+  decision: string;
+  events: CallEvent[];
+  /** Index in the chain of the target that served (0 = first choice). */
+  fallbackIndex: number;
   providerName: string;
   providerType: ApiDialect;
   requestModel: string;

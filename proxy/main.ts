@@ -7,6 +7,8 @@ import { AdminServer } from './admin.ts';
 import { CompositeRecorder, type CallRecorder } from './call-record.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { ProxyServer } from './server.ts';
+import type { Translation } from './llm-call.ts';
+import type { ApiDialect } from '../shared/errors.ts';
 import { Redactor } from '../shared/telemetry/redact.ts';
 import { SpanRecorder } from './telemetry/span-recorder.ts';
 import { createTracing } from './telemetry/tracing.ts';
@@ -30,6 +32,7 @@ export interface SidecarOptions {
   /** Extra span processors (tests attach an in-memory exporter). */
   spanProcessors?: SpanProcessor[];
   env?: NodeJS.ProcessEnv;
+  translation?: (from: ApiDialect, to: ApiDialect) => Translation | undefined;
 }
 
 export async function startSidecar(config: Config, options: SidecarOptions = {}): Promise<RunningSidecar> {
@@ -41,6 +44,12 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
   const extraRecorders = options.recorders ?? [];
   const proxy = new ProxyServer({
     config,
+    prices,
+    translation: options.translation,
+    onBreakerChange: (target, from, to) => {
+      metrics.breakerChanged(target, to);
+      console.error(`llm-sidecar: circuit breaker for ${target}: ${from} → ${to}`);
+    },
     price: (providerType, model, usage) => {
       const priced = priceCall(prices, providerType, model, usage);
       return priced.known ? priced.totalUsd : undefined;

@@ -36,7 +36,19 @@ export class ProxyMetrics implements CallRecorder {
   private readonly overhead = new Histogram(OVERHEAD_BUCKETS_MS);
   private readonly duration = new Map<string, Histogram>();
 
+  private readonly breakers = new Map<string, string>();
+  private readonly breakerOpens = new Map<string, number>();
+  private readonly fallbacks = new Map<string, number>();
+  private readonly retries = new Map<string, number>();
+
+  breakerChanged(target: string, state: string): void {
+    this.breakers.set(target, state);
+    if (state === 'open') this.inc(this.breakerOpens, labels({ target }), 1);
+  }
+
   record(call: CallRecord): void {
+    if (call.fallbackIndex > 0) this.inc(this.fallbacks, labels({ route: call.route }), 1);
+    if (call.attempts > 1) this.inc(this.retries, labels({ route: call.route }), call.attempts - 1);
     const base = { route: call.route, provider: call.providerName, model: call.upstreamModel };
     const status = call.errorCode ?? (call.clientAborted ? 'client_aborted' : `${Math.floor(call.httpStatus / 100)}xx`);
     this.inc(this.requests, labels({ ...base, status }), 1);
@@ -75,6 +87,11 @@ export class ProxyMetrics implements CallRecorder {
     lines.push('# HELP llm_sidecar_cost_usd_total Spend in USD at list prices.', '# TYPE llm_sidecar_cost_usd_total counter');
     for (const [k, v] of this.costPicoUsd) lines.push(`llm_sidecar_cost_usd_total{${k}} ${formatPicoUsd(v)}`);
     counter('llm_sidecar_cost_unknown_total', 'Calls with usage but no price for the model.', this.costUnknown);
+    counter('llm_sidecar_fallbacks_total', 'Calls served by a later target of their chain.', this.fallbacks);
+    counter('llm_sidecar_extra_attempts_total', 'Physical attempts beyond the first (retries and fallbacks).', this.retries);
+    counter('llm_sidecar_breaker_opens_total', 'Circuit breaker trips per target.', this.breakerOpens);
+    lines.push('# HELP llm_sidecar_breaker_state Circuit breaker state per target (0 closed, 1 half-open, 2 open).', '# TYPE llm_sidecar_breaker_state gauge');
+    for (const [t, st] of this.breakers) lines.push(`llm_sidecar_breaker_state{${labels({ target: t })}} ${st === 'open' ? 2 : st === 'half_open' ? 1 : 0}`);
     const hist = (name: string, help: string, entries: [string, Histogram][]): void => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
       for (const [k, h] of entries) {

@@ -5,14 +5,17 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
-import type { Config } from '../shared/config/schema.ts';
+import type { Config, RetryConfig } from '../shared/config/schema.ts';
 import { SidecarError, toSidecarError, type ApiDialect } from '../shared/errors.ts';
 import type { NormalizedUsage } from '../shared/usage.ts';
 import type { CallRecord, CallRecorder, PassthroughRecord, RequestParams } from './call-record.ts';
 import { classify, guessDialect, type LlmEndpoint } from './endpoints.ts';
 import { downstreamResponseHeaders, readControls, upstreamRequestHeaders, type SidecarControls } from './headers.ts';
-import { epochNow, LlmExchange, RESPONSE_HEADERS, type ExchangeHooks } from './llm-exchange.ts';
-import { clientAskedForUsage, parseJsonObject, readBody, requireModel, withIncludeUsage } from './request-body.ts';
+import { epochNow, LlmCall, RESPONSE_HEADERS, type CallDeps, type Translation } from './llm-call.ts';
+import { requestFeatures, type RequestFeatures } from './token-estimate.ts';
+import type { BreakerState } from './resilience/circuit-breaker.ts';
+import type { PriceTable } from '../shared/pricing/price-table.ts';
+import { parseJsonObject, readBody, requireModel } from './request-body.ts';
 import { sendError } from './respond.ts';
 import { Router } from './routing.ts';
 import { captureInput, sampledByTraceId } from './telemetry/content.ts';
@@ -23,8 +26,13 @@ export type Pricer = (providerType: ApiDialect, model: string, usage: Normalized
 export interface ProxyOptions {
   config: Config;
   price: Pricer;
+  prices?: PriceTable;
   recorder?: CallRecorder;
+  translation?: (from: ApiDialect, to: ApiDialect) => Translation | undefined;
+  onBreakerChange?: (target: string, from: BreakerState, to: BreakerState) => void;
 }
+
+const NO_RETRY: RetryConfig = { maxRetries: 0, on: [], baseMs: 0, maxMs: 0, maxRetryAfterMs: 0, budgetRatio: 0 };
 
 function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -55,19 +63,26 @@ export class ProxyServer {
   readonly server: Server;
   private readonly router: Router;
   private readonly pools: UpstreamPools;
-  private readonly hooks: ExchangeHooks & { finishPassthrough(record: PassthroughRecord): void };
+  private readonly hooks: { finish(record: CallRecord): void; finishPassthrough(record: PassthroughRecord): void };
+  private readonly callDeps: CallDeps;
   private draining = false;
   private listening = false;
 
   constructor(private readonly options: ProxyOptions) {
-    this.router = new Router(options.config);
+    this.router = new Router(options.config, { prices: options.prices, onBreakerChange: options.onBreakerChange });
     this.pools = new UpstreamPools(options.config.providers);
     const recorder = options.recorder;
     this.hooks = {
-      price: (type, model, usage) => (usage ? options.price(type, model, usage) : undefined),
       // Recording happens after the response is written, outside the request's own tick.
       finish: recorder ? (record: CallRecord) => setImmediate(() => recorder.record(record)) : () => {},
       finishPassthrough: recorder?.recordPassthrough ? (record: PassthroughRecord) => setImmediate(() => recorder.recordPassthrough?.(record)) : () => {},
+    };
+    this.callDeps = {
+      pools: this.pools,
+      price: (type, model, usage) => (usage ? options.price(type, model, usage) : undefined),
+      finish: this.hooks.finish,
+      translation: options.translation ?? (() => undefined),
+      maxBufferedBytes: options.config.listen.maxBufferedResponseBytes,
     };
     this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => this.handle(req, res));
   }
@@ -154,68 +169,58 @@ export class ProxyServer {
     const t0 = performance.now();
     const body = parseJsonObject(raw);
     const requestModel = requireModel(body);
-    const target = this.router.resolve(endpoint.dialect, requestModel, controls.route);
+    let features: RequestFeatures | undefined;
+    const lazyFeatures = (): RequestFeatures => (features ??= requestFeatures(endpoint.dialect, body));
+    const route = this.router.select(requestModel, controls.route, lazyFeatures, controls.tenant, controls.feature);
+    const plan = this.router.plan(endpoint.dialect, requestModel, route, lazyFeatures);
     const traceparent = firstHeader(req.headers.traceparent);
     const traceId = traceIdOf(traceparent) ?? randomBytes(16).toString('hex');
     const evaluation = this.options.config.evaluation;
     // Judge traffic is never sampled for evaluation itself.
-    const evalSampled = controls.feature !== 'judge' && sampledByTraceId(traceId, evaluation.routes[target.route] ?? evaluation.sampleRate);
-    const stream = body.stream === true;
-    const needUsage = stream && endpoint.dialect === 'openai' && endpoint.operation === 'chat' && !clientAskedForUsage(body);
-
-    let outBody = raw;
-    // The app's bytes are forwarded as they are unless the model alias must be replaced.
-    if (target.model !== requestModel) {
-      const patched: Record<string, unknown> = { ...body, model: target.model };
-      outBody = Buffer.from(JSON.stringify(patched));
-      if (needUsage) outBody = withIncludeUsage(outBody, patched);
-    } else if (needUsage) {
-      outBody = withIncludeUsage(raw, body);
-    }
-
-    const upstream = this.pools.get(target.providerName);
-    const exchange = new LlmExchange(
+    const evalSampled = controls.feature !== 'judge' && sampledByTraceId(traceId, evaluation.routes[plan.routeName] ?? evaluation.sampleRate);
+    const rc = route?.config;
+    const call = new LlmCall(
       {
         requestId,
         method: 'POST',
         path: pathname,
+        url: req.url ?? pathname,
         startEpochMs,
+        t0,
         traceparent,
         tracestate: firstHeader(req.headers.tracestate),
         traceId,
         evalSampled,
         capture: evalSampled && evaluation.captureContent ? captureInput(endpoint, body) : undefined,
-        serverAddress: upstream.hostname,
-        serverPort: upstream.port,
-        requestParams: requestParams(body),
-        t0,
         endpoint,
-        dialect: endpoint.dialect,
-        route: target.route,
-        providerName: target.providerName,
-        providerType: target.provider.type,
+        inboundHeaders: req.headers,
+        raw,
+        body,
         requestModel,
-        upstreamModel: target.model,
-        stream,
-        hideUsage: needUsage,
+        stream: body.stream === true,
+        plan,
+        // Without a configured route the sidecar is transparent: the app's SDK does its own retries.
+        retry: rc?.retry ?? NO_RETRY,
+        cascade: rc ? { validators: rc.cascade.validators, refusal: this.refusalPatterns(rc.cascade.refusalPatterns), streams: rc.cascade.streams } : undefined,
         tenant: controls.tenant,
         user: controls.user,
         feature: controls.feature,
-        maxBufferedBytes: limits.maxBufferedResponseBytes,
+        requestParams: requestParams(body),
       },
       res,
-      this.hooks,
+      this.callDeps,
     );
-    const url = req.url ?? pathname;
-    const options: Dispatcher.DispatchOptions = {
-      origin: upstream.origin,
-      path: upstreamPath(upstream.basePath, url),
-      method: 'POST',
-      headers: upstreamRequestHeaders(req.headers, { provider: target.provider, bufferedBody: true, identityEncoding: true }),
-      body: outBody,
-    };
-    exchange.markDispatched();
-    upstream.pool.dispatch(options, exchange);
+    await call.run();
+  }
+
+  private readonly refusalCache = new Map<string, RegExp>();
+
+  private refusalPatterns(patterns: string[]): RegExp[] {
+    return patterns.map((p) => {
+      let re = this.refusalCache.get(p);
+      if (!re) this.refusalCache.set(p, (re = new RegExp(p, 'i')));
+      return re;
+    });
   }
 
   private handlePassthrough(

@@ -82,14 +82,16 @@ export class SpanRecorder implements CallRecorder {
       trace.setSpan(parent, server),
     );
     if (call.errorType !== undefined) op.setStatus({ code: SpanStatusCode.ERROR, message: call.errorCode ?? call.errorType });
+    for (const ev of call.events) op.addEvent(ev.name, ev.attributes, ev.epochMs);
 
     const opContext = trace.setSpan(parent, op);
     call.attemptDetails.forEach((attempt, i) => {
       const attrs: Attributes = {
         [A.ATTR_HTTP_REQUEST_METHOD]: call.method,
-        [A.ATTR_SERVER_ADDRESS]: call.serverAddress,
-        [A.ATTR_SERVER_PORT]: call.serverPort,
-        [A.ATTR_LLM_SIDECAR_PROVIDER]: call.providerName,
+        [A.ATTR_SERVER_ADDRESS]: attempt.serverAddress,
+        [A.ATTR_SERVER_PORT]: attempt.serverPort,
+        [A.ATTR_LLM_SIDECAR_PROVIDER]: attempt.providerName,
+        [A.ATTR_GEN_AI_REQUEST_MODEL]: attempt.model,
       };
       if (i > 0) attrs[A.ATTR_HTTP_REQUEST_RESEND_COUNT] = i;
       setIfDefined(attrs, A.ATTR_HTTP_RESPONSE_STATUS_CODE, attempt.statusCode);
@@ -149,7 +151,9 @@ export function operationAttributes(call: CallRecord): Attributes {
     [A.ATTR_LLM_SIDECAR_PROVIDER]: call.providerName,
     [A.ATTR_LLM_SIDECAR_ROUTE]: call.route,
     [A.ATTR_LLM_SIDECAR_ATTEMPTS]: call.attempts,
-    [A.ATTR_LLM_SIDECAR_FALLBACK_INDEX]: 0,
+    [A.ATTR_LLM_SIDECAR_FALLBACK_INDEX]: call.fallbackIndex,
+    [A.ATTR_LLM_SIDECAR_ROUTING_STRATEGY]: call.strategy,
+    [A.ATTR_LLM_SIDECAR_ROUTING_DECISION]: call.decision,
     [A.ATTR_LLM_SIDECAR_CACHE_STATUS]: 'bypass',
     [A.ATTR_LLM_SIDECAR_OVERHEAD_MS]: Math.round(call.overheadMs * 1000) / 1000,
     [A.ATTR_LLM_SIDECAR_EVAL_SAMPLED]: call.evalSampled,

@@ -41,16 +41,75 @@ const ProviderSchema = z.strictObject({
   timeouts: ProviderTimeoutsSchema.default(() => ProviderTimeoutsSchema.parse({})),
 });
 
-const RouteTargetSchema = z.strictObject({
-  provider: z.string().min(1),
-  /** Model sent to the provider; omitted → the requested model is kept. */
-  model: z.string().min(1).optional(),
+const AttemptTimeoutsSchema = z.strictObject({
+  /** Until the response headers (JSON) or the first content of a stream; then the next attempt or target. */
+  firstTokenMs: z.number().int().positive().optional(),
+  /** Whole attempt, first byte to last. */
+  totalMs: z.number().int().positive().optional(),
+  /** Longest silence between two chunks of an answer. */
+  idleMs: z.number().int().positive().optional(),
+});
+
+const RouteTargetSchema = z
+  .strictObject({
+    /** A provider, or `route` to splice in another route's targets (nested fallback chains). */
+    provider: z.string().min(1).optional(),
+    route: z.string().min(1).optional(),
+    /** Model sent to the provider; omitted → the requested model is kept. */
+    model: z.string().min(1).optional(),
+    weight: z.number().positive('weights must be > 0').default(1),
+    timeouts: AttemptTimeoutsSchema.optional(),
+  })
+  .refine((t) => (t.provider === undefined) !== (t.route === undefined), 'a target names exactly one of provider or route');
+
+const RetrySchema = z.strictObject({
+  /** Retries per target (0 = none); then the next target of the chain. */
+  maxRetries: z.number().int().min(0).max(10).default(2),
+  on: z.array(z.enum(['connect', 'timeout', '429', '5xx'])).default(['connect', 'timeout', '429', '5xx']),
+  baseMs: z.number().int().positive().default(200),
+  maxMs: z.number().int().positive().default(5_000),
+  /** Cap on a provider's Retry-After; longer → move on to the next target instead of waiting. */
+  maxRetryAfterMs: z.number().int().min(0).default(10_000),
+  /** Retries may add at most this share of a target's requests over 10 s. */
+  budgetRatio: z.number().min(0).max(1).default(0.2),
+});
+
+const BreakerSchema = z.strictObject({
+  failureRatio: z.number().min(0).max(1).default(0.5),
+  windowMs: z.number().int().positive().default(30_000),
+  minRequests: z.number().int().positive().default(10),
+  cooldownMs: z.number().int().positive().default(30_000),
+});
+
+const CascadeSchema = z.strictObject({
+  /** Checks on a cheaper target's answer; a failure escalates to the next target. */
+  validators: z.array(z.enum(['json', 'schema', 'length', 'empty', 'refusal'])).default(['json', 'schema', 'length', 'empty', 'refusal']),
+  refusalPatterns: z.array(z.string()).default(["^\\s*(I'm sorry|I am sorry|I can(no|')t|I'm unable|I am unable)"]),
+  /** Streams can only escalate before their first content byte is sent; `off` disables it for streams. */
+  streams: z.enum(['before-first-byte', 'off']).default('before-first-byte'),
+});
+
+const MatchSchema = z.strictObject({
+  models: z.array(z.string().min(1)).optional(),
+  features: z.array(z.string().min(1)).optional(),
+  tenants: z.array(z.string().min(1)).optional(),
+  minInputTokens: z.number().int().min(0).optional(),
+  maxInputTokens: z.number().int().positive().optional(),
+  hasTools: z.boolean().optional(),
+  hasImages: z.boolean().optional(),
 });
 
 const RouteSchema = z.strictObject({
   /** Requested model names or aliases that select this route; `*` matches any run of characters. */
   models: z.array(z.string().min(1)).default([]),
+  /** Rules on the request; the first route (in file order) whose rules all hold is chosen. */
+  match: MatchSchema.optional(),
+  strategy: z.enum(['fallback', 'weighted', 'cost', 'latency', 'cascade']).default('fallback'),
   targets: z.array(RouteTargetSchema).min(1, 'a route needs at least one target'),
+  timeouts: AttemptTimeoutsSchema.default({}),
+  retry: RetrySchema.default(() => RetrySchema.parse({})),
+  breaker: BreakerSchema.default(() => BreakerSchema.parse({})),
+  cascade: CascadeSchema.default(() => CascadeSchema.parse({})),
 });
 
 const PricingSchema = z.strictObject({
@@ -152,7 +211,28 @@ export function crossCheck(raw: unknown): { path: (string | number)[]; message: 
       if (typeof provider === 'string' && !names.includes(provider)) {
         problems.push({ path: ['routes', name, 'targets', i, 'provider'], message: `unknown provider "${provider}" (configured: ${names.join(', ') || 'none'})` });
       }
+      const ref = (target as { route?: unknown } | null)?.route;
+      if (typeof ref === 'string' && !(ref in routes)) problems.push({ path: ['routes', name, 'targets', i, 'route'], message: `unknown route "${ref}"` });
     });
+  }
+  // Routes that splice in other routes must not loop.
+  const refs = (r: string): string[] => {
+    const t = (routes as Record<string, { targets?: unknown } | null>)[r]?.targets;
+    return Array.isArray(t) ? t.map((x: unknown) => (x as { route?: unknown } | null)?.route).filter((x): x is string => typeof x === 'string') : [];
+  };
+  for (const start of Object.keys(routes)) {
+    const stack: string[][] = [[start]];
+    while (stack.length > 0) {
+      const path = stack.pop() as string[];
+      for (const next of refs(path[path.length - 1] as string)) {
+        if (next === start) {
+          problems.push({ path: ['routes', start, 'targets'], message: `route cycle: ${[...path, next].join(' → ')}` });
+          stack.length = 0;
+          break;
+        }
+        if (!path.includes(next)) stack.push([...path, next]);
+      }
+    }
   }
   return problems;
 }
@@ -161,6 +241,8 @@ export type Config = z.infer<typeof ConfigSchema>;
 export type ProviderConfig = z.infer<typeof ProviderSchema>;
 export type RouteConfig = z.infer<typeof RouteSchema>;
 export type RouteTarget = z.infer<typeof RouteTargetSchema>;
+export type RetryConfig = z.infer<typeof RetrySchema>;
+export type AttemptTimeouts = z.infer<typeof AttemptTimeoutsSchema>;
 export type EvaluationConfig = z.infer<typeof EvaluationSchema>;
 export type TelemetryConfig = z.infer<typeof TelemetrySchema>;
 export type ClickHouseConfig = z.infer<typeof ClickHouseSchema>;

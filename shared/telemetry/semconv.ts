@@ -63,3 +63,7 @@ export const ATTR_LLM_SIDECAR_ERROR_CODE = 'llm_sidecar.error.code';
 export const ATTR_LLM_SIDECAR_CACHE_WRITE_1H_TOKENS = 'llm_sidecar.usage.cache_creation_1h.input_tokens';
 export const ATTR_LLM_SIDECAR_STREAM_COMPLETED = 'llm_sidecar.stream.completed';
 export const ATTR_LLM_SIDECAR_CLIENT_ABORTED = 'llm_sidecar.client_aborted';
+export const ATTR_LLM_SIDECAR_ROUTING_STRATEGY = 'llm_sidecar.routing.strategy';
+/** Why the chain was ordered as it was (e.g. "cheapest fitting 1200 input tokens: route/0/openai/gpt-4o-mini"). */
+export const ATTR_LLM_SIDECAR_ROUTING_DECISION = 'llm_sidecar.routing.decision';
+export const EVENT_LLM_SIDECAR_BREAKER_STATE = 'llm_sidecar.breaker.state_change';

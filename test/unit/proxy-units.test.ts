@@ -5,6 +5,7 @@ import { upstreamRequestHeaders, downstreamResponseHeaders } from '../../proxy/h
 import { hideInjectedUsage } from '../../proxy/response-observer.ts';
 import { withIncludeUsage } from '../../proxy/request-body.ts';
 import { Router } from '../../proxy/routing.ts';
+import { loadPriceTable } from '../../shared/pricing/price-table.ts';
 import { parseEvent, SseSplitter } from '../../proxy/sse.ts';
 import { upstreamPath } from '../../proxy/upstream.ts';
 
@@ -88,23 +89,38 @@ describe('routing', () => {
     providers: { oa: { type: 'openai', baseUrl: 'https://api.openai.com/v1' }, an: { type: 'anthropic', baseUrl: 'https://api.anthropic.com' } },
     routes: {
       fast: { models: ['fast', 'gpt-4o-mini*'], targets: [{ provider: 'oa', model: 'gpt-4o-mini' }] },
-      claude: { models: ['smart'], targets: [{ provider: 'an', model: 'claude-sonnet-4-5' }] },
+      claude: { models: ['smart'], targets: [{ provider: 'an', model: 'claude-sonnet-4-6' }, { route: 'fast' }] },
+      tools: { match: { hasTools: true, features: ['agent'] }, targets: [{ provider: 'oa', model: 'gpt-4.1' }] },
+      big: { match: { minInputTokens: 1000 }, strategy: 'cost', targets: [{ provider: 'oa', model: 'gpt-4o' }, { provider: 'oa', model: 'gpt-4.1-mini' }] },
     },
   });
-  const router = new Router(config);
+  const router = new Router(config, { prices: loadPriceTable() });
+  const small = () => ({ inputTokens: 10, maxOutputTokens: 100, hasTools: false, hasImages: false });
+  const plan = (dialect: 'openai' | 'anthropic', model: string, header?: string, f = small, feature?: string) => {
+    const route = router.select(model, header, f, undefined, feature);
+    return router.plan(dialect, model, route, f);
+  };
 
   it('maps aliases and patterns, and falls back to the dialect’s first provider', () => {
-    expect(router.resolve('openai', 'fast', undefined)).toMatchObject({ route: 'fast', providerName: 'oa', model: 'gpt-4o-mini' });
-    expect(router.resolve('openai', 'gpt-4o-mini-2024-07-18', undefined)).toMatchObject({ route: 'fast', model: 'gpt-4o-mini' });
-    expect(router.resolve('openai', 'gpt-4.1', undefined)).toMatchObject({ route: 'default', providerName: 'oa', model: 'gpt-4.1' });
-    expect(router.resolve('anthropic', 'smart', undefined)).toMatchObject({ route: 'claude', providerName: 'an', model: 'claude-sonnet-4-5' });
-    expect(router.resolve('anthropic', 'x', 'claude')).toMatchObject({ route: 'claude' });
+    expect(plan('openai', 'fast')).toMatchObject({ routeName: 'fast', candidates: [{ model: 'gpt-4o-mini' }] });
+    expect(plan('openai', 'gpt-4o-mini-2024-07-18')).toMatchObject({ routeName: 'fast', candidates: [{ model: 'gpt-4o-mini' }] });
+    expect(plan('openai', 'gpt-4.1')).toMatchObject({ routeName: 'default', candidates: [{ model: 'gpt-4.1' }] });
+    expect(plan('openai', 'gpt-4.1').candidates[0]?.target.providerName).toBe('oa');
+    expect(plan('anthropic', 'x', 'claude').routeName).toBe('claude');
   });
 
-  it('rejects unknown routes and API mismatches with stable codes', () => {
-    expect(() => router.resolve('openai', 'x', 'nope')).toThrow(expect.objectContaining({ code: 'LLM_SIDECAR_UNKNOWN_ROUTE' }));
-    expect(() => router.resolve('openai', 'smart', undefined)).toThrow(expect.objectContaining({ code: 'LLM_SIDECAR_DIALECT_MISMATCH' }));
-    expect(() => new Router(parseConfig({})).resolve('openai', 'x', undefined)).toThrow(expect.objectContaining({ code: 'LLM_SIDECAR_NO_PROVIDER', status: 404 }));
+  it('splices nested routes into the chain and applies match rules and the cost strategy', () => {
+    expect(plan('anthropic', 'smart').candidates.map((c) => c.model)).toEqual(['claude-sonnet-4-6', 'gpt-4o-mini']);
+    expect(plan('openai', 'anything', undefined, () => ({ ...small(), hasTools: true }), 'agent').routeName).toBe('tools');
+    expect(plan('openai', 'anything', undefined, () => ({ ...small(), hasTools: true }), 'chat').routeName).toBe('default');
+    const costly = plan('openai', 'anything', undefined, () => ({ ...small(), inputTokens: 5000 }));
+    expect(costly.routeName).toBe('big');
+    expect(costly.candidates.map((c) => c.model)).toEqual(['gpt-4.1-mini', 'gpt-4o']);
+  });
+
+  it('rejects unknown routes with a stable code', () => {
+    expect(() => plan('openai', 'x', 'nope')).toThrow(expect.objectContaining({ code: 'LLM_SIDECAR_UNKNOWN_ROUTE' }));
+    expect(() => new Router(parseConfig({})).plan('openai', 'x', undefined, small)).toThrow(expect.objectContaining({ code: 'LLM_SIDECAR_NO_PROVIDER', status: 404 }));
   });
 });
 

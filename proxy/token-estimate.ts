@@ -1,0 +1,68 @@
+// Token estimation for context-length routing (and later budgets). OpenAI models: the o200k_base
+// BPE of `gpt-tokenizer` (maintained, pure JS) on the text of the request. Anthropic publishes no
+// tokenizer: ~3.5 characters per token is the documented approximation (it errs towards more
+// tokens than o200k on English, which is the safe side for a limit). Only computed when a route
+// needs it (match rules on tokens, the cost strategy).
+import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import type { ApiDialect } from '../shared/errors.ts';
+
+export interface RequestFeatures {
+  inputTokens: number;
+  /** The answer's cap as requested (max_tokens…), or a default when absent. */
+  maxOutputTokens: number;
+  hasTools: boolean;
+  hasImages: boolean;
+}
+
+type Json = Record<string, unknown>;
+
+/** Above this many characters, counting exactly costs more than it is worth on the hot path. */
+const EXACT_LIMIT_CHARS = 64_000;
+const DEFAULT_MAX_OUTPUT = 4_096;
+/** Per-message framing tokens in chat formats. */
+const PER_MESSAGE = 4;
+
+function collectText(value: unknown, out: string[], flags: { images: boolean }): void {
+  if (typeof value === 'string') {
+    out.push(value);
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const v of value) collectText(v, out, flags);
+    return;
+  }
+  if (value !== null && typeof value === 'object') {
+    const o = value as Json;
+    const type = o.type;
+    if (type === 'image' || type === 'image_url' || type === 'input_image') {
+      flags.images = true;
+      return; // image tokens depend on size; not counted here
+    }
+    for (const k in o) if (k !== 'cache_control' && k !== 'type' && k !== 'role') collectText(o[k], out, flags);
+  }
+}
+
+export function estimateTokens(text: string, dialect: ApiDialect): number {
+  if (dialect === 'anthropic') return Math.ceil(text.length / 3.5);
+  if (text.length > EXACT_LIMIT_CHARS) return Math.ceil(text.length / 4);
+  return countTokens(text);
+}
+
+export function requestFeatures(dialect: ApiDialect, body: Json): RequestFeatures {
+  const parts: string[] = [];
+  const flags = { images: false };
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  collectText(body.system, parts, flags);
+  collectText(body.instructions, parts, flags);
+  collectText(messages, parts, flags);
+  collectText(body.input, parts, flags);
+  collectText(body.tools, parts, flags);
+  const text = parts.join('\n');
+  const max = body.max_tokens ?? body.max_completion_tokens ?? body.max_output_tokens;
+  return {
+    inputTokens: estimateTokens(text, dialect) + PER_MESSAGE * messages.length,
+    maxOutputTokens: typeof max === 'number' && max > 0 ? max : DEFAULT_MAX_OUTPUT,
+    hasTools: Array.isArray(body.tools) && body.tools.length > 0,
+    hasImages: flags.images,
+  };
+}
