@@ -101,6 +101,7 @@ export class LlmCall {
   private overheadMs = 0;
   private tFirstChunk = 0;
   private served: Served | undefined;
+  private skippedOpen = false;
   private readonly events: { name: string; epochMs: number; attributes: Record<string, string | number> }[] = [];
 
   constructor(
@@ -128,6 +129,7 @@ export class LlmCall {
         continue;
       }
       if (!target.breaker.allow()) {
+        this.skippedOpen = true;
         this.event('llm_sidecar.target.skipped', { target: target.key, reason: 'circuit_open' });
         continue;
       }
@@ -345,7 +347,9 @@ export class LlmCall {
     const error =
       last?.outcome.kind === 'failed'
         ? last.outcome.error
-        : new SidecarError('LLM_SIDECAR_NO_PROVIDER', `no target of route "${this.input.plan.routeName}" could serve this request (all skipped: circuit open or API mismatch)`);
+        : this.skippedOpen
+          ? new SidecarError('LLM_SIDECAR_CIRCUIT_OPEN', `every target of route "${this.input.plan.routeName}" is failing (circuit open); retry later`)
+          : new SidecarError('LLM_SIDECAR_DIALECT_MISMATCH', `no target of route "${this.input.plan.routeName}" speaks the ${this.input.endpoint.dialect} API for this endpoint, and it cannot be translated`);
     sendError(this.res, this.input.endpoint.dialect, error, this.input.requestId, { [RESPONSE_HEADERS.attempts]: String(this.attempts.length) });
     const served = last?.served ?? { target: this.input.plan.candidates[0]?.target as Target, model: this.input.requestModel, index: 0 };
     this.finishRecord(served, error.status, undefined, undefined, false, error);

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   LLM_SIDECAR_UPSTREAM_CONNECTION_RESET: { status: 502, retryable: true, errorType: 'upstream_connection_reset' },
   LLM_SIDECAR_UPSTREAM_STREAM_CUT: { status: 502, retryable: false, errorType: 'upstream_stream_cut' },
   LLM_SIDECAR_UPSTREAM_TIMEOUT: { status: 504, retryable: true, errorType: 'timeout' },
+  LLM_SIDECAR_CIRCUIT_OPEN: { status: 503, retryable: true, errorType: 'circuit_open' },
   LLM_SIDECAR_SHUTTING_DOWN: { status: 503, retryable: true, errorType: 'shutting_down' },
   LLM_SIDECAR_INTERNAL: { status: 500, retryable: false, errorType: '_OTHER' },
 } as const satisfies Record<string, ErrorSpec>;
