@@ -1,6 +1,21 @@
 // `llm-sidecar proxy`: run until SIGTERM/SIGINT, then drain and exit 0.
+import { watch } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Config } from '../shared/config/schema.ts';
-import { startSidecar } from '../proxy/main.ts';
+import { ConfigError, loadConfig } from '../shared/config/load.ts';
+import { startSidecar, type RunningSidecar } from '../proxy/main.ts';
+
+/** Re-read the config file; a bad file is refused with its reasons and the running config stays. */
+async function reload(sidecar: RunningSidecar, source: string, why: string): Promise<void> {
+  try {
+    const { config } = await loadConfig(source);
+    sidecar.reload(config);
+    process.stderr.write(`llm-sidecar: configuration reloaded from ${source} (${why})\n`);
+  } catch (err) {
+    const reason = err instanceof ConfigError ? err.message : (err as Error).message;
+    process.stderr.write(`llm-sidecar: configuration NOT reloaded (${why}), keeping the running one: ${reason}\n`);
+  }
+}
 
 const DRAIN_GRACE_MS = Number(process.env.LLM_SIDECAR_DRAIN_MS ?? 25_000);
 
@@ -10,6 +25,21 @@ export async function runProxy(config: Config, source: string): Promise<number> 
   process.stderr.write(
     `llm-sidecar: proxy listening on ${sidecar.url} (admin ${sidecar.adminUrl}); config ${source}; providers: ${providers}\n`,
   );
+  const fromFile = source !== 'defaults';
+  const onHup = (): void => {
+    if (fromFile) void reload(sidecar, source, 'SIGHUP');
+  };
+  process.on('SIGHUP', onHup);
+  // Kubernetes updates a mounted ConfigMap by swapping a symlink in its directory: watch the
+  // directory (a watch on the file itself would stay on the old inode) and debounce.
+  let timer: NodeJS.Timeout | undefined;
+  const watcher = fromFile
+    ? watch(dirname(source), () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => void reload(sidecar, source, 'file changed'), 200);
+      })
+    : undefined;
+  watcher?.on('error', () => undefined);
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       process.stderr.write(`llm-sidecar: ${signal} received, draining in-flight requests (up to ${DRAIN_GRACE_MS} ms)\n`);
@@ -20,6 +50,9 @@ export async function runProxy(config: Config, source: string): Promise<number> 
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
+  process.off('SIGHUP', onHup);
+  watcher?.close();
+  clearTimeout(timer);
   await sidecar.close(DRAIN_GRACE_MS);
   process.stderr.write('llm-sidecar: stopped\n');
   return 0;

@@ -24,6 +24,8 @@ export interface RunningSidecar {
   url: string;
   adminUrl: string;
   close(graceMs?: number): Promise<void>;
+  /** Apply a new configuration (routes, providers, evaluation) without dropping requests. */
+  reload(config: Config): void;
 }
 
 export interface SidecarOptions {
@@ -74,6 +76,9 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     adminAddress,
     url: `http://${hostFor(proxyAddress)}:${proxyAddress.port}`,
     adminUrl: `http://${hostFor(adminAddress)}:${adminAddress.port}`,
+    reload(next: Config) {
+      proxy.reload(next);
+    },
     close(graceMs = 10_000) {
       closing ??= shutdown(graceMs);
       return closing;

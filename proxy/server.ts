@@ -61,14 +61,17 @@ function requestParams(body: Record<string, unknown>): RequestParams {
 
 export class ProxyServer {
   readonly server: Server;
-  private readonly router: Router;
-  private readonly pools: UpstreamPools;
+  private router: Router;
+  private pools: UpstreamPools;
   private readonly hooks: { finish(record: CallRecord): void; finishPassthrough(record: PassthroughRecord): void };
-  private readonly callDeps: CallDeps;
+  private callDeps: CallDeps;
   private draining = false;
   private listening = false;
 
+  private config: Config;
+
   constructor(private readonly options: ProxyOptions) {
+    this.config = options.config;
     this.router = new Router(options.config, { prices: options.prices, onBreakerChange: options.onBreakerChange });
     this.pools = new UpstreamPools(options.config.providers);
     const recorder = options.recorder;
@@ -87,6 +90,23 @@ export class ProxyServer {
     this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => this.handle(req, res));
   }
 
+  /**
+   * Swap in a new configuration without dropping requests: requests in flight keep the router and
+   * connection pools they started with; the old pools close once those requests finish. Listener
+   * addresses and telemetry cannot change without a restart; such a config is refused.
+   */
+  reload(next: Config): void {
+    const cur = this.config;
+    const restartOnly = (['listen', 'admin', 'telemetry'] as const).filter((k) => JSON.stringify(cur[k]) !== JSON.stringify(next[k]));
+    if (restartOnly.length > 0) throw new Error(`${restartOnly.join(', ')} cannot change without a restart`);
+    const oldPools = this.pools;
+    this.router = new Router(next, { prices: this.options.prices, onBreakerChange: this.options.onBreakerChange });
+    this.pools = new UpstreamPools(next.providers);
+    this.callDeps = { ...this.callDeps, pools: this.pools };
+    this.config = next;
+    oldPools.close().catch((err: unknown) => console.error(`llm-sidecar: closing the previous connection pools failed: ${(err as Error).message}`));
+  }
+
   get ready(): boolean {
     return this.listening && !this.draining;
   }
@@ -96,7 +116,7 @@ export class ProxyServer {
   }
 
   async listen(): Promise<AddressInfo> {
-    const { host, port } = this.options.config.listen;
+    const { host, port } = this.config.listen;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
@@ -112,9 +132,12 @@ export class ProxyServer {
   async close(graceMs = 10_000): Promise<void> {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Keep-alive connections become idle as their last response ends: close them as they do.
     this.server.closeIdleConnections();
+    const sweep = setInterval(() => this.server.closeIdleConnections(), 50);
     const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
     await closed;
+    clearInterval(sweep);
     clearTimeout(timer);
     this.listening = false;
     await this.pools.close();
@@ -164,7 +187,7 @@ export class ProxyServer {
     requestId: string,
     startEpochMs: number,
   ): Promise<void> {
-    const limits = this.options.config.listen;
+    const limits = this.config.listen;
     const raw = await readBody(req, limits.maxBodyBytes);
     const t0 = performance.now();
     const body = parseJsonObject(raw);
@@ -175,7 +198,7 @@ export class ProxyServer {
     const plan = this.router.plan(endpoint.dialect, requestModel, route, lazyFeatures);
     const traceparent = firstHeader(req.headers.traceparent);
     const traceId = traceIdOf(traceparent) ?? randomBytes(16).toString('hex');
-    const evaluation = this.options.config.evaluation;
+    const evaluation = this.config.evaluation;
     // Judge traffic is never sampled for evaluation itself.
     const evalSampled = controls.feature !== 'judge' && sampledByTraceId(traceId, evaluation.routes[plan.routeName] ?? evaluation.sampleRate);
     const rc = route?.config;
