@@ -12,10 +12,11 @@ import type { ApiDialect } from '../shared/errors.ts';
 import { Redactor } from '../shared/telemetry/redact.ts';
 import { SpanRecorder } from './telemetry/span-recorder.ts';
 import { createTracing } from './telemetry/tracing.ts';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { setupTelemetryExport, type TelemetryExport } from './telemetry/storage.ts';
 
 export interface RunningSidecar {
+  telemetry: TelemetryExport;
   proxy: ProxyServer;
   metrics: ProxyMetrics;
   proxyAddress: AddressInfo;
@@ -24,6 +25,8 @@ export interface RunningSidecar {
   url: string;
   adminUrl: string;
   close(graceMs?: number): Promise<void>;
+  /** Push every finished call's spans to the exporters (ClickHouse or its spool, OTLP). */
+  flush(): Promise<void>;
   /** Apply a new configuration (routes, providers, evaluation) without dropping requests. */
   reload(config: Config): void;
 }
@@ -40,9 +43,8 @@ export interface SidecarOptions {
 export async function startSidecar(config: Config, options: SidecarOptions = {}): Promise<RunningSidecar> {
   const prices = loadPriceTable(config.pricing.models);
   const metrics = new ProxyMetrics();
-  const exporters: SpanExporter[] = [];
-  if (config.telemetry.otlp) exporters.push(new OTLPTraceExporter({ url: config.telemetry.otlp.endpoint, headers: config.telemetry.otlp.headers }));
-  const tracing = createTracing({ serviceName: config.telemetry.serviceName, exporters, processors: options.spanProcessors, env: options.env });
+  const telemetry = await setupTelemetryExport(config.telemetry);
+  const tracing = createTracing({ serviceName: config.telemetry.serviceName, exporters: telemetry.exporters, processors: options.spanProcessors, env: options.env });
   const extraRecorders = options.recorders ?? [];
   const proxy = new ProxyServer({
     config,
@@ -58,6 +60,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     },
     recorder: new CompositeRecorder([metrics, new SpanRecorder({ tracer: tracing.tracer, ids: tracing.ids, redactor: new Redactor(config.evaluation.redaction.patterns, config.evaluation.redaction.defaults) }), ...extraRecorders]),
   });
+  metrics.telemetryStats = () => telemetry.stats();
   const admin = new AdminServer(config.admin.host, config.admin.port, { ready: () => proxy.ready, metrics: () => metrics.render() });
   const adminAddress = await admin.listen();
   let proxyAddress: AddressInfo;
@@ -70,12 +73,18 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
   let closing: Promise<void> | undefined;
   const hostFor = (a: AddressInfo): string => (a.family === 'IPv6' ? `[${a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address);
   return {
+    telemetry,
     proxy,
     metrics,
     proxyAddress,
     adminAddress,
     url: `http://${hostFor(proxyAddress)}:${proxyAddress.port}`,
     adminUrl: `http://${hostFor(adminAddress)}:${adminAddress.port}`,
+    async flush() {
+      // Calls are recorded one tick after their response.
+      await new Promise((r) => setImmediate(r));
+      await tracing.forceFlush();
+    },
     reload(next: Config) {
       proxy.reload(next);
     },
@@ -89,6 +98,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     // Calls are recorded one tick after their response: let the last ones reach the processors.
     await new Promise((r) => setImmediate(r));
     await tracing.shutdown();
+    await telemetry.close();
     await admin.close();
   }
 }

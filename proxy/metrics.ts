@@ -3,6 +3,7 @@
 // off the request path. Label values are bounded: route, provider, model and status class.
 import { formatPicoUsd, parsePicoUsd } from '../shared/pricing/price-table.ts';
 import type { CallRecord, CallRecorder } from './call-record.ts';
+import type { ExporterStats } from '../shared/clickhouse/span-exporter.ts';
 
 const OVERHEAD_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
 const DURATION_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -36,6 +37,8 @@ export class ProxyMetrics implements CallRecorder {
   private readonly overhead = new Histogram(OVERHEAD_BUCKETS_MS);
   private readonly duration = new Map<string, Histogram>();
 
+  /** Set by the sidecar when a ClickHouse exporter runs. */
+  telemetryStats: () => ExporterStats | undefined = () => undefined;
   private readonly breakers = new Map<string, string>();
   private readonly breakerOpens = new Map<string, number>();
   private readonly fallbacks = new Map<string, number>();
@@ -92,6 +95,13 @@ export class ProxyMetrics implements CallRecorder {
     counter('llm_sidecar_breaker_opens_total', 'Circuit breaker trips per target.', this.breakerOpens);
     lines.push('# HELP llm_sidecar_breaker_state Circuit breaker state per target (0 closed, 1 half-open, 2 open).', '# TYPE llm_sidecar_breaker_state gauge');
     for (const [t, st] of this.breakers) lines.push(`llm_sidecar_breaker_state{${labels({ target: t })}} ${st === 'open' ? 2 : st === 'half_open' ? 1 : 0}`);
+    const t = this.telemetryStats();
+    if (t) {
+      lines.push('# HELP llm_sidecar_telemetry_spans_total Spans by fate: exported directly, spooled to disk, replayed from the spool, dropped (spool full).', '# TYPE llm_sidecar_telemetry_spans_total counter');
+      for (const k of ['exported', 'spooled', 'replayed', 'dropped'] as const) lines.push(`llm_sidecar_telemetry_spans_total{outcome="${k}"} ${t[k]}`);
+      lines.push('# HELP llm_sidecar_telemetry_queued_spans Spans in memory waiting for ClickHouse or the spool.', '# TYPE llm_sidecar_telemetry_queued_spans gauge', `llm_sidecar_telemetry_queued_spans ${t.queued}`);
+      lines.push('# HELP llm_sidecar_telemetry_spool_bytes Size of the on-disk spool.', '# TYPE llm_sidecar_telemetry_spool_bytes gauge', `llm_sidecar_telemetry_spool_bytes ${t.spoolBytes}`);
+    }
     const hist = (name: string, help: string, entries: [string, Histogram][]): void => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
       for (const [k, h] of entries) {

@@ -1,7 +1,8 @@
 // The part of the Anthropic Messages wire format the translators write. Written by hand rather than
 // imported from @anthropic-ai/sdk: the SDK is a dev dependency and its response types list every
 // beta field as required; these list what the translators actually produce, and the end-to-end
-// tests check that the official SDK accepts it.
+// tests check that the official SDK accepts it. Whole bodies are `type` aliases, not interfaces, so
+// they are assignable to Record<string, unknown> (what the proxy serialises).
 
 export interface AnthropicTextBlockParam {
   type: 'text';
@@ -57,7 +58,7 @@ export type AnthropicToolChoice =
   | { type: 'tool'; name: string; disable_parallel_tool_use?: boolean }
   | { type: 'none' };
 
-export interface AnthropicMessagesBody {
+export type AnthropicMessagesBody = {
   model: string;
   messages: AnthropicMessageParam[];
   max_tokens: number;
@@ -69,7 +70,7 @@ export interface AnthropicMessagesBody {
   top_p?: number;
   metadata?: { user_id: string };
   stream?: boolean;
-}
+};
 
 export type AnthropicStopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal' | 'model_context_window_exceeded';
 
@@ -84,7 +85,7 @@ export type AnthropicContentBlock =
   | { type: 'text'; text: string; citations: null }
   | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
 
-export interface AnthropicMessage {
+export type AnthropicMessage = {
   id: string;
   type: 'message';
   role: 'assistant';
@@ -93,10 +94,10 @@ export interface AnthropicMessage {
   stop_reason: AnthropicStopReason | null;
   stop_sequence: string | null;
   usage: AnthropicUsage;
-}
+};
 
 /** What Anthropic answers with an error status, and sends as an `error` event mid-stream. */
-export interface AnthropicErrorBody {
+export type AnthropicErrorBody = {
   type: 'error';
   error: { type: string; message: string };
-}
+};

@@ -1,6 +1,7 @@
 // The part of the OpenAI Chat Completions wire format the translators write. Written by hand rather
 // than imported from the `openai` SDK (a dev dependency); the tests check these against the SDK's
-// types and run the SDK over what the translators produce.
+// types and run the SDK over what the translators produce. Whole bodies are `type` aliases, not
+// interfaces, so they are assignable to Record<string, unknown> (what the proxy serialises).
 
 export interface OpenAITextPart {
   type: 'text';
@@ -38,7 +39,7 @@ export interface OpenAIFunctionTool {
 
 export type OpenAIToolChoice = 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
 
-export interface OpenAIChatBody {
+export type OpenAIChatBody = {
   model: string;
   messages: OpenAIChatMessage[];
   max_completion_tokens?: number;
@@ -49,9 +50,10 @@ export interface OpenAIChatBody {
   tool_choice?: OpenAIToolChoice;
   parallel_tool_calls?: boolean;
   user?: string;
+  response_format?: { type: 'json_schema'; json_schema: { name: string; schema: Record<string, unknown> } };
   stream?: boolean;
   stream_options?: { include_usage: boolean };
-}
+};
 
 export type OpenAIFinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call';
 
@@ -63,7 +65,7 @@ export interface OpenAIUsage {
   prompt_tokens_details?: { cached_tokens: number; cache_write_tokens?: number };
 }
 
-export interface OpenAIChatCompletion {
+export type OpenAIChatCompletion = {
   id: string;
   object: 'chat.completion';
   created: number;
@@ -75,7 +77,7 @@ export interface OpenAIChatCompletion {
     finish_reason: OpenAIFinishReason;
   }[];
   usage: OpenAIUsage;
-}
+};
 
 export interface OpenAIChunkDelta {
   role?: 'assistant';
@@ -83,7 +85,7 @@ export interface OpenAIChunkDelta {
   tool_calls?: { index: number; id?: string; type?: 'function'; function: { name?: string; arguments: string } }[];
 }
 
-export interface OpenAIChatChunk {
+export type OpenAIChatChunk = {
   id: string;
   object: 'chat.completion.chunk';
   created: number;
@@ -91,9 +93,9 @@ export interface OpenAIChatChunk {
   choices: { index: number; delta: OpenAIChunkDelta; logprobs: null; finish_reason: OpenAIFinishReason | null }[];
   /** With `stream_options.include_usage`: null on every chunk but the last, which has no choices. */
   usage?: OpenAIUsage | null;
-}
+};
 
 /** What OpenAI answers with an error status, and sends as a data event mid-stream. */
-export interface OpenAIErrorBody {
+export type OpenAIErrorBody = {
   error: { message: string; type: string; param: string | null; code: string | null };
-}
+};

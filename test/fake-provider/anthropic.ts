@@ -1,125 +1,142 @@
-// Anthropic wire formats: messages (JSON and the full SSE event sequence, thinking, tool use),
-// count_tokens, and prompt caching that behaves like the real thing: the prefix up to a block with
-// `cache_control` is written on first sight and read afterwards; input_tokens exclude both.
-import { createHash } from 'node:crypto';
+// Anthropic messages: JSON and the full SSE event sequence, extended thinking, tool use, and prompt
+// caching (prompt-cache.ts). Usage follows Anthropic's semantics: input_tokens EXCLUDES cache reads
+// and writes, so input + cache_read + cache_creation = what count_tokens reports for the request.
+import { answerText, sampleFor, thoughtFor } from './answer.ts';
 import type { Faults } from './faults.ts';
-import { answerText, lastUserText, promptTokens, toolArguments, wordCount } from './content.ts';
-import { deltas, sseEvent, type Plan } from './plan.ts';
+import { anthropicHeaders } from './headers.ts';
+import { asArray, asObject, jsonPlan, ssePlan, type Call, type Json, type Plan } from './plan.ts';
+import type { CacheUsage, PromptBlock } from './prompt-cache.ts';
+import { blockChars, lastUserText, tokensFor, wordCount } from './prompt.ts';
+import { fragments, sseEvent, wordDeltas } from './sse.ts';
 
-type Json = Record<string, unknown>;
-let seq = 0;
-const nextId = (prefix: string): string => `${prefix}_${(++seq).toString(36).padStart(12, '0')}`;
-const seenPrefixes = new Set<string>();
+/** Tokens every prompt pays for its framing, whatever it contains. */
+const BASE_TOKENS = 7;
+/** Tokens of framing per message (role markers). */
+const MESSAGE_TOKENS = 3;
 
-interface CacheUsage {
-  write5m: number;
-  write1h: number;
-  read: number;
+function promptBlock(value: unknown, tokens: number): PromptBlock {
+  const cc = asObject(asObject(value)?.cache_control);
+  return cc ? { tokens, value, ttl: cc.ttl === '1h' ? '1h' : '5m' } : { tokens, value };
 }
 
-/** Tokens of the longest prefix ending at a cache_control block (tools → system → messages order). */
-function cacheUsage(body: Json): CacheUsage {
-  const blocks: unknown[] = [];
-  if (Array.isArray(body.tools)) blocks.push(...body.tools);
-  if (Array.isArray(body.system)) blocks.push(...body.system);
-  else if (typeof body.system === 'string') blocks.push({ type: 'text', text: body.system });
-  for (const m of Array.isArray(body.messages) ? (body.messages as Json[]) : []) {
-    if (Array.isArray(m.content)) blocks.push(...m.content);
-    else blocks.push({ type: 'text', text: m.content });
+/** The prompt as blocks in cache order: tools, system, then each message's content blocks. */
+function promptBlocks(body: Json): PromptBlock[] {
+  const blocks: PromptBlock[] = [];
+  for (const tool of asArray(body.tools)) blocks.push(promptBlock(tool, tokensFor(JSON.stringify(tool).length)));
+  if (typeof body.system === 'string') blocks.push(promptBlock(body.system, tokensFor(body.system.length)));
+  for (const b of asArray(body.system)) blocks.push(promptBlock(b, tokensFor(blockChars(b))));
+  for (const m of asArray(body.messages)) {
+    const content = asObject(m)?.content;
+    const parts = Array.isArray(content) ? content : [content ?? ''];
+    parts.forEach((part, i) => blocks.push(promptBlock(part, tokensFor(blockChars(part)) + (i === 0 ? MESSAGE_TOKENS : 0))));
   }
-  let lastMarked = -1;
-  let ttl = '5m';
-  blocks.forEach((b, i) => {
-    const cc = (b as Json).cache_control as Json | undefined;
-    if (cc) {
-      lastMarked = i;
-      ttl = cc.ttl === '1h' ? '1h' : '5m';
-    }
-  });
-  if (lastMarked < 0) return { write5m: 0, write1h: 0, read: 0 };
-  const prefix = JSON.stringify(blocks.slice(0, lastMarked + 1));
-  const tokens = Math.ceil(prefix.length / 4);
-  const key = createHash('sha1').update(prefix).digest('hex');
-  if (seenPrefixes.has(key)) return { write5m: 0, write1h: 0, read: tokens };
-  seenPrefixes.add(key);
-  return ttl === '1h' ? { write5m: 0, write1h: tokens, read: 0 } : { write5m: tokens, write1h: 0, read: 0 };
+  return blocks;
 }
 
-function usageBlock(input: number, c: CacheUsage, output: number): Json {
+function promptTokens(blocks: readonly PromptBlock[]): number {
+  let n = BASE_TOKENS;
+  for (const b of blocks) n += b.tokens;
+  return n;
+}
+
+interface ToolSpec {
+  name: string;
+  input_schema: unknown;
+}
+
+const DEFAULT_TOOL: ToolSpec = { name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } };
+
+/** The custom tool the model "decides" to use: the one tool_choice names, else the first. */
+function chosenTool(body: Json, faults: Faults): ToolSpec | undefined {
+  const tools = asArray(body.tools)
+    .map(asObject)
+    .filter((t): t is Json => typeof t?.name === 'string' && t.input_schema !== undefined);
+  const choice = asObject(body.tool_choice);
+  if (faults.toolCall !== true && (tools.length === 0 || choice?.type === 'none')) return undefined;
+  const tool = tools.find((t) => t.name === choice?.name) ?? tools[0];
+  return tool ? { name: tool.name as string, input_schema: tool.input_schema } : DEFAULT_TOOL;
+}
+
+interface Usage extends CacheUsage {
+  input: number;
+  output: number;
+}
+
+function usageJson(u: Usage, outputTokens = u.output): Json {
   return {
-    input_tokens: input,
-    cache_creation_input_tokens: c.write5m + c.write1h,
-    cache_read_input_tokens: c.read,
-    cache_creation: { ephemeral_5m_input_tokens: c.write5m, ephemeral_1h_input_tokens: c.write1h },
-    output_tokens: output,
+    input_tokens: u.input,
+    cache_creation_input_tokens: u.write5m + u.write1h,
+    cache_read_input_tokens: u.read,
+    cache_creation: { ephemeral_5m_input_tokens: u.write5m, ephemeral_1h_input_tokens: u.write1h },
+    output_tokens: outputTokens,
     service_tier: 'standard',
   };
 }
 
-const HEADERS = (): Record<string, string> => ({ 'request-id': nextId('req'), 'anthropic-ratelimit-requests-remaining': '9999' });
-
-export function messages(body: Json, faults: Faults): Plan {
-  const model = String(body.model);
-  const id = nextId('msg');
-  const tools = Array.isArray(body.tools) ? (body.tools as Json[]) : [];
-  const choice = body.tool_choice as Json | undefined;
-  const tool = (tools.length > 0 && choice?.type !== 'none') || faults.toolCall ? (tools[0] ?? { name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }) : undefined;
-  const thinking = (body.thinking as Json | undefined)?.type === 'enabled';
-  const text = answerText(lastUserText(body.messages), faults.words);
-  const thought = thinking ? `Let me think about: ${lastUserText(body.messages).slice(0, 60)}` : '';
-  const toolInput = tool ? toolArguments(tool.input_schema) : undefined;
-  const toolId = tool ? nextId('toolu') : '';
-  const cache = cacheUsage(body);
-  const total = promptTokens(body);
-  let input = Math.max(1, total - cache.read - cache.write5m - cache.write1h);
-  let output = (tool ? wordCount(JSON.stringify(toolInput)) : wordCount(text)) + wordCount(thought);
-  if (faults.usage) {
-    const [i = 0, o = 0, read = 0, _r = 0, write = 0] = faults.usage;
-    input = i;
-    output = o;
-    cache.read = read;
-    cache.write5m = write;
-    cache.write1h = 0;
-  }
-  const stopReason = tool ? 'tool_use' : 'end_turn';
-  const content: Json[] = [];
-  if (thinking) content.push({ type: 'thinking', thinking: thought, signature: 'sig_fake_0001' });
-  if (tool) content.push({ type: 'tool_use', id: toolId, name: tool.name, input: toolInput });
-  else content.push({ type: 'text', text });
-  if (body.stream !== true) {
-    return {
-      kind: 'json',
-      status: 200,
-      headers: HEADERS(),
-      body: { id, type: 'message', role: 'assistant', model, content, stop_reason: stopReason, stop_sequence: null, usage: usageBlock(input, cache, output) },
-    };
-  }
-  const events: string[] = [
-    sseEvent('message_start', { type: 'message_start', message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: usageBlock(input, cache, 1) } }),
-  ];
-  let index = 0;
-  if (thinking) {
-    events.push(sseEvent('content_block_start', { type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } }));
-    for (const d of deltas(thought)) events.push(sseEvent('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: d } }));
-    events.push(sseEvent('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: 'sig_fake_0001' } }));
-    events.push(sseEvent('content_block_stop', { type: 'content_block_stop', index }));
-    index++;
-  }
-  if (tool) {
-    const json = JSON.stringify(toolInput);
-    events.push(sseEvent('content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: toolId, name: tool.name, input: {} } }));
-    for (let i = 0; i < json.length; i += 6) events.push(sseEvent('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: json.slice(i, i + 6) } }));
-  } else {
-    events.push(sseEvent('content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } }));
-    events.push(sseEvent('ping', { type: 'ping' }));
-    for (const d of deltas(text)) events.push(sseEvent('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: d } }));
-  }
-  events.push(sseEvent('content_block_stop', { type: 'content_block_stop', index }));
-  events.push(sseEvent('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: output } }));
-  events.push(sseEvent('message_stop', { type: 'message_stop' }));
-  return { kind: 'sse', events, headers: HEADERS() };
+function usageFor(call: Call, output: number): Usage {
+  const forced = call.faults.usage;
+  if (forced) return { input: forced.input, output: forced.output, read: forced.cached, write5m: forced.cacheWrite, write1h: 0 };
+  const blocks = promptBlocks(call.body);
+  const cache = call.cache.use(call.body.model as string, blocks);
+  return { ...cache, input: promptTokens(blocks) - cache.read - cache.write5m - cache.write1h, output };
 }
 
-export function countTokens(body: Json): Plan {
-  return { kind: 'json', status: 200, body: { input_tokens: promptTokens(body) } };
+export function messages(call: Call): Plan {
+  const { body, faults, ids } = call;
+  const model = body.model as string;
+  const userText = lastUserText(body.messages);
+  const tool = chosenTool(body, faults);
+  const thinkingType = asObject(body.thinking)?.type;
+  const thought = thinkingType === 'enabled' || thinkingType === 'adaptive' ? thoughtFor(userText) : undefined;
+  const content: Json[] = [];
+  // Real signatures are opaque base64 blobs the client must send back unchanged.
+  if (thought !== undefined) content.push({ type: 'thinking', thinking: thought, signature: Buffer.from(`fake-signature:${thought}`).toString('base64') });
+  let outputText: string;
+  if (tool) {
+    const input = sampleFor(tool.input_schema);
+    content.push({ type: 'tool_use', id: ids.next('toolu_01'), name: tool.name, input });
+    outputText = JSON.stringify(input);
+  } else {
+    outputText = answerText(userText, faults.words);
+    content.push({ type: 'text', text: outputText });
+  }
+  const usage = usageFor(call, wordCount(outputText) + (thought === undefined ? 0 : wordCount(thought)));
+  const stopReason = tool ? 'tool_use' : 'end_turn';
+  const message = { id: ids.next('msg_01'), type: 'message', role: 'assistant', model, content, stop_reason: stopReason, stop_sequence: null, usage: usageJson(usage) };
+  const headers = anthropicHeaders(ids);
+  if (body.stream !== true) return jsonPlan(message, headers);
+
+  const events = [sseEvent('message_start', JSON.stringify({ type: 'message_start', message: { ...message, content: [], stop_reason: null, usage: usageJson(usage, 1) } }))];
+  content.forEach((block, index) => blockEvents(events, block, index));
+  events.push(sseEvent('message_delta', JSON.stringify({ type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: usage.output } })));
+  events.push(sseEvent('message_stop', '{"type":"message_stop"}'));
+  return ssePlan(events, headers);
+}
+
+const PING = sseEvent('ping', '{"type": "ping"}');
+
+/** content_block_start, the block's deltas, content_block_stop. */
+function blockEvents(events: string[], block: Json, index: number): void {
+  const delta = (d: string): string => sseEvent('content_block_delta', `{"type":"content_block_delta","index":${index},"delta":${d}}`);
+  const opening = block.type === 'thinking' ? { type: 'thinking', thinking: '', signature: '' } : block.type === 'tool_use' ? { ...block, input: {} } : { type: 'text', text: '' };
+  events.push(sseEvent('content_block_start', JSON.stringify({ type: 'content_block_start', index, content_block: opening })));
+  // Anthropic pings right after the first block opens; clients must skip it.
+  if (index === 0) events.push(PING);
+  switch (block.type) {
+    case 'thinking':
+      for (const d of wordDeltas(block.thinking as string)) events.push(delta(`{"type":"thinking_delta","thinking":${JSON.stringify(d)}}`));
+      events.push(delta(`{"type":"signature_delta","signature":${JSON.stringify(block.signature)}}`));
+      break;
+    case 'tool_use':
+      // Like the real API, the first input_json_delta is empty.
+      for (const piece of ['', ...fragments(JSON.stringify(block.input), 5)]) events.push(delta(`{"type":"input_json_delta","partial_json":${JSON.stringify(piece)}}`));
+      break;
+    default:
+      for (const d of wordDeltas(block.text as string)) events.push(delta(`{"type":"text_delta","text":${JSON.stringify(d)}}`));
+  }
+  events.push(sseEvent('content_block_stop', `{"type":"content_block_stop","index":${index}}`));
+}
+
+export function countTokens(call: Call): Plan {
+  return jsonPlan({ input_tokens: promptTokens(promptBlocks(call.body)) }, anthropicHeaders(call.ids));
 }

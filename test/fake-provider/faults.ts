@@ -1,53 +1,141 @@
-// Faults selectable per request: header `x-fake-fault: key=value,key,...` or magic model names
-// (`…-fake-error-429`, `…-fake-slow-500`, `…-fake-cut-3`, `…-fake-malformed`, `…-fake-drip`).
+// Faults chosen per request, two ways:
+//  - header `x-fake-fault: status=429,retry-after=2` — a comma-separated list of `key=value` or bare `key`;
+//  - a magic model name, for clients that cannot set headers: `gpt-4o-fake-error-429`,
+//    `…-fake-slow-<ms>`, `…-fake-cut-<n>`, `…-fake-malformed`, `…-fake-drip`.
+// Both can be combined; the header wins where they overlap. The benchmark sends neither, so that case
+// returns one shared frozen object without allocating or scanning anything.
+
+export interface ForcedUsage {
+  input: number;
+  output: number;
+  cached: number;
+  reasoning: number;
+  /** Anthropic only: cache_creation_input_tokens. */
+  cacheWrite: number;
+}
+
 export interface Faults {
+  /** Answer with this HTTP status (400–599) in the API's own error shape. */
   status?: number;
+  /** Raw body to send with `status` instead of the default error JSON (URL-encoded in the header). */
   body?: string;
   retryAfter?: string;
   retryAfterMs?: string;
+  /** Delay before the response headers. */
   delayMs?: number;
+  /** Delay between SSE events. */
   chunkDelayMs?: number;
+  /** Destroy the socket after this many SSE events (or half the JSON body). */
   cutAfter?: number;
+  /** Status 200 but a body (or one SSE event) that is not valid JSON. */
   malformed?: boolean;
-  drip?: boolean;
+  /** Write the body this many bytes at a time, 5 ms apart (bare `drip` = 5 bytes). */
+  dripBytes?: number;
+  /** Answer with a tool call even if the request did not force one. */
   toolCall?: boolean;
-  usage?: number[];
+  usage?: ForcedUsage;
+  /** Make the answer exactly this many words. */
   words?: number;
+  /** Set when the fault spec could not be understood: the request is answered with a 400 saying why. */
+  invalid?: string;
 }
 
-const NONE: Faults = Object.freeze({}) as Faults;
+export const NO_FAULTS: Readonly<Faults> = Object.freeze({});
 
-export function parseFaults(header: string | string[] | undefined, model: string | undefined): Faults {
-  const h = Array.isArray(header) ? header.join(',') : header;
-  if (h === undefined && (model === undefined || !model.includes('fake-'))) return NONE;
-  const f: Faults = {};
-  for (const part of (h ?? '').split(',')) {
-    const [rawKey, ...rest] = part.split('=');
-    const key = rawKey?.trim();
-    const value = rest.join('=').trim();
-    switch (key) {
-      case 'status': f.status = Number(value); break;
-      case 'body': f.body = decodeURIComponent(value); break;
-      case 'retry-after': f.retryAfter = value; break;
-      case 'retry-after-ms': f.retryAfterMs = value; break;
-      case 'delay': f.delayMs = Number(value); break;
-      case 'chunk-delay': f.chunkDelayMs = Number(value); break;
-      case 'cut': f.cutAfter = Number(value); break;
-      case 'malformed': f.malformed = true; break;
-      case 'drip': f.drip = true; break;
-      case 'tool_call': f.toolCall = true; break;
-      case 'usage': f.usage = value.split('/').map(Number); break;
-      case 'words': f.words = Number(value); break;
-      default: break;
+export const FAULT_HEADER = 'x-fake-fault';
+
+export function parseFaults(header: string | string[] | undefined, model: unknown): Faults {
+  const magic = typeof model === 'string' && model.includes('fake-');
+  if (header === undefined && !magic) return NO_FAULTS;
+  const faults: Faults = {};
+  if (magic) applyModelFaults(faults, model);
+  if (header !== undefined) {
+    for (const item of (Array.isArray(header) ? header.join(',') : header).split(',')) {
+      const trimmed = item.trim();
+      if (trimmed === '') continue;
+      const eq = trimmed.indexOf('=');
+      const key = eq < 0 ? trimmed : trimmed.slice(0, eq).trim();
+      const value = eq < 0 ? undefined : trimmed.slice(eq + 1).trim();
+      const problem = applyFault(faults, key, value);
+      if (problem) faults.invalid = `x-fake-fault: ${problem}`;
     }
   }
-  if (model) {
-    const m = /fake-(error|slow|cut)-(\d+)/.exec(model);
-    if (m?.[1] === 'error') f.status = Number(m[2]);
-    if (m?.[1] === 'slow') f.delayMs = Number(m[2]);
-    if (m?.[1] === 'cut') f.cutAfter = Number(m[2]);
-    if (model.includes('fake-malformed')) f.malformed = true;
-    if (model.includes('fake-drip')) f.drip = true;
+  return faults;
+}
+
+const MODEL_FAULT = /fake-(error|slow|cut)-(\d+)/g;
+
+function applyModelFaults(faults: Faults, model: string): void {
+  for (const [, kind, n] of model.matchAll(MODEL_FAULT)) {
+    if (kind === 'error') faults.status = Number(n);
+    else if (kind === 'slow') faults.delayMs = Number(n);
+    else faults.cutAfter = Number(n);
   }
-  return f;
+  if (model.includes('fake-malformed')) faults.malformed = true;
+  if (model.includes('fake-drip')) faults.dripBytes = 5;
+  if (faults.status !== undefined && (faults.status < 400 || faults.status > 599)) faults.invalid = `model "${model}": status must be 400-599`;
+}
+
+/** A non-negative integer, or undefined. */
+function count(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d+$/.test(value)) return undefined;
+  return Number(value);
+}
+
+/** Applies one `key[=value]`; returns a description of the problem if it is not understood. */
+function applyFault(f: Faults, key: string, value: string | undefined): string | undefined {
+  const n = count(value);
+  const needCount = (set: (n: number) => void): string | undefined => {
+    if (n === undefined) return `"${key}" needs a non-negative integer, got ${JSON.stringify(value)}`;
+    set(n);
+    return undefined;
+  };
+  switch (key) {
+    case 'status':
+      if (n === undefined || n < 400 || n > 599) return `"status" must be 400-599, got ${JSON.stringify(value)}`;
+      f.status = n;
+      return undefined;
+    case 'body':
+      try {
+        f.body = decodeURIComponent(value ?? '');
+      } catch {
+        return '"body" is not valid URL-encoding';
+      }
+      return undefined;
+    case 'retry-after':
+      if (value === undefined) return '"retry-after" needs a value';
+      f.retryAfter = value;
+      return undefined;
+    case 'retry-after-ms':
+      if (value === undefined) return '"retry-after-ms" needs a value';
+      f.retryAfterMs = value;
+      return undefined;
+    case 'delay':
+      return needCount((v) => (f.delayMs = v));
+    case 'chunk-delay':
+      return needCount((v) => (f.chunkDelayMs = v));
+    case 'cut':
+      return needCount((v) => (f.cutAfter = v));
+    case 'words':
+      return needCount((v) => (f.words = v));
+    case 'malformed':
+      f.malformed = true;
+      return undefined;
+    case 'drip':
+      if (value === undefined) f.dripBytes = 5;
+      else return needCount((v) => (f.dripBytes = Math.max(1, v)));
+      return undefined;
+    case 'tool_call':
+      f.toolCall = true;
+      return undefined;
+    case 'usage': {
+      const parts = (value ?? '').split('/').map(count);
+      if (parts.length < 2 || parts.length > 5 || parts.some((p) => p === undefined)) return `"usage" is input/output[/cached[/reasoning[/cacheWrite]]], got ${JSON.stringify(value)}`;
+      const [input = 0, output = 0, cached = 0, reasoning = 0, cacheWrite = 0] = parts as number[];
+      f.usage = { input, output, cached, reasoning, cacheWrite };
+      return undefined;
+    }
+    default:
+      return `unknown fault "${key}"`;
+  }
 }

@@ -1,33 +1,27 @@
-// OpenAI wire formats: chat completions (JSON and SSE, tool calls, JSON modes), the Responses API,
-// embeddings and the models list — with realistic usage blocks (cached and reasoning tokens).
+// OpenAI chat completions: JSON and SSE, tool calls, JSON modes, and usage with cached and reasoning
+// tokens — shaped like the real API so the official SDK (and its stream helpers) parse it.
+import { answerText, sampleFor } from './answer.ts';
 import type { Faults } from './faults.ts';
-import { answerText, embed, isReasoningModel, lastUserText, promptTokens, sampleFor, toolArguments, wordCount } from './content.ts';
-import { deltas, sseData, sseEvent, type Plan } from './plan.ts';
+import { openAiHeaders } from './headers.ts';
+import { asArray, asObject, jsonPlan, ssePlan, type Call, type Json, type Plan } from './plan.ts';
+import { chatPromptTokens, isReasoningModel, lastUserText, openAiCachedTokens, REASONING_TOKENS, wordCount } from './prompt.ts';
+import { fragments, SSE_DONE, sseData, wordDeltas } from './sse.ts';
 
-type Json = Record<string, unknown>;
-let seq = 0;
-const nextId = (prefix: string): string => `${prefix}_${(++seq).toString(36).padStart(8, '0')}`;
-
-interface Usage {
+export interface TokenUsage {
   input: number;
   output: number;
   cached: number;
   reasoning: number;
 }
 
-function usageFor(body: Json, model: string, answer: string, faults: Faults): Usage {
-  if (faults.usage) {
-    const [input = 0, output = 0, cached = 0, reasoning = 0] = faults.usage;
-    return { input, output, cached, reasoning };
-  }
-  const input = promptTokens(body);
-  const reasoning = isReasoningModel(model) ? 32 : 0;
-  // Like OpenAI: caching starts at 1024 tokens and grows in 128-token steps.
-  const cached = input >= 1024 ? Math.floor((input - 1) / 128) * 128 - 512 : 0;
-  return { input, output: wordCount(answer) + reasoning, cached: Math.max(0, cached), reasoning };
+/** Usage for an answer; reasoning tokens are billed inside output, as OpenAI does. */
+export function usageFor(promptTokens: number, model: string, output: string, faults: Faults): TokenUsage {
+  if (faults.usage) return faults.usage;
+  const reasoning = isReasoningModel(model) ? REASONING_TOKENS : 0;
+  return { input: promptTokens, output: wordCount(output) + reasoning, cached: openAiCachedTokens(promptTokens), reasoning };
 }
 
-function chatUsage(u: Usage): Json {
+function chatUsageJson(u: TokenUsage): Json {
   return {
     prompt_tokens: u.input,
     completion_tokens: u.output,
@@ -37,121 +31,73 @@ function chatUsage(u: Usage): Json {
   };
 }
 
-interface Tool {
+export interface ToolSpec {
   name: string;
   parameters: unknown;
 }
 
-function firstTool(body: Json, faults: Faults): Tool | undefined {
-  const tools = Array.isArray(body.tools) ? (body.tools as Json[]) : [];
-  const wantsTool = (tools.length > 0 && body.tool_choice !== 'none') || faults.toolCall === true;
-  if (!wantsTool) return undefined;
-  const fn = (tools[0]?.function ?? tools[0]) as Json | undefined;
-  if (!fn) return { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } };
-  return { name: String(fn.name), parameters: fn.parameters };
+export const DEFAULT_TOOL: ToolSpec = { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } };
+
+/** The function the model "decides" to call: the named one if tool_choice names it, else the first. */
+function chosenTool(body: Json, faults: Faults): ToolSpec | undefined {
+  const tools = asArray(body.tools)
+    .map((t) => asObject(asObject(t)?.function))
+    .filter((f): f is Json => typeof f?.name === 'string');
+  if (faults.toolCall !== true && (tools.length === 0 || body.tool_choice === 'none')) return undefined;
+  const named = asObject(asObject(body.tool_choice)?.function)?.name;
+  const fn = tools.find((f) => f.name === named) ?? tools[0];
+  return fn ? { name: fn.name as string, parameters: fn.parameters } : DEFAULT_TOOL;
 }
 
-function answerFor(body: Json, faults: Faults): string {
-  const text = answerText(lastUserText(body.messages), faults.words);
-  const rf = body.response_format as Json | undefined;
-  if (rf?.type === 'json_schema') return JSON.stringify(sampleFor((rf.json_schema as Json | undefined)?.schema));
-  if (rf?.type === 'json_object') return JSON.stringify({ echo: text });
+/** The assistant's text: the echo, or JSON when a JSON response format was requested. */
+export function formattedAnswer(userText: string, format: Json | undefined, faults: Faults): string {
+  const text = answerText(userText, faults.words);
+  if (format?.type === 'json_schema') return JSON.stringify(sampleFor(asObject(format.json_schema)?.schema ?? format.schema));
+  if (format?.type === 'json_object') return JSON.stringify({ echo: text });
   return text;
 }
 
-const HEADERS = (): Record<string, string> => ({ 'x-request-id': nextId('req'), 'openai-processing-ms': '1', 'x-ratelimit-remaining-requests': '9999' });
+const FINGERPRINT = 'fp_fake0001';
 
-export function chatCompletions(body: Json, faults: Faults): Plan {
-  const model = String(body.model);
-  const id = nextId('chatcmpl');
+export function chatCompletions(call: Call): Plan {
+  const { body, faults, ids } = call;
+  const model = body.model as string;
+  const id = ids.next('chatcmpl-');
   const created = Math.floor(Date.now() / 1000);
-  const tool = firstTool(body, faults);
-  const answer = tool ? '' : answerFor(body, faults);
-  const args = tool ? JSON.stringify(toolArguments(tool.parameters)) : '';
-  const usage = usageFor(body, model, tool ? args : answer, faults);
+  const tool = chosenTool(body, faults);
+  const args = tool ? JSON.stringify(sampleFor(tool.parameters)) : '';
+  const content = tool ? '' : formattedAnswer(lastUserText(body.messages), asObject(body.response_format), faults);
+  const usage = usageFor(chatPromptTokens(body), model, tool ? args : content, faults);
+  const toolCall = tool ? { id: ids.next('call_'), type: 'function', function: { name: tool.name, arguments: args } } : undefined;
   const finish = tool ? 'tool_calls' : 'stop';
-  const callId = tool ? nextId('call') : '';
+  const headers = openAiHeaders(ids);
   if (body.stream !== true) {
-    const message: Json = tool
-      ? { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: callId, type: 'function', function: { name: tool.name, arguments: args } }], annotations: [] }
-      : { role: 'assistant', content: answer, refusal: null, annotations: [] };
-    return {
-      kind: 'json',
-      status: 200,
-      headers: HEADERS(),
-      body: { id, object: 'chat.completion', created, model, choices: [{ index: 0, message, logprobs: null, finish_reason: finish }], usage: chatUsage(usage), service_tier: 'default', system_fingerprint: 'fp_fake' },
-    };
+    const message = toolCall
+      ? { role: 'assistant', content: null, tool_calls: [toolCall], refusal: null, annotations: [] }
+      : { role: 'assistant', content, refusal: null, annotations: [] };
+    const choice = { index: 0, message, logprobs: null, finish_reason: finish };
+    return jsonPlan({ id, object: 'chat.completion', created, model, choices: [choice], usage: chatUsageJson(usage), service_tier: 'default', system_fingerprint: FINGERPRINT }, headers);
   }
-  const includeUsage = (body.stream_options as Json | undefined)?.include_usage === true;
-  const chunk = (delta: Json, finishReason: string | null): string => {
-    const c: Json = { id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: 'fp_fake', choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] };
-    if (includeUsage) c.usage = null;
-    return sseData(c);
-  };
-  const events: string[] = [chunk({ role: 'assistant', content: tool ? null : '', refusal: null }, null)];
-  if (tool) {
-    events.push(chunk({ tool_calls: [{ index: 0, id: callId, type: 'function', function: { name: tool.name, arguments: '' } }] }, null));
-    for (let i = 0; i < args.length; i += 8) events.push(chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(i, i + 8) } }] }, null));
+  const includeUsage = asObject(body.stream_options)?.include_usage === true;
+  // Every chunk shares everything but its delta and finish_reason: serialise that part once.
+  const head = `{"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"service_tier":"default","system_fingerprint":"${FINGERPRINT}","choices":[{"index":0,"delta":`;
+  // Like OpenAI: with include_usage every chunk carries "usage":null; without it there is no usage key.
+  const tail = includeUsage ? '}],"usage":null}' : '}]}';
+  const chunk = (delta: string, finishReason = 'null'): string => sseData(`${head}${delta},"logprobs":null,"finish_reason":${finishReason}${tail}`);
+  const events: string[] = [];
+  if (toolCall) {
+    const opening = { index: 0, id: toolCall.id, type: 'function', function: { name: toolCall.function.name, arguments: '' } };
+    events.push(chunk(`{"role":"assistant","content":null,"tool_calls":[${JSON.stringify(opening)}],"refusal":null}`));
+    for (const piece of fragments(args, 5)) events.push(chunk(`{"tool_calls":[{"index":0,"function":{"arguments":${JSON.stringify(piece)}}}]}`));
   } else {
-    for (const d of deltas(answer)) events.push(chunk({ content: d }, null));
+    events.push(chunk('{"role":"assistant","content":"","refusal":null}'));
+    for (const piece of wordDeltas(content)) events.push(chunk(`{"content":${JSON.stringify(piece)}}`));
   }
-  events.push(chunk({}, finish));
-  if (includeUsage) events.push(sseData({ id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: 'fp_fake', choices: [], usage: chatUsage(usage) }));
-  events.push(sseData('[DONE]'));
-  return { kind: 'sse', events, headers: HEADERS() };
-}
-
-export function responses(body: Json, faults: Faults): Plan {
-  const model = String(body.model);
-  const id = nextId('resp');
-  const msgId = nextId('msg');
-  const created = Math.floor(Date.now() / 1000);
-  const text = answerText(lastUserText(body.input), faults.words);
-  const u = usageFor({ messages: body.input, system: body.instructions }, model, text, faults);
-  const usage = { input_tokens: u.input, input_tokens_details: { cached_tokens: u.cached }, output_tokens: u.output, output_tokens_details: { reasoning_tokens: u.reasoning }, total_tokens: u.input + u.output };
-  const part = { type: 'output_text', text, annotations: [], logprobs: [] };
-  const item = { id: msgId, type: 'message', status: 'completed', role: 'assistant', content: [part] };
-  const base = { id, object: 'response', created_at: created, model, error: null, incomplete_details: null, instructions: body.instructions ?? null, metadata: {}, parallel_tool_calls: true, temperature: 1, tool_choice: 'auto', tools: [], top_p: 1 };
-  const done = { ...base, status: 'completed', output: [item], usage };
-  if (body.stream !== true) return { kind: 'json', status: 200, headers: HEADERS(), body: done };
-  let n = 0;
-  const ev = (type: string, data: Json): string => sseEvent(type, { type, sequence_number: n++, ...data });
-  const inProgress = { ...base, status: 'in_progress', output: [], usage: null };
-  const events = [
-    ev('response.created', { response: inProgress }),
-    ev('response.in_progress', { response: inProgress }),
-    ev('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } }),
-    ev('response.content_part.added', { item_id: msgId, output_index: 0, content_index: 0, part: { ...part, text: '' } }),
-    ...deltas(text).map((d) => ev('response.output_text.delta', { item_id: msgId, output_index: 0, content_index: 0, delta: d, logprobs: [] })),
-    ev('response.output_text.done', { item_id: msgId, output_index: 0, content_index: 0, text, logprobs: [] }),
-    ev('response.content_part.done', { item_id: msgId, output_index: 0, content_index: 0, part }),
-    ev('response.output_item.done', { output_index: 0, item }),
-    ev('response.completed', { response: done }),
-  ];
-  return { kind: 'sse', events, headers: HEADERS() };
-}
-
-export function embeddings(body: Json): Plan {
-  const inputs = Array.isArray(body.input) ? body.input : [body.input];
-  const dims = typeof body.dimensions === 'number' ? body.dimensions : 8;
-  const base64 = body.encoding_format === 'base64';
-  let tokens = 0;
-  const data = inputs.map((input, index) => {
-    const text = typeof input === 'string' ? input : JSON.stringify(input);
-    tokens += Math.max(1, Math.ceil(text.length / 4));
-    const v = embed(text, dims);
-    const embedding = base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v;
-    return { object: 'embedding', index, embedding };
-  });
-  return { kind: 'json', status: 200, headers: HEADERS(), body: { object: 'list', data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } } };
-}
-
-const MODELS = ['gpt-4o', 'gpt-4o-mini', 'o4-mini', 'text-embedding-3-small'];
-
-export function modelsList(anthropicShape: boolean): Plan {
-  if (anthropicShape) {
-    const data = ['claude-sonnet-4-5', 'claude-haiku-4-5'].map((id) => ({ type: 'model', id, display_name: id, created_at: '2025-09-29T00:00:00Z' }));
-    return { kind: 'json', status: 200, body: { data, has_more: false, first_id: data[0]?.id, last_id: data.at(-1)?.id } };
+  events.push(chunk('{}', `"${finish}"`));
+  if (includeUsage) {
+    const usageChunk = { id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: FINGERPRINT, choices: [], usage: chatUsageJson(usage) };
+    events.push(sseData(JSON.stringify(usageChunk)));
   }
-  return { kind: 'json', status: 200, headers: HEADERS(), body: { object: 'list', data: MODELS.map((id) => ({ id, object: 'model', created: 1715367049, owned_by: 'system' })) } };
+  events.push(SSE_DONE);
+  return ssePlan(events, headers);
 }

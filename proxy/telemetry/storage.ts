@@ -1,0 +1,61 @@
+// Where spans go (config `telemetry`): the ClickHouse span exporter — embedded chdb by default, a
+// server with a URL — and/or OTLP/HTTP to a collector. A ClickHouse that is down at start does not
+// stop the sidecar: spans spool on disk and the schema migration is retried in the background.
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { TelemetryConfig } from '../../shared/config/schema.ts';
+import { migrate } from '../../shared/clickhouse/migrate.ts';
+import { ClickHouseSpanExporter, type ExporterStats } from '../../shared/clickhouse/span-exporter.ts';
+import { createEmbeddedStore, createServerStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
+
+export interface TelemetryExport {
+  exporters: SpanExporter[];
+  store: ClickHouseStore | undefined;
+  stats(): ExporterStats | undefined;
+  /** Resolves when the schema is in place (immediately when migration is off or there is no store). */
+  migrated: Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openStore(c: TelemetryConfig['clickhouse']): Promise<ClickHouseStore | undefined> {
+  if (c.mode === 'off') return undefined;
+  if (c.mode === 'server') return createServerStore({ url: c.url as string, username: c.username, password: c.password, database: c.database });
+  return createEmbeddedStore({ dataDir: c.dataDir, database: c.database });
+}
+
+export async function setupTelemetryExport(t: TelemetryConfig, log: (m: string) => void = (m) => console.error(`llm-sidecar: ${m}`)): Promise<TelemetryExport> {
+  const exporters: SpanExporter[] = [];
+  if (t.otlp) exporters.push(new OTLPTraceExporter({ url: t.otlp.endpoint, headers: t.otlp.headers }));
+  const store = await openStore(t.clickhouse);
+  let chExporter: ClickHouseSpanExporter | undefined;
+  let migrated: Promise<void> = Promise.resolve();
+  let stopped = false;
+  if (store) {
+    chExporter = new ClickHouseSpanExporter({ store, database: t.clickhouse.database, spoolDir: t.spool.dir, spoolMaxBytes: t.spool.maxBytes });
+    exporters.push(chExporter);
+    if (t.clickhouse.migrate) {
+      migrated = (async () => {
+        for (let delay = 1000; !stopped; delay = Math.min(delay * 2, 30_000)) {
+          try {
+            const r = await migrate(store, { database: t.clickhouse.database, ttlDays: t.clickhouse.ttlDays, contentTtlDays: t.clickhouse.contentTtlDays });
+            if (r.applied.length > 0) log(`ClickHouse schema: applied ${r.applied.join(', ')}`);
+            return;
+          } catch (err) {
+            log(`ClickHouse schema migration failed, retrying in ${delay / 1000}s (spans are spooled meanwhile): ${(err as Error).message}`);
+            await new Promise((r) => setTimeout(r, delay).unref());
+          }
+        }
+      })();
+    }
+  }
+  return {
+    exporters,
+    store,
+    stats: () => chExporter?.stats(),
+    migrated,
+    async close() {
+      stopped = true;
+      await store?.close();
+    },
+  };
+}
