@@ -1,48 +1,92 @@
 // The price table: data (prices.json, versioned) validated with zod, overridable from config, and
-// exact cost computation. Prices are decimal strings with at most 6 decimals per million tokens,
-// held as integers (micro-USD per million tokens); a cost is tokens × that, in units of 1e-12 USD,
-// summed as BigInt and printed as an exact decimal. No float ever touches a price.
+// looked up per request. Prices are decimal strings (USD per million tokens, at most 6 decimals)
+// turned once, at load, into BigInt pico-USD per token (1e-12 USD; numerically the same integer as
+// micro-USD per million tokens), so no float ever touches a price. Cost arithmetic is in cost.ts.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { NormalizedUsage } from '../usage.ts';
 
-const price = z.string().regex(/^\d+(\.\d{1,6})?$/, 'a price is a non-negative decimal string with at most 6 decimals, USD per million tokens');
+const PRICE_HELP = 'a price is a non-negative decimal string of USD per million tokens with at most 6 decimals, e.g. "2.50"';
 
-const RatesSchema = {
-  input: price,
-  output: price,
-  cacheRead: price.optional(),
-  cacheWrite5m: price.optional(),
-  cacheWrite1h: price.optional(),
+// A string, not a number: JSON/YAML numbers are floats, and quoting keeps the figure exact.
+const Price = z.string({ error: `${PRICE_HELP} (quote it: a number would be a float)` }).regex(/^\d+(\.\d{1,6})?$/, PRICE_HELP);
+
+const CACHE_RATES = ['cacheRead', 'cacheWrite5m', 'cacheWrite1h'] as const;
+
+const Rates = {
+  input: Price,
+  output: Price,
+  /** Cache hits. Absent: billed at the input rate. */
+  cacheRead: Price.optional(),
+  /** Cache writes with the default TTL (Anthropic 5 minutes; OpenAI models that bill writes). */
+  cacheWrite5m: Price.optional(),
+  /** Cache writes with a 1-hour TTL (Anthropic). */
+  cacheWrite1h: Price.optional(),
 };
 
 export const PriceTierSchema = z.strictObject({
   /** The tier applies to a request whose input (cached included) is ABOVE this many tokens. */
   aboveInputTokens: z.number().int().positive(),
-  ...RatesSchema,
+  ...Rates,
 });
 
-export const PriceEntrySchema = z.strictObject({
-  provider: z.enum(['openai', 'anthropic']),
-  model: z.string().min(1),
-  aliases: z.array(z.string().min(1)).optional(),
-  ...RatesSchema,
-  tiers: z.array(PriceTierSchema).optional(),
-  contextWindow: z.number().int().positive().optional(),
-  maxOutputTokens: z.number().int().positive().optional(),
-});
+export const PriceEntrySchema = z
+  .strictObject({
+    provider: z.enum(['openai', 'anthropic']),
+    /** The model id as the provider names it, without a date suffix (dated snapshots resolve to it). */
+    model: z.string().min(1),
+    aliases: z.array(z.string().min(1)).optional(),
+    ...Rates,
+    tiers: z.array(PriceTierSchema).optional(),
+    contextWindow: z.number().int().positive().optional(),
+    maxOutputTokens: z.number().int().positive().optional(),
+  })
+  .superRefine((entry, ctx) => {
+    const seen = new Set<number>();
+    entry.tiers?.forEach((tier, i) => {
+      if (seen.has(tier.aboveInputTokens)) ctx.addIssue({ code: 'custom', path: ['tiers', i, 'aboveInputTokens'], message: `duplicate tier threshold ${tier.aboveInputTokens}` });
+      seen.add(tier.aboveInputTokens);
+      // A tier that omitted a cache rate the base sets would fall back to the tier's input rate:
+      // a 10× overcharge on cache reads. Make the author say it.
+      for (const rate of CACHE_RATES) {
+        if (entry[rate] !== undefined && tier[rate] === undefined) ctx.addIssue({ code: 'custom', path: ['tiers', i, rate], message: `required: the entry sets ${rate}, so each tier must too` });
+      }
+    });
+  });
 
-export const PriceFileSchema = z.strictObject({
-  version: z.string().min(1),
-  currency: z.literal('USD'),
-  unit: z.literal('per_million_tokens'),
-  models: z.array(PriceEntrySchema),
-});
+/** One model name (id or alias) per provider may appear once, or one entry would silently shadow another. */
+function uniqueNames(entries: PriceEntry[], ctx: z.RefinementCtx, pathPrefix: (string | number)[]): void {
+  const seen = new Map<string, number>();
+  entries.forEach((entry, i) => {
+    const names: [string, (string | number)[]][] = [[entry.model, ['model']], ...(entry.aliases ?? []).map((a, j): [string, (string | number)[]] => [a, ['aliases', j]])];
+    for (const [name, path] of names) {
+      const key = nameKey(entry.provider, name);
+      const first = seen.get(key);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: [...pathPrefix, i, ...path], message: `duplicate ${entry.provider} model name "${name}" (also in entry ${first})` });
+      else seen.set(key, i);
+    }
+  });
+}
 
+/** Config overrides (`pricing.models`): entries that replace (same provider and model) or add to the shipped table. */
+export const PriceOverridesSchema = z.array(PriceEntrySchema).superRefine((entries, ctx) => uniqueNames(entries, ctx, []));
+
+export const PriceFileSchema = z
+  .strictObject({
+    /** The date the prices were last checked against the providers (YYYY-MM-DD). */
+    version: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'version is the date the prices were checked, YYYY-MM-DD'),
+    currency: z.literal('USD'),
+    unit: z.literal('per_million_tokens'),
+    models: z.array(PriceEntrySchema),
+  })
+  .superRefine((file, ctx) => uniqueNames(file.models, ctx, ['models']));
+
+export type PriceTier = z.infer<typeof PriceTierSchema>;
 export type PriceEntry = z.infer<typeof PriceEntrySchema>;
 export type PriceFile = z.infer<typeof PriceFileSchema>;
+export type Provider = PriceEntry['provider'];
 
-interface Rates {
+/** Rates in pico-USD (1e-12 USD) per token. */
+export interface Rates {
   input: bigint;
   output: bigint;
   cacheRead: bigint;
@@ -50,126 +94,132 @@ interface Rates {
   cacheWrite1h: bigint;
 }
 
-interface CompiledEntry {
-  entry: PriceEntry;
-  base: Rates;
-  /** Sorted by threshold, highest first. */
-  tiers: { above: number; rates: Rates }[];
+/** A validated entry with its rates converted once, ready for computeCost. */
+export interface CompiledEntry {
+  readonly entry: PriceEntry;
+  readonly base: Rates;
+  /** Long-context tiers, highest threshold first (the first one the input exceeds applies). */
+  readonly tiers: readonly { readonly above: number; readonly rates: Rates }[];
 }
 
-const SCALE = 1_000_000n; // micro-USD per million tokens
-const COST_DECIMALS = 12; // tokens × micro-USD/M = 1e-12 USD
-
-function toMicro(decimal: string): bigint {
+/** "2.50" USD per million tokens → 2_500_000n pico-USD per token (1e6 tokens × 1e-12 USD = 1e-6 USD). */
+export function toPicoUsdPerToken(decimal: string): bigint {
   const [int = '0', frac = ''] = decimal.split('.');
-  return BigInt(int) * SCALE + BigInt(frac.padEnd(6, '0'));
+  return BigInt(int) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
 }
 
-/** Missing cache rates fall back to the input rate: never cheaper than it should be, never free. */
-function compileRates(r: { input: string; output: string; cacheRead?: string; cacheWrite5m?: string; cacheWrite1h?: string }): Rates {
-  const input = toMicro(r.input);
-  const cacheWrite5m = r.cacheWrite5m !== undefined ? toMicro(r.cacheWrite5m) : input;
+/**
+ * Missing cache rates fall back so a cost is never free and never guessed: a cache read to the
+ * input rate; a cache write to the other write rate (1h and 5m stand in for each other), and only
+ * when the entry has neither, to the input rate (OpenAI models without a write charge).
+ */
+function compileRates(r: Omit<PriceTier, 'aboveInputTokens'>): Rates {
+  const input = toPicoUsdPerToken(r.input);
+  const w5m = r.cacheWrite5m ?? r.cacheWrite1h;
+  const w1h = r.cacheWrite1h ?? r.cacheWrite5m;
   return {
     input,
-    output: toMicro(r.output),
-    cacheRead: r.cacheRead !== undefined ? toMicro(r.cacheRead) : input,
-    cacheWrite5m,
-    cacheWrite1h: r.cacheWrite1h !== undefined ? toMicro(r.cacheWrite1h) : cacheWrite5m,
+    output: toPicoUsdPerToken(r.output),
+    cacheRead: r.cacheRead !== undefined ? toPicoUsdPerToken(r.cacheRead) : input,
+    cacheWrite5m: w5m !== undefined ? toPicoUsdPerToken(w5m) : input,
+    cacheWrite1h: w1h !== undefined ? toPicoUsdPerToken(w1h) : input,
   };
 }
 
-/** Exact decimal text of an amount in 1e-12 USD, trailing zeros trimmed ("0.000125", "3", "0"). */
-export function formatPicoUsd(pico: bigint): string {
-  const neg = pico < 0n;
-  const abs = neg ? -pico : pico;
-  const div = 10n ** BigInt(COST_DECIMALS);
-  const int = abs / div;
-  const frac = (abs % div).toString().padStart(COST_DECIMALS, '0').replace(/0+$/, '');
-  return `${neg ? '-' : ''}${int}${frac ? `.${frac}` : ''}`;
-}
-
-/** Inverse of formatPicoUsd, for exact sums of costs (metrics, reports). */
-export function parsePicoUsd(decimal: string): bigint {
-  const neg = decimal.startsWith('-');
-  const [int = '0', frac = ''] = (neg ? decimal.slice(1) : decimal).split('.');
-  const v = BigInt(int) * 10n ** BigInt(COST_DECIMALS) + BigInt(frac.slice(0, COST_DECIMALS).padEnd(COST_DECIMALS, '0'));
-  return neg ? -v : v;
-}
-
-export interface CostBreakdown {
-  /** Exact decimal USD. */
-  totalUsd: string;
-  /** Convenience for metrics (may lose precision beyond ~15 digits). */
-  usd: number;
-  parts: { input: string; cacheRead: string; cacheWrite: string; output: string };
-  /** The long-context tier applied, if any. */
-  tierAboveInputTokens?: number;
-}
-
-export function computeCost(compiled: CompiledEntry, usage: NormalizedUsage): CostBreakdown {
-  const tier = compiled.tiers.find((t) => usage.inputTokens > t.above);
-  const r = tier?.rates ?? compiled.base;
-  const cacheWrite = usage.cacheWrite5mTokens + usage.cacheWrite1hTokens;
-  const uncached = Math.max(0, usage.inputTokens - usage.cacheReadTokens - cacheWrite);
-  const input = BigInt(uncached) * r.input;
-  const cacheRead = BigInt(usage.cacheReadTokens) * r.cacheRead;
-  const write = BigInt(usage.cacheWrite5mTokens) * r.cacheWrite5m + BigInt(usage.cacheWrite1hTokens) * r.cacheWrite1h;
-  const output = BigInt(usage.outputTokens) * r.output;
-  const total = input + cacheRead + write + output;
-  const totalUsd = formatPicoUsd(total);
+function compile(entry: PriceEntry): CompiledEntry {
   return {
-    totalUsd,
-    usd: Number(totalUsd),
-    parts: { input: formatPicoUsd(input), cacheRead: formatPicoUsd(cacheRead), cacheWrite: formatPicoUsd(write), output: formatPicoUsd(output) },
-    tierAboveInputTokens: tier?.above,
+    entry,
+    base: compileRates(entry),
+    tiers: (entry.tiers ?? []).map((t) => ({ above: t.aboveInputTokens, rates: compileRates(t) })).sort((a, b) => b.above - a.above),
   };
 }
+
+// The provider is an enum without ':', so the key is unambiguous even for names with ':' (fine-tunes).
+const nameKey = (provider: string, model: string): string => `${provider}:${model}`;
 
 // Dated snapshots and moving aliases resolve to their family: gpt-4o-2024-08-06 → gpt-4o,
-// claude-sonnet-4-5-20250929 → claude-sonnet-4-5, claude-3-7-sonnet-latest → claude-3-7-sonnet.
-const SNAPSHOT_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$/;
+// claude-sonnet-4-5-20250929 → claude-sonnet-4-5, claude-3-7-sonnet-latest → claude-3-7-sonnet,
+// claude-sonnet-4-5@20250929 (Vertex naming) → claude-sonnet-4-5. Only a whole date or "latest"
+// at the very end is stripped, and the rest must then match exactly: gpt-4o-mini can never fall
+// back to gpt-4o, and gpt-3.5-turbo-1106 (MMDD snapshots were priced differently) stays unknown.
+const SNAPSHOT_SUFFIX = /[-@](?:\d{4}-\d{2}-\d{2}|\d{8}|latest)$/;
+
+/** Resolved names cached per (provider, model); bounded because the model name comes from clients. */
+const MAX_CACHED_NAMES = 10_000;
 
 export class PriceTable {
   readonly version: string;
   private readonly byName = new Map<string, CompiledEntry>();
   private readonly resolved = new Map<string, CompiledEntry | null>();
 
-  constructor(file: PriceFile, overrides: PriceEntry[] = []) {
+  /** Prefer createPriceTable, which validates; this trusts its (typed) input. */
+  constructor(file: PriceFile, overrides: readonly PriceEntry[] = []) {
     this.version = file.version;
-    for (const entry of [...file.models, ...overrides]) {
-      const compiled: CompiledEntry = {
-        entry,
-        base: compileRates(entry),
-        tiers: (entry.tiers ?? []).map((t) => ({ above: t.aboveInputTokens, rates: compileRates(t) })).sort((a, b) => b.above - a.above),
-      };
-      for (const name of [entry.model, ...(entry.aliases ?? [])]) this.byName.set(`${entry.provider}:${name}`, compiled);
+    // An override replaces the shipped entry of the same provider and model, aliases included.
+    const merged = new Map<string, PriceEntry>();
+    for (const entry of file.models) merged.set(nameKey(entry.provider, entry.model), entry);
+    for (const entry of overrides) {
+      merged.delete(nameKey(entry.provider, entry.model)); // re-inserted last: its aliases win below
+      merged.set(nameKey(entry.provider, entry.model), entry);
     }
+    const compiled = [...merged.values()].map(compile);
+    // Aliases first (a later entry's alias wins), then ids: an id always beats someone's alias.
+    for (const c of compiled) for (const alias of c.entry.aliases ?? []) this.byName.set(nameKey(c.entry.provider, alias), c);
+    for (const c of compiled) this.byName.set(nameKey(c.entry.provider, c.entry.model), c);
   }
 
-  /** The entry for a model as a provider names it, or undefined (cost unknown). Cached per name. */
+  /**
+   * The entry for a model as the provider names it in a request or response: exact id or alias,
+   * else a dated snapshot / `-latest` of a known id or alias. Undefined means cost unknown.
+   */
   find(provider: string, model: string): CompiledEntry | undefined {
-    const key = `${provider}:${model}`;
+    const key = nameKey(provider, model);
     const hit = this.resolved.get(key);
     if (hit !== undefined) return hit ?? undefined;
     let found = this.byName.get(key);
-    if (!found && SNAPSHOT_SUFFIX.test(model)) found = this.byName.get(`${provider}:${model.replace(SNAPSHOT_SUFFIX, '')}`);
-    if (this.resolved.size < 10_000) this.resolved.set(key, found ?? null);
+    if (!found && SNAPSHOT_SUFFIX.test(model)) found = this.byName.get(nameKey(provider, model.replace(SNAPSHOT_SUFFIX, '')));
+    if (this.resolved.size >= MAX_CACHED_NAMES) this.resolved.clear();
+    this.resolved.set(key, found ?? null);
     return found;
+  }
+
+  /** Every entry, overrides applied (for listing and docs). */
+  entries(): PriceEntry[] {
+    return [...new Set(this.byName.values())].map((c) => c.entry);
   }
 }
 
-export type PricedCall = ({ known: true } & CostBreakdown) | { known: false };
-
-export function priceCall(table: PriceTable, provider: string, model: string, usage: NormalizedUsage): PricedCall {
-  const entry = table.find(provider, model);
-  if (!entry) return { known: false };
-  return { known: true, ...computeCost(entry, usage) };
+function invalid(what: string, error: z.ZodError): Error {
+  return new Error(`invalid ${what}:\n${z.prettifyError(error)}`, { cause: error });
 }
 
-const DEFAULT_FILE = new URL('./prices.json', import.meta.url);
-
-/** The shipped table with config overrides applied on top (same entry schema). */
-export function loadPriceTable(overrides: PriceEntry[] = [], file: URL | string = DEFAULT_FILE): PriceTable {
-  const data = PriceFileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-  return new PriceTable(data, overrides);
+/** A table from a price file and config overrides, both validated (throws a readable error). */
+export function createPriceTable(base: PriceFile, overrides: readonly PriceEntry[] = []): PriceTable {
+  const file = PriceFileSchema.safeParse(base);
+  if (!file.success) throw invalid('price table', file.error);
+  const extra = PriceOverridesSchema.safeParse(overrides);
+  if (!extra.success) throw invalid('pricing overrides (pricing.models)', extra.error);
+  return new PriceTable(file.data, extra.data);
 }
+
+export const DEFAULT_PRICE_FILE = new URL('./prices.json', import.meta.url);
+let shipped: PriceFile | undefined;
+
+/** Reads and validates a price file; the shipped one is read once per process. */
+export function loadPriceFile(path: URL | string = DEFAULT_PRICE_FILE): PriceFile {
+  const isDefault = path === DEFAULT_PRICE_FILE;
+  if (isDefault && shipped) return shipped;
+  const parsed = PriceFileSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+  if (!parsed.success) throw invalid(`price table ${String(path)}`, parsed.error);
+  if (isDefault) shipped = parsed.data;
+  return parsed.data;
+}
+
+/** The shipped table (or the file at `path`) with config overrides applied on top. */
+export function loadPriceTable(overrides: readonly PriceEntry[] = [], path: URL | string = DEFAULT_PRICE_FILE): PriceTable {
+  return createPriceTable(loadPriceFile(path), overrides);
+}
+
+// Cost computation lives in cost.ts; re-exported so existing imports from this module keep working.
+export { computeCost, computeCostFor, formatPicoUsd, parsePicoUsd, priceCall } from './cost.ts';
+export type { CostBreakdown, PricedCall } from './cost.ts';

@@ -38,7 +38,7 @@ describe('cost', () => {
     expect(cost('openai', 'gpt-4o', { inputTokens: 1_000_000, outputTokens: 1_000_000 })).toBe('12.5');
     // Three calls summed exactly (0.1 + 0.2 style trap in floats).
     const parts = [1, 2, 3].map(() => cost('openai', 'gpt-4.1-nano', { inputTokens: 1_000_000 }));
-    expect(formatPicoUsd(parts.map(parsePicoUsd).reduce((a, b) => a + b, 0n))).toBe('0.3');
+    expect(formatPicoUsd(parts.map((p) => parsePicoUsd(p)).reduce((a: bigint, b: bigint) => a + b, 0n))).toBe('0.3');
   });
 
   it('prices cache reads cheaper and cache writes dearer than input, 1h dearer than 5m', () => {
@@ -55,8 +55,8 @@ describe('cost', () => {
   });
 
   it('switches to the long-context tier above (not at) the threshold, for every part', () => {
-    expect(cost('anthropic', 'claude-sonnet-4-6', { inputTokens: 200_000, outputTokens: 1_000 })).toBe('0.615');
-    expect(cost('anthropic', 'claude-sonnet-4-6', { inputTokens: 200_001, outputTokens: 1_000 })).toBe('1.222506');
+    expect(cost('anthropic', 'claude-sonnet-4-5', { inputTokens: 200_000, outputTokens: 1_000 })).toBe('0.615');
+    expect(cost('anthropic', 'claude-sonnet-4-5', { inputTokens: 200_001, outputTokens: 1_000 })).toBe('1.222506');
   });
 
   it('resolves dated snapshots and aliases, and never confuses gpt-4o-mini with gpt-4o', () => {
