@@ -9,7 +9,7 @@ Commands:
   demo        Run the whole product in one process against a simulated provider, then print a report
   evaluator   Run the evaluation service            (not available yet)
   report      Summarise the dashboards' key figures  (not available yet)
-  migrate     Apply the ClickHouse schema            (not available yet)
+  migrate     Apply the ClickHouse schema (numbered, idempotent migrations) and exit
 
 Options:
   -c, --config FILE   Configuration file (YAML); default: $LLM_SIDECAR_CONFIG, else built-in defaults
@@ -24,6 +24,14 @@ Runs the transparent LLM proxy. Apps point their SDK at it:
   Anthropic SDK:  baseURL http://127.0.0.1:4000
 Traffic listens on listen.host:listen.port (default 127.0.0.1:4000); /healthz, /readyz and /metrics
 on admin.host:admin.port (default 0.0.0.0:4001). SIGTERM/SIGINT drain in-flight requests, then exit 0.
+`,
+  migrate: `Usage: llm-sidecar migrate [--config FILE]
+
+Applies the ClickHouse schema to the store of telemetry.clickhouse (embedded by default, or the
+server at telemetry.clickhouse.url): otel_traces in the collector's layout, llm_calls and its
+materialized view, per-minute rollups, llm_evaluations, llm_feedback. Safe to run again: applied
+migrations are recorded in schema_migrations. The proxy also runs it at start unless
+telemetry.clickhouse.migrate is false.
 `,
   demo: `Usage: llm-sidecar demo [--requests N]
 
@@ -71,9 +79,13 @@ export async function main(argv: string[]): Promise<number> {
         const { runDemo } = await import('./demo-command.ts');
         return await runDemo({ requests: values.requests ? Number(values.requests) : undefined });
       }
+      case 'migrate': {
+        const { runMigrate } = await import('./migrate-command.ts');
+        const { config } = await loadConfig(values.config);
+        return await runMigrate(config);
+      }
       case 'evaluator':
       case 'report':
-      case 'migrate':
         return fail(`"${command}" is not available in this version yet`);
       default:
         return fail(`unknown command "${command}"\n\n${USAGE}`);

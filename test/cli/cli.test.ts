@@ -36,7 +36,7 @@ describe('llm-sidecar CLI', () => {
   });
 
   it('says plainly which commands are not available yet, and rejects unknown ones', () => {
-    expect(run(['evaluator']).stderr).toMatch(/not available in this version yet/);
+    expect(run(['report']).stderr).toMatch(/not available in this version yet/);
     const r = run(['frobnicate']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/unknown command "frobnicate"/);
@@ -65,5 +65,19 @@ describe('llm-sidecar CLI', () => {
     expect(await exit).toBe(0);
     expect(err).toMatch(/SIGTERM received, draining/);
     await fake.close();
+  });
+});
+
+describe('llm-sidecar migrate', () => {
+  it('applies the schema to the embedded store, and is idempotent', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'migrate-'));
+    const file = join(dir, 'm.yaml');
+    writeFileSync(file, `telemetry: { clickhouse: { mode: embedded, dataDir: "${join(dir, 'ch')}" } }\n`);
+    const first = run(['migrate', '--config', file]);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(/applied 001-otel-traces, .*llm-calls/);
+    const second = run(['migrate', '--config', file]);
+    expect(second.status).toBe(0);
+    expect(second.stdout).toMatch(/applied nothing; already applied \d+/);
   });
 });
