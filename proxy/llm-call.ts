@@ -3,7 +3,7 @@
 // the other API when needed) — then answers the app in its own API and records the call.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { RetryConfig } from '../shared/config/schema.ts';
-import { errorBody, SidecarError, type ApiDialect } from '../shared/errors.ts';
+import { SidecarError, type ApiDialect } from '../shared/errors.ts';
 import type { NormalizedUsage } from '../shared/usage.ts';
 import { Attempt, type AttemptOutcome, type StreamTranslator } from './attempt.ts';
 import type { AttemptRecord, CallRecord, RequestParams } from './call-record.ts';
@@ -43,6 +43,8 @@ export interface Translation {
   request(body: JsonObject, model: string): JsonObject;
   response(json: JsonObject, requestedModel: string): JsonObject;
   stream(opts: { includeUsage: boolean; requestedModel: string }): StreamTranslator;
+  /** A provider error body in the app's API shape. */
+  error(status: number, json: unknown): JsonObject;
 }
 
 export interface CallDeps {
@@ -299,7 +301,7 @@ export class LlmCall {
     const observed = observeJson(upstreamEndpoint, outcome.body);
     let body = outcome.body;
     if (translation && observed.json && outcome.status < 400) body = Buffer.from(JSON.stringify(translation.response(observed.json, this.input.requestModel)));
-    else if (translation && outcome.status >= 400) body = this.translatedError(outcome.status, observed.json);
+    else if (translation && outcome.status >= 400) body = Buffer.from(JSON.stringify(translation.error(outcome.status, observed.json)));
     const cost = outcome.status >= 400 && !observed.usage ? '0' : this.costOf(served, observed);
     const output = this.input.capture && observed.json && outcome.status < 400 ? captureJsonOutput(upstreamEndpoint, observed.json) : undefined;
     this.overheadMs += performance.now() - t;
@@ -310,16 +312,6 @@ export class LlmCall {
     });
     this.res.end(body);
     this.finishRecord(served, outcome.status, observed, cost, false, undefined, output);
-  }
-
-  /** A provider error from the other API, in the app's API shape with the same status. */
-  private translatedError(status: number, json: JsonObject | undefined): Buffer {
-    const err = json?.error as JsonObject | undefined;
-    const message = typeof err?.message === 'string' ? err.message : `provider error ${status}`;
-    const e = new SidecarError(status >= 500 ? 'LLM_SIDECAR_UPSTREAM_CONNECTION_RESET' : 'LLM_SIDECAR_INVALID_REQUEST', message);
-    const shaped = errorBody(this.input.endpoint.dialect, e);
-    if (this.input.endpoint.dialect === 'openai') (shaped.error as JsonObject).code = null;
-    return Buffer.from(JSON.stringify(shaped));
   }
 
   private finishStream(served: Served, outcome: Extract<AttemptOutcome, { kind: 'committed' }>): void {

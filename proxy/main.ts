@@ -8,6 +8,7 @@ import { CompositeRecorder, type CallRecorder } from './call-record.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { ProxyServer } from './server.ts';
 import type { Translation } from './llm-call.ts';
+import { translationFor } from './translation.ts';
 import type { ApiDialect } from '../shared/errors.ts';
 import { Redactor } from '../shared/telemetry/redact.ts';
 import { SpanRecorder } from './telemetry/span-recorder.ts';
@@ -49,7 +50,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
   const proxy = new ProxyServer({
     config,
     prices,
-    translation: options.translation,
+    translation: options.translation ?? translationFor,
     onBreakerChange: (target, from, to) => {
       metrics.breakerChanged(target, to);
       console.error(`llm-sidecar: circuit breaker for ${target}: ${from} → ${to}`);

@@ -18,7 +18,8 @@
 //    parts, `name`, legacy `functions`/`function_call`, `n`, `seed`, `logprobs`, penalties,
 //    `reasoning_effort`, custom (non-function) tools and `allowed_tools` choices (→ auto).
 //  - Stop sequences that are empty or whitespace-only are dropped (Anthropic rejects them).
-//  - Tool-call arguments that are not a JSON object become `input: {}`.
+//  - Tool-call arguments that are not a JSON object become `input: {}`; characters Anthropic does
+//    not allow in tool ids become `_` (in tool_use and tool_result alike).
 import type {
   AnthropicContentBlockParam,
   AnthropicImageBlockParam,
@@ -97,7 +98,7 @@ function translateMessage(m: JsonObject): AnthropicMessageParam | undefined {
       const content = textBlocks(m.content)
         .map((b) => b.text)
         .join('\n');
-      return { role: 'user', content: [{ type: 'tool_result', tool_use_id: asString(m.tool_call_id) ?? '', content }] };
+      return { role: 'user', content: [{ type: 'tool_result', tool_use_id: toolId(m.tool_call_id), content }] };
     }
     default:
       return undefined; // legacy `function` messages
@@ -143,9 +144,17 @@ function assistantBlocks(m: JsonObject): AnthropicContentBlockParam[] {
   for (const call of objects(m.tool_calls)) {
     const fn = asObject(call.function);
     const input = parseJsonObject(asString(fn?.arguments) ?? '') ?? {};
-    blocks.push({ type: 'tool_use', id: asString(call.id) ?? '', name: asString(fn?.name) ?? '', input });
+    blocks.push({ type: 'tool_use', id: toolId(call.id), name: asString(fn?.name) ?? '', input });
   }
   return blocks;
+}
+
+/**
+ * Anthropic requires tool ids to match ^[a-zA-Z0-9_-]+$; OpenAI-compatible providers are looser.
+ * The same mapping applies to tool_use ids and tool_result references, so pairs still match.
+ */
+function toolId(id: unknown): string {
+  return (asString(id) ?? '').replace(/[^a-zA-Z0-9_-]/g, '_');
 }
 
 /** Anthropic wants a user turn's tool_result blocks before its other content. */
