@@ -16,8 +16,13 @@ export interface RequestFeatures {
 
 type Json = Record<string, unknown>;
 
-/** Above this many characters, counting exactly costs more than it is worth on the hot path. */
-const EXACT_LIMIT_CHARS = 64_000;
+/**
+ * Above this many characters, exact BPE costs more than it is worth on the hot path (~25 ns per
+ * character measured here): longer requests use ~4 characters per token.
+ */
+const EXACT_LIMIT_CHARS = 16_000;
+/** Special-token syntax in user text is plain text to the provider: skip that (costly) check. */
+const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 const DEFAULT_MAX_OUTPUT = 4_096;
 /** Per-message framing tokens in chat formats. */
 const PER_MESSAGE = 4;
@@ -45,7 +50,7 @@ function collectText(value: unknown, out: string[], flags: { images: boolean }):
 export function estimateTokens(text: string, dialect: ApiDialect): number {
   if (dialect === 'anthropic') return Math.ceil(text.length / 3.5);
   if (text.length > EXACT_LIMIT_CHARS) return Math.ceil(text.length / 4);
-  return countTokens(text);
+  return countTokens(text, PLAIN_TEXT);
 }
 
 export function requestFeatures(dialect: ApiDialect, body: Json): RequestFeatures {
