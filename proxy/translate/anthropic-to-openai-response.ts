@@ -3,16 +3,18 @@
 import type { AnthropicContentBlock, AnthropicErrorBody, AnthropicMessage, AnthropicStopReason, AnthropicUsage } from './anthropic-types.ts';
 import { asNumber, asObject, asString, objects, parseJsonObject, type JsonObject } from './narrow.ts';
 
-const STOP_REASONS: Record<string, AnthropicStopReason> = {
-  stop: 'end_turn',
-  length: 'max_tokens',
-  tool_calls: 'tool_use',
-  function_call: 'tool_use',
-  content_filter: 'refusal',
-};
+// A Map, not an object literal: a provider's "constructor" must not read Object.prototype.
+const STOP_REASONS = new Map<unknown, AnthropicStopReason>([
+  ['stop', 'end_turn'],
+  ['length', 'max_tokens'],
+  ['tool_calls', 'tool_use'],
+  ['function_call', 'tool_use'],
+  ['content_filter', 'refusal'],
+]);
 
+/** OpenAI finish_reason → Anthropic stop_reason (unknown values read as end_turn). */
 export function stopReason(finishReason: unknown): AnthropicStopReason {
-  return (typeof finishReason === 'string' ? STOP_REASONS[finishReason] : undefined) ?? 'end_turn';
+  return STOP_REASONS.get(finishReason) ?? 'end_turn';
 }
 
 /**

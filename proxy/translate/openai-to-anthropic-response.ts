@@ -3,18 +3,20 @@
 import { asNumber, asObject, asString, nowSeconds, objects, type JsonObject } from './narrow.ts';
 import type { OpenAIChatCompletion, OpenAIErrorBody, OpenAIFinishReason, OpenAIToolCall, OpenAIUsage } from './openai-types.ts';
 
-const FINISH_REASONS: Record<string, OpenAIFinishReason> = {
-  end_turn: 'stop',
-  stop_sequence: 'stop',
-  pause_turn: 'stop',
-  max_tokens: 'length',
-  model_context_window_exceeded: 'length',
-  tool_use: 'tool_calls',
-  refusal: 'content_filter',
-};
+// A Map, not an object literal: a provider's "constructor" must not read Object.prototype.
+const FINISH_REASONS = new Map<unknown, OpenAIFinishReason>([
+  ['end_turn', 'stop'],
+  ['stop_sequence', 'stop'],
+  ['pause_turn', 'stop'],
+  ['max_tokens', 'length'],
+  ['model_context_window_exceeded', 'length'],
+  ['tool_use', 'tool_calls'],
+  ['refusal', 'content_filter'],
+]);
 
+/** Anthropic stop_reason → OpenAI finish_reason (unknown values read as stop). */
 export function finishReason(stopReason: unknown): OpenAIFinishReason {
-  return (typeof stopReason === 'string' ? FINISH_REASONS[stopReason] : undefined) ?? 'stop';
+  return FINISH_REASONS.get(stopReason) ?? 'stop';
 }
 
 export interface AnthropicTokenCounts {
