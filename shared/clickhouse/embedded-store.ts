@@ -1,0 +1,120 @@
+// ClickHouseStore over chdb: ClickHouse in this process, on a data directory. Only chdb's async
+// calls are used (they run on the libuv pool); its synchronous ones would block the event loop.
+// Opening and closing the Session are the exceptions (chdb has no async form): done once each.
+//
+// chdb facts this relies on (chdb 3.4 / ClickHouse 26.7): one process per data directory (a second
+// one fails with "Cannot lock file …/status"); a process binds one directory at a time; queries on
+// one engine run one after another; SET on a Session lasts for that Session only.
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Session } from 'chdb';
+import { DEFAULT_DATABASE, assertIdentifier, assertTableName } from './schema.ts';
+import { ClickHouseStoreError, toStoreError, type StoreOperation } from './store-error.ts';
+import type { ClickHouseStore, InsertOptions, QueryParams } from './store.ts';
+
+export const DEFAULT_EMBEDDED_DATA_DIR = './.llm-sidecar/clickhouse';
+
+export interface EmbeddedStoreOptions {
+  /** Default ./.llm-sidecar/clickhouse (relative to the working directory). */
+  dataDir?: string;
+  /** Default database (created at open). */
+  database?: string;
+}
+
+export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Promise<ClickHouseStore> {
+  const database = assertIdentifier(options.database ?? DEFAULT_DATABASE, 'database');
+  const location = resolve(options.dataDir ?? DEFAULT_EMBEDDED_DATA_DIR);
+  const fail = (err: unknown, operation: StoreOperation, extra: { table?: string; sql?: string } = {}) =>
+    toStoreError(err, { store: 'embedded', location, operation, ...extra });
+
+  let session: Session;
+  let drainPending: () => Promise<void>;
+  try {
+    // Loaded on demand: a sidecar that writes to a ClickHouse server never loads the native engine.
+    const chdb = await import('chdb');
+    drainPending = chdb.drainPending;
+    await mkdir(location, { recursive: true });
+    session = new chdb.Session(location);
+  } catch (err) {
+    const wrapped = fail(err, 'open');
+    if (/Cannot lock file/.test(wrapped.message)) {
+      throw new ClickHouseStoreError(
+        `embedded ClickHouse (${location}): open failed: the data directory is in use by another process (one process per data directory; point this one at a ClickHouse server or another directory)`,
+        { store: 'embedded', location, operation: 'open' },
+        { retryable: false, cause: err },
+      );
+    }
+    throw wrapped;
+  }
+
+  try {
+    await session.queryAsync(`CREATE DATABASE IF NOT EXISTS \`${database}\``);
+    // Session-scoped (chdb keeps SET per Session): unqualified names, exact 64-bit ints and decimals.
+    await session.queryAsync(`USE \`${database}\``);
+    await session.queryAsync('SET output_format_json_quote_64bit_integers = 1, output_format_json_quote_decimals = 1');
+  } catch (err) {
+    session.close();
+    throw fail(err, 'open');
+  }
+
+  // close() waits for these: closing a connection under a running operation aborts the engine.
+  const inFlight = new Set<Promise<unknown>>();
+  let closed = false;
+  function track<T>(operation: StoreOperation, work: () => Promise<T>, extra: { table?: string; sql?: string } = {}): Promise<T> {
+    if (closed) return Promise.reject(fail(new Error('the store is closed'), operation, extra));
+    const p = work().catch((err: unknown) => {
+      throw fail(err, operation, extra);
+    });
+    inFlight.add(p);
+    const done = () => inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  return {
+    kind: 'embedded',
+    database,
+    location,
+
+    command(sql) {
+      return track('command', async () => {
+        await session.queryAsync(sql);
+      }, { sql });
+    },
+
+    query<T>(sql: string, params?: QueryParams): Promise<T[]> {
+      return track('query', async () => {
+        const result = params && Object.keys(params).length > 0 ? await session.queryBindAsync(sql, params, { format: 'JSONEachRow' }) : await session.queryAsync(sql, { format: 'JSONEachRow' });
+        const text = result.text();
+        if (text.length === 0) return [];
+        return text.split('\n').filter((line) => line.length > 0).map((line) => JSON.parse(line) as T);
+      }, { sql });
+    },
+
+    insert(table: string, rows: readonly object[], insertOptions?: InsertOptions) {
+      if (rows.length === 0) return Promise.resolve();
+      return track('insert', async () => {
+        assertTableName(table);
+        // Raw passthrough: the engine parses the JSON, no per-value work in JS.
+        const payload = Buffer.from(rows.map((row) => JSON.stringify(row)).join('\n'));
+        const token = insertOptions?.dedupToken;
+        // chdb defaults to async_insert=1 (ClickHouse 26's default). In-process there is no round
+        // trip to amortise, and a plain insert is the case where ClickHouse documents token
+        // deduplication for non-replicated tables (what the exporter's replay relies on).
+        const settings: Record<string, string | number> = { async_insert: 0 };
+        if (token !== undefined) settings.insert_deduplication_token = token;
+        await session.insert({ table, values: payload, format: 'JSONEachRow', settings });
+      }, { table });
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([...inFlight]);
+      session.close();
+      // The engine frees the directory only when nothing native is left; another directory (or a
+      // new Session) can be opened after this.
+      await drainPending();
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// Applies the numbered migrations (migrations/index.ts) that a database has not seen yet, and
+// records each in schema_migrations. Safe to run twice, and from several processes at once: every
+// statement is idempotent on its own, a migration is recorded only after all its statements ran,
+// and a migration recorded twice is one row after merges (ReplacingMergeTree) and DISTINCT here.
+import { MIGRATIONS } from './migrations/index.ts';
+import type { MigrationContext } from './migrations/migration.ts';
+import { SCHEMA_MIGRATIONS as M, TABLE_SCHEMA_MIGRATIONS, assertIdentifier, qualified } from './schema.ts';
+import type { ClickHouseStore } from './store.ts';
+
+export interface MigrateOptions {
+  /** Default: the store's database ('otel' unless configured otherwise). */
+  database?: string;
+  /** Row TTL of otel_traces, its lookup table and llm_calls, in days (0 = keep forever). Default 30. */
+  ttlDays?: number;
+  /** TTL of the message-content columns of llm_calls, in days (0 = as long as the row). Default 7. */
+  contentTtlDays?: number;
+  /** Row TTL of llm_calls_1m, in days (0 = keep forever). Default 400. */
+  rollupTtlDays?: number;
+}
+
+export interface MigrateResult {
+  database: string;
+  /** Migrations applied by this call, as "NNN-name". */
+  applied: string[];
+  /** Migrations that were already recorded. */
+  alreadyApplied: string[];
+}
+
+export const DEFAULT_TTL_DAYS = 30;
+export const DEFAULT_CONTENT_TTL_DAYS = 7;
+export const DEFAULT_ROLLUP_TTL_DAYS = 400;
+
+function days(value: number | undefined, fallback: number, what: string): number {
+  const n = value ?? fallback;
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${what} must be a whole number of days ≥ 0 (got ${String(value)})`);
+  return n;
+}
+
+export function migrationLabel(m: { id: number; name: string }): string {
+  return `${String(m.id).padStart(3, '0')}-${m.name}`;
+}
+
+/**
+ * TTLs take effect when a table is created: changing them later needs a new migration
+ * (ALTER TABLE … MODIFY TTL), not a different option here.
+ */
+export async function migrate(store: ClickHouseStore, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const database = assertIdentifier(options.database ?? store.database, 'database');
+  const ctx: MigrationContext = {
+    database,
+    ttlDays: days(options.ttlDays, DEFAULT_TTL_DAYS, 'ttlDays'),
+    contentTtlDays: days(options.contentTtlDays, DEFAULT_CONTENT_TTL_DAYS, 'contentTtlDays'),
+    rollupTtlDays: days(options.rollupTtlDays, DEFAULT_ROLLUP_TTL_DAYS, 'rollupTtlDays'),
+  };
+  if (ctx.ttlDays > 0 && ctx.contentTtlDays > ctx.ttlDays) {
+    throw new Error(`contentTtlDays (${ctx.contentTtlDays}) must not exceed ttlDays (${ctx.ttlDays}): message content is meant to expire before the call rows`);
+  }
+
+  const ledger = qualified(database, TABLE_SCHEMA_MIGRATIONS);
+  await store.command(`CREATE DATABASE IF NOT EXISTS \`${database}\``);
+  await store.command(`CREATE TABLE IF NOT EXISTS ${ledger} (
+    ${M.Id} UInt32,
+    ${M.Name} String,
+    ${M.AppliedAt} DateTime64(3)
+) ENGINE = ReplacingMergeTree(${M.AppliedAt})
+ORDER BY ${M.Id}`);
+
+  const done = new Set((await store.query<{ id: number }>(`SELECT DISTINCT ${M.Id} AS id FROM ${ledger}`)).map((r) => Number(r.id)));
+  const result: MigrateResult = { database, applied: [], alreadyApplied: [] };
+  for (const migration of MIGRATIONS) {
+    if (done.has(migration.id)) {
+      result.alreadyApplied.push(migrationLabel(migration));
+      continue;
+    }
+    for (const statement of migration.statements(ctx)) {
+      try {
+        await store.command(statement);
+      } catch (err) {
+        throw new Error(`migration ${migrationLabel(migration)} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+    }
+    await store.insert(`${database}.${TABLE_SCHEMA_MIGRATIONS}`, [{ [M.Id]: migration.id, [M.Name]: migration.name, [M.AppliedAt]: (Date.now() / 1000).toFixed(3) }]);
+    result.applied.push(migrationLabel(migration));
+  }
+  return result;
+}

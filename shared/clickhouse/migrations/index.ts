@@ -1,0 +1,11 @@
+// All schema migrations, in the order they apply. Append new ones; never edit one that shipped
+// (a running installation has already applied it and will not run it again).
+import { otelTraces } from './001-otel-traces.ts';
+import { otelTracesDedup } from './002-otel-traces-dedup.ts';
+import { llmCalls } from './003-llm-calls.ts';
+import { llmCalls1m } from './004-llm-calls-1m.ts';
+import { llmEvaluations } from './005-llm-evaluations.ts';
+import { llmFeedback } from './006-llm-feedback.ts';
+import type { Migration } from './migration.ts';
+
+export const MIGRATIONS: readonly Migration[] = [otelTraces, otelTracesDedup, llmCalls, llmCalls1m, llmEvaluations, llmFeedback];

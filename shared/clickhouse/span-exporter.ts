@@ -1,0 +1,367 @@
+// OpenTelemetry SpanExporter that writes spans straight into otel_traces (collector layout), for use
+// behind a BatchSpanProcessor. Nothing lost, nothing blocked:
+//   - export() returns at once and never throws; spans become rows and join an in-memory queue that
+//     one worker drains in batches (up to maxBatchRows per insert). The export's callback fires when
+//     its rows are safe: in ClickHouse, or in the on-disk spool.
+//   - An insert that fails (ClickHouse down, or slower than insertTimeoutMs) sends the batch to the
+//     spool (spool.ts) and switches to "degraded": later batches go straight to the spool behind it,
+//     so order is kept, while a timer retries with backoff (retryInitialMs doubling to retryMaxMs),
+//     replaying the spool oldest first. Once the spool is empty, inserts go direct again. A spool
+//     left by a previous run is replayed at start.
+//   - Past spoolMaxBytes the OLDEST spooled segments are deleted; rows lost that way (or to a batch
+//     ClickHouse rejects as malformed, which no retry can fix) are counted in stats().dropped and logged.
+// At-least-once, deduplicated: each batch gets a unique insert_deduplication_token when it is formed
+// and keeps it in the spool, so every insert of the same batch carries the same token. When a first
+// insert did reach ClickHouse but its answer was lost (timeout, crash before a spool segment was
+// deleted), the replay is skipped by ClickHouse instead of doubling the rows. This needs insert
+// deduplication on the tables (migration 002 and the views' targets set non_replicated_deduplication_window;
+// Replicated tables have it by default) and covers the last 1000 inserted batches per table.
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { TABLE_OTEL_TRACES, assertIdentifier } from './schema.ts';
+import { spanToRow } from './span-rows.ts';
+import { DiskSpool, type SpooledBatch } from './spool.ts';
+import { ClickHouseStoreError } from './store-error.ts';
+import type { ClickHouseStore } from './store.ts';
+
+export const DEFAULT_SPOOL_DIR = './.llm-sidecar/spool';
+
+export type ExporterLog = (level: 'info' | 'warn' | 'error', message: string) => void;
+
+export interface ClickHouseSpanExporterOptions {
+  store: ClickHouseStore;
+  /** Database holding otel_traces; default the store's. */
+  database?: string;
+  /** Default ./.llm-sidecar/spool. One exporter (one process) per spool directory. */
+  spoolDir?: string;
+  /** Bound of the spool on disk; default 256 MiB. */
+  spoolMaxBytes?: number;
+  /** Spool segment size; default 8 MiB. */
+  spoolSegmentBytes?: number;
+  /** Most rows per insert; default 5000. */
+  maxBatchRows?: number;
+  /** An insert slower than this is spooled (and its late success deduplicated); default 10 s. */
+  insertTimeoutMs?: number;
+  /** First retry delay after a failure; default 1 s. Doubles up to retryMaxMs (default 30 s). */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  /** forceFlush()/shutdown() spill what is left to the spool after this; default 10 s. */
+  flushTimeoutMs?: number;
+  /** Default: console, prefixed. State changes and drops only, never once per span. */
+  log?: ExporterLog;
+}
+
+export interface ExporterStats {
+  /** Rows inserted directly. */
+  exported: number;
+  /** Rows written to the spool. */
+  spooled: number;
+  /** Rows inserted from the spool. */
+  replayed: number;
+  /** Rows lost (spool full, rejected by ClickHouse as malformed, spool unwritable). */
+  dropped: number;
+  /** Rows in memory, not yet in ClickHouse or the spool. */
+  queued: number;
+  /** Current size of the spool on disk. */
+  spoolBytes: number;
+}
+
+interface Pending {
+  rows: object[];
+  done: (result: ExportResult) => void;
+}
+
+const defaultLog: ExporterLog = (level, message) => {
+  const line = `[llm-sidecar] clickhouse span exporter: ${message}`;
+  if (level === 'error') console.error(line);
+  else if (level === 'warn') console.warn(line);
+  else console.info(line);
+};
+
+const SUCCESS: ExportResult = { code: ExportResultCode.SUCCESS };
+const DROP_LOG_INTERVAL_MS = 10_000;
+
+export class ClickHouseSpanExporter implements SpanExporter {
+  private readonly store: ClickHouseStore;
+  private readonly table: string;
+  private readonly spoolDir: string;
+  private readonly maxBatchRows: number;
+  private readonly insertTimeoutMs: number;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
+  private readonly flushTimeoutMs: number;
+  private readonly log: ExporterLog;
+  /** Unique per exporter instance: with the batch sequence, a dedup token no other batch shares. */
+  private readonly instanceId = randomBytes(8).toString('hex');
+  private sequence = 0;
+
+  private readonly spoolReady: Promise<DiskSpool | undefined>;
+  private spool: DiskSpool | undefined;
+  private queue: Pending[] = [];
+  private queuedRows = 0;
+  private inFlightRows = 0;
+  private working = false;
+  private idleWaiters: (() => void)[] = [];
+  /** An insert failed, or the spool holds older data: new batches go to the spool. */
+  private degraded = false;
+  private replaying = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs: number;
+  /** Set by forceFlush/shutdown past their deadline: stop waiting on inserts, spool everything. */
+  private spilling = false;
+  /** Interrupts the direct insert in flight when a flush deadline passes. */
+  private readonly spillListeners = new Set<() => void>();
+  private closed = false;
+  private readonly counts = { exported: 0, spooled: 0, replayed: 0, dropped: 0 };
+  private dropsSinceLog = 0;
+  private lastDropLog = 0;
+
+  constructor(options: ClickHouseSpanExporterOptions) {
+    this.store = options.store;
+    this.table = `${assertIdentifier(options.database ?? options.store.database, 'database')}.${TABLE_OTEL_TRACES}`;
+    this.spoolDir = resolve(options.spoolDir ?? DEFAULT_SPOOL_DIR);
+    this.maxBatchRows = options.maxBatchRows ?? 5000;
+    this.insertTimeoutMs = options.insertTimeoutMs ?? 10_000;
+    this.retryInitialMs = options.retryInitialMs ?? 1000;
+    this.retryMaxMs = options.retryMaxMs ?? 30_000;
+    this.flushTimeoutMs = options.flushTimeoutMs ?? 10_000;
+    this.log = options.log ?? defaultLog;
+    this.retryDelayMs = this.retryInitialMs;
+
+    this.spoolReady = DiskSpool.open({
+      dir: this.spoolDir,
+      maxBytes: options.spoolMaxBytes ?? 256 * 1024 * 1024,
+      segmentBytes: options.spoolSegmentBytes ?? 8 * 1024 * 1024,
+      onDrop: (rows, reason) => this.dropped(rows, reason),
+    }).then(
+      (spool) => {
+        this.spool = spool;
+        if (!spool.isEmpty) {
+          // Data from a previous run (or a crash): it goes in before anything new.
+          this.degraded = true;
+          this.log('info', `found ${spool.bytes} bytes of spooled spans in ${this.spoolDir}; replaying them`);
+          this.scheduleReplay(0);
+        }
+        return spool;
+      },
+      (err: unknown) => {
+        this.log('error', `cannot use spool directory ${this.spoolDir} (${err instanceof Error ? err.message : String(err)}): spans that cannot be inserted will be dropped`);
+        return undefined;
+      },
+    );
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    if (this.closed) {
+      resultCallback({ code: ExportResultCode.FAILED, error: new Error('ClickHouse span exporter is shut down') });
+      return;
+    }
+    let rows: object[];
+    try {
+      rows = spans.map(spanToRow);
+    } catch (err) {
+      this.dropped(spans.length, `span conversion failed: ${err instanceof Error ? err.message : String(err)}`);
+      resultCallback({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
+      return;
+    }
+    if (rows.length === 0) {
+      resultCallback(SUCCESS);
+      return;
+    }
+    this.queue.push({ rows, done: resultCallback });
+    this.queuedRows += rows.length;
+    void this.drain();
+  }
+
+  /** Resolves once every span handed to export() is in ClickHouse or the spool (spilling to the spool after flushTimeoutMs). */
+  async forceFlush(): Promise<void> {
+    void this.drain();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => {
+      timer = setTimeout(() => r('late'), this.flushTimeoutMs);
+    });
+    const outcome = await Promise.race([this.whenIdle().then(() => 'idle' as const), late]);
+    clearTimeout(timer);
+    if (outcome === 'late') {
+      this.spilling = true;
+      for (const interrupt of this.spillListeners) interrupt();
+      await this.whenIdle();
+      this.spilling = false;
+    }
+  }
+
+  /** Flushes (see forceFlush) and stops retrying; the spool stays on disk for the next start. Does not close the store. */
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    await this.forceFlush();
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  stats(): ExporterStats {
+    return { ...this.counts, queued: this.queuedRows + this.inFlightRows, spoolBytes: this.spool?.bytes ?? 0 };
+  }
+
+  // --- the worker: queue → ClickHouse or spool, one batch at a time, in order ---
+
+  private async drain(): Promise<void> {
+    if (this.working) return;
+    this.working = true;
+    try {
+      const spool = await this.spoolReady;
+      while (this.queue.length > 0) {
+        const items: Pending[] = [];
+        const rows: object[] = [];
+        while (this.queue.length > 0 && (items.length === 0 || rows.length + (this.queue[0]?.rows.length ?? 0) <= this.maxBatchRows)) {
+          const item = this.queue.shift() as Pending;
+          items.push(item);
+          for (const row of item.rows) rows.push(row);
+        }
+        this.queuedRows -= rows.length;
+        this.inFlightRows = rows.length;
+        const result = await this.deliver({ token: `${this.instanceId}-${this.sequence++}`, rows }, spool);
+        this.inFlightRows = 0;
+        for (const item of items) {
+          try {
+            item.done(result);
+          } catch {
+            // a throwing callback is the caller's bug; it must not stop the worker
+          }
+        }
+      }
+    } finally {
+      this.working = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private async deliver(batch: SpooledBatch, spool: DiskSpool | undefined): Promise<ExportResult> {
+    if (!this.degraded && !this.spilling) {
+      try {
+        await this.insert(batch, true);
+        this.counts.exported += batch.rows.length;
+        return SUCCESS;
+      } catch (err) {
+        if (err instanceof ClickHouseStoreError && !err.retryable) {
+          this.dropped(batch.rows.length, `ClickHouse rejected a batch: ${err.message}`);
+          return { code: ExportResultCode.FAILED, error: err };
+        }
+        if (!this.degraded) {
+          this.degraded = true;
+          this.log('warn', `${errorText(err)} — spooling spans to ${this.spoolDir} until inserts work again`);
+        }
+      }
+    }
+    if (spool === undefined) {
+      this.dropped(batch.rows.length, 'ClickHouse is unavailable and there is no spool');
+      return { code: ExportResultCode.FAILED, error: new Error('ClickHouse unavailable and no spool') };
+    }
+    try {
+      await spool.append(batch);
+      this.counts.spooled += batch.rows.length;
+      this.scheduleReplay(this.retryDelayMs);
+      return SUCCESS;
+    } catch (err) {
+      this.dropped(batch.rows.length, `cannot write to the spool: ${errorText(err)}`);
+      return { code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) };
+    }
+  }
+
+  /** One insert, given up after insertTimeoutMs (or at a flush deadline) — a late success is deduplicated on replay. */
+  private insert(batch: SpooledBatch, interruptible: boolean): Promise<void> {
+    const attempt = Promise.resolve().then(() => this.store.insert(this.table, batch.rows, { dedupToken: batch.token }));
+    attempt.catch(() => undefined); // an abandoned attempt must not become an unhandled rejection
+    let timer: NodeJS.Timeout | undefined;
+    let interrupt: (() => void) | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`ClickHouse insert took longer than ${this.insertTimeoutMs} ms`)), this.insertTimeoutMs);
+      if (interruptible) {
+        interrupt = () => reject(new Error('flush deadline reached'));
+        this.spillListeners.add(interrupt);
+      }
+    });
+    return Promise.race([attempt, limit]).finally(() => {
+      clearTimeout(timer);
+      if (interrupt !== undefined) this.spillListeners.delete(interrupt);
+    });
+  }
+
+  private whenIdle(): Promise<void> {
+    if (!this.working && this.queue.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  // --- replay: spool → ClickHouse, oldest first, with backoff ---
+
+  private scheduleReplay(delayMs: number): void {
+    if (this.retryTimer !== undefined || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.replay();
+    }, delayMs);
+    this.retryTimer.unref(); // a pending retry must not keep the process alive
+  }
+
+  private async replay(): Promise<void> {
+    const spool = this.spool;
+    if (this.replaying || this.closed || spool === undefined) return;
+    this.replaying = true;
+    let failed = false;
+    let replayed = 0;
+    try {
+      for (let batch = await spool.next(); batch !== undefined && !this.closed; batch = await spool.next()) {
+        try {
+          await this.insert(batch, false);
+          this.counts.replayed += batch.rows.length;
+          replayed += batch.rows.length;
+        } catch (err) {
+          if (err instanceof ClickHouseStoreError && !err.retryable) {
+            this.dropped(batch.rows.length, `ClickHouse rejected a spooled batch: ${err.message}`);
+          } else {
+            failed = true;
+            break;
+          }
+        }
+        await spool.ack();
+      }
+    } catch (err) {
+      failed = true; // the spool itself failed (disk); try again later
+      this.log('error', `spool replay failed: ${errorText(err)}`);
+    } finally {
+      this.replaying = false;
+    }
+    if (!failed && spool.isEmpty) {
+      if (this.degraded) this.log('info', `ClickHouse inserts work again; replayed ${replayed} spooled rows`);
+      this.degraded = false;
+      this.retryDelayMs = this.retryInitialMs;
+    }
+    if (spool.isEmpty) return;
+    if (!failed) {
+      this.scheduleReplay(0); // more arrived while replaying
+      return;
+    }
+    // Exponential backoff with ±20% jitter, so many sidecars do not retry in step.
+    this.scheduleReplay(this.retryDelayMs * (0.8 + Math.random() * 0.4));
+    this.retryDelayMs = Math.min(this.retryMaxMs, this.retryDelayMs * 2);
+  }
+
+  private dropped(rows: number, reason: string): void {
+    this.counts.dropped += rows;
+    this.dropsSinceLog += rows;
+    const now = Date.now();
+    if (now - this.lastDropLog >= DROP_LOG_INTERVAL_MS) {
+      this.log('error', `dropped ${this.dropsSinceLog} span rows (${this.counts.dropped} in total): ${reason}`);
+      this.lastDropLog = now;
+      this.dropsSinceLog = 0;
+    }
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
