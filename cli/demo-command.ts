@@ -1,22 +1,50 @@
-// `llm-sidecar demo`: the product end to end on a laptop, with no keys and no network. A simulated
-// provider (the same fake the tests and the benchmark use) sits behind a real sidecar; the official
-// OpenAI and Anthropic SDKs send a mix of traffic through it; the calls the sidecar measured are
-// printed. (The SDKs and the fake provider are development dependencies: the demo needs `npm ci`.)
+// `llm-sidecar demo`: the whole product on a laptop, with no keys and no network. A simulated
+// provider (the same fake the tests and the benchmark use) with realistic latency sits behind a
+// real sidecar that stores its telemetry in the embedded ClickHouse; the official OpenAI and
+// Anthropic SDKs drive compressed realistic traffic through it — several features and tenants,
+// streaming and not, a provider outage that trips a breaker and falls back across providers —
+// and a report is printed from what landed in ClickHouse. The data stays in ./.llm-sidecar for
+// `llm-sidecar report`. (The SDKs and the fake provider are development dependencies: run it
+// after `npm ci`.)
 import type { CallRecord } from '../proxy/call-record.ts';
-import { startSidecar } from '../proxy/main.ts';
+import { startSidecar, type RunningSidecar } from '../proxy/main.ts';
 import { parseConfig } from '../shared/config/load.ts';
+import { formatPicoUsd, parsePicoUsd } from '../shared/pricing/price-table.ts';
+
+export interface DemoOptions {
+  /** Rounds of traffic (each round is 7–8 calls); default 30. */
+  requests?: number;
+  /** Where the embedded ClickHouse and the spool live; default ./.llm-sidecar. */
+  dataDir?: string;
+  /** Latency the simulated provider adds (ms before headers, ms between stream events). */
+  latencyMs?: number;
+  out?: (line: string) => void;
+}
+
+export interface DemoResult {
+  calls: CallRecord[];
+  sidecar: RunningSidecar;
+}
+
+const QUESTIONS = [
+  'How do I reset my password?',
+  'What is your refund policy for annual plans?',
+  'Can I export my invoices as CSV?',
+  'Why was my card declined?',
+  'How do I add a teammate to my workspace?',
+  'Which regions do you store data in?',
+];
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s.slice(0, n) : s + ' '.repeat(n - s.length);
 }
 
-function fmtUsd(cost: string | undefined): string {
-  if (cost === undefined) return 'unknown';
-  return `$${Number(cost).toFixed(6)}`;
-}
-
-export async function runDemo(opts: { requests?: number }): Promise<number> {
-  const rounds = Math.max(1, Math.min(opts.requests ?? 1, 50));
+/** Runs the demo traffic against a fresh sidecar; the caller closes `sidecar` (tests inspect it first). */
+export async function demoTraffic(opts: DemoOptions = {}): Promise<DemoResult & { close(): Promise<void> }> {
+  const out = opts.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const rounds = Math.max(1, Math.min(opts.requests ?? 30, 200));
+  const dataDir = opts.dataDir ?? './.llm-sidecar';
+  const latency = opts.latencyMs ?? 60;
   const { startFakeProvider } = await import('../test/fake-provider/server.ts');
   const { default: OpenAI } = await import('openai');
   const { default: Anthropic } = await import('@anthropic-ai/sdk');
@@ -26,60 +54,131 @@ export async function runDemo(opts: { requests?: number }): Promise<number> {
   const config = parseConfig({
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
-    providers: { openai: { type: 'openai', baseUrl: `${fake.url}/v1` }, anthropic: { type: 'anthropic', baseUrl: fake.url } },
-    routes: { fast: { models: ['fast'], targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] } },
+    providers: {
+      openai: { type: 'openai', baseUrl: `${fake.url}/v1`, apiKey: 'sk-demo-openai' },
+      anthropic: { type: 'anthropic', baseUrl: fake.url, apiKey: 'sk-ant-demo' },
+    },
+    routes: {
+      support: { models: ['support'], targets: [{ provider: 'openai', model: 'gpt-4o-mini' }, { provider: 'anthropic', model: 'claude-haiku-4-5' }] },
+      // The primary of this route is down for the whole demo: its breaker trips, the chain falls back to Anthropic.
+      search: {
+        models: ['search'],
+        retry: { maxRetries: 1, baseMs: 20 },
+        breaker: { minRequests: 4, cooldownMs: 60_000 },
+        targets: [{ provider: 'openai', model: 'gpt-4.1-fake-error-503' }, { provider: 'anthropic', model: 'claude-sonnet-4-6' }],
+      },
+      extract: {
+        models: ['extract'],
+        strategy: 'cascade',
+        targets: [{ provider: 'openai', model: 'gpt-4.1-nano' }, { provider: 'openai', model: 'gpt-4.1' }],
+      },
+    },
+    telemetry: { serviceName: 'demo-shop', clickhouse: { mode: 'embedded', dataDir: `${dataDir}/clickhouse` }, spool: { dir: `${dataDir}/spool` } },
+    evaluation: { sampleRate: 0.25 },
   });
   const sidecar = await startSidecar(config, { recorders: [{ record: (c) => records.push(c) }] });
-  process.stdout.write(`llm-sidecar demo: simulated provider at ${fake.url}, sidecar at ${sidecar.url} (admin ${sidecar.adminUrl})\n\n`);
+  out(`llm-sidecar demo: simulated provider ${fake.url} · sidecar ${sidecar.url} · admin ${sidecar.adminUrl}`);
+  out(`telemetry → embedded ClickHouse in ${dataDir}/clickhouse\n`);
 
-  const openai = new OpenAI({ baseURL: `${sidecar.url}/v1`, apiKey: 'sk-demo', maxRetries: 0 });
-  const anthropic = new Anthropic({ baseURL: sidecar.url, apiKey: 'sk-ant-demo', maxRetries: 0 });
-  const headers = (user: string, feature: string) => ({ headers: { 'x-llm-sidecar-tenant': 'demo-co', 'x-llm-sidecar-user': user, 'x-llm-sidecar-feature': feature } });
-  const longContext = 'Tide tables for the Atlantic coast. '.repeat(200);
+  const openai = new OpenAI({ baseURL: `${sidecar.url}/v1`, apiKey: 'sk-app', maxRetries: 0, logLevel: 'off' });
+  const anthropic = new Anthropic({ baseURL: sidecar.url, apiKey: 'sk-ant-app', maxRetries: 0, logLevel: 'off' });
+  const realism = `delay=${latency},chunk-delay=${Math.max(1, Math.round(latency / 4))}`;
+  const h = (tenant: string, user: string, feature: string) => ({ headers: { 'x-llm-sidecar-tenant': tenant, 'x-llm-sidecar-user': user, 'x-llm-sidecar-feature': feature, 'x-fake-fault': realism } });
+  const tenants = ['acme', 'globex', 'initech'];
+  const longPolicy = 'Refund policy: annual plans are refundable within 30 days. '.repeat(120);
+  let failures = 0;
+  const swallow = (e: unknown): void => {
+    failures++;
+    void e;
+  };
 
+  const started = Date.now();
   for (let i = 0; i < rounds; i++) {
-    await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Summarise the water cycle in one line' }] }, headers('alice', 'summaries'));
-    const stream = await openai.chat.completions.create({ model: 'fast', stream: true, messages: [{ role: 'user', content: 'Stream a short greeting to the demo' }] }, headers('bob', 'chat'));
-    for await (const _chunk of stream) {
-      // The app sees the provider's chunks; the sidecar reads usage on the side.
-    }
-    await openai.chat.completions.create({ model: 'o4-mini', messages: [{ role: 'user', content: 'Think, then answer: 17 × 23?' }] }, headers('alice', 'math'));
-    await openai.embeddings.create({ model: 'text-embedding-3-small', input: ['first document', 'second document'] }, headers('carol', 'search'));
-    const system = [{ type: 'text' as const, text: longContext, cache_control: { type: 'ephemeral' as const } }];
-    await anthropic.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 200, system, messages: [{ role: 'user', content: 'When is high tide?' }] }, headers('dave', 'tides'));
-    await anthropic.messages
-      .stream({ model: 'claude-sonnet-4-6', max_tokens: 200, system, messages: [{ role: 'user', content: 'And low tide?' }] }, headers('dave', 'tides'))
-      .finalMessage();
-    await openai.chat.completions
-      .create({ model: 'gpt-4o-fake-error-429', messages: [{ role: 'user', content: 'this one is rate limited' }] }, headers('erin', 'chat'))
-      .catch((e: unknown) => process.stdout.write(`  (expected) provider error passed through to the SDK: ${(e as Error).constructor.name} ${(e as { status?: number }).status}\n`));
+    const tenant = tenants[i % tenants.length] as string;
+    const user = `user-${(i * 7) % 11}`;
+    const q = QUESTIONS[i % QUESTIONS.length] as string;
+    const tasks: Promise<unknown>[] = [
+      openai.chat.completions.create({ model: 'support', messages: [{ role: 'user', content: q }] }, h(tenant, user, 'support-bot')).catch(swallow),
+      (async () => {
+        const s = await openai.chat.completions.create({ model: 'support', stream: true, messages: [{ role: 'user', content: `Explain: ${q}` }] }, h(tenant, user, 'support-bot'));
+        for await (const _ of s) {
+          // the app renders tokens as they arrive
+        }
+      })().catch(swallow),
+      anthropic.messages.create({ model: 'search', max_tokens: 300, messages: [{ role: 'user', content: `Find docs about ${q}` }] }, h(tenant, user, 'doc-search')).catch(swallow),
+      anthropic.messages
+        .stream({ model: 'claude-sonnet-4-6', max_tokens: 300, system: [{ type: 'text', text: longPolicy, cache_control: { type: 'ephemeral' } }], messages: [{ role: 'user', content: q }] }, h(tenant, user, 'policy-qa'))
+        .finalMessage()
+        .catch(swallow),
+      openai.chat.completions
+        .create(
+          {
+            model: 'extract',
+            messages: [{ role: 'user', content: `Extract the intent of: ${q}` }],
+            response_format: { type: 'json_schema', json_schema: { name: 'intent', schema: { type: 'object', properties: { intent: { type: 'string' }, urgent: { type: 'boolean' } }, required: ['intent', 'urgent'] } } },
+          },
+          h(tenant, user, 'triage'),
+        )
+        .catch(swallow),
+      openai.embeddings.create({ model: 'text-embedding-3-small', input: [q] }, h(tenant, user, 'search-index')).catch(swallow),
+      openai.chat.completions.create({ model: 'o4-mini', messages: [{ role: 'user', content: `Think step by step: ${q}` }] }, h(tenant, user, 'reasoning')).catch(swallow),
+    ];
+    if (i % 5 === 4) tasks.push(openai.chat.completions.create({ model: 'gpt-4o-fake-error-429', messages: [{ role: 'user', content: 'rate limited' }] }, h(tenant, user, 'support-bot')).catch(swallow));
+    await Promise.all(tasks);
+    const done = i + 1;
+    const bar = '█'.repeat(Math.round((done / rounds) * 30)).padEnd(30, '░');
+    if (process.stdout.isTTY) process.stdout.write(`\r  traffic ${bar} ${done}/${rounds} rounds · ${records.length} calls · ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    else if (done === rounds || done % 5 === 0) out(`  traffic ${done}/${rounds} rounds · ${records.length} calls`);
   }
-
-  // Records are written just after each response: give the last one a tick.
+  if (process.stdout.isTTY) process.stdout.write('\n');
   await new Promise((r) => setTimeout(r, 50));
-  await sidecar.close(1_000);
-  await fake.close();
+  await sidecar.flush();
+  out(`  ${records.length} calls in ${((Date.now() - started) / 1000).toFixed(1)} s (${failures} surfaced to the apps as errors, as designed)\n`);
+  return {
+    calls: records,
+    sidecar,
+    async close() {
+      await sidecar.close(1_000);
+      await fake.close();
+    },
+  };
+}
 
-  const header = `${pad('api', 10)}${pad('model', 24)}${pad('stream', 7)}${pad('status', 7)}${pad('in', 7)}${pad('cached', 7)}${pad('out', 6)}${pad('cost', 12)}${pad('ttfb ms', 9)}overhead ms`;
-  process.stdout.write(`\n${header}\n${'-'.repeat(header.length)}\n`);
+/** Summary from ClickHouse: what the dashboards would show. */
+async function printReport(sidecar: RunningSidecar, out: (l: string) => void): Promise<void> {
+  const store = sidecar.telemetry.store;
+  if (!store) return;
+  const rows = await store.query<Record<string, string>>(
+    `SELECT Route, Provider, RequestModel, count() AS calls, countIf(ErrorType != '') AS errors, countIf(FallbackIndex > 0) AS fallbacks,
+            round(quantile(0.95)(DurationMs), 1) AS p95_ms, round(avgOrNull(TtftMs), 1) AS ttft_ms, sum(InputTokens) AS input_tokens,
+            sum(CacheReadTokens) AS cached_tokens, sum(OutputTokens) AS output_tokens, toString(sum(ifNull(CostUsd, 0))) AS cost_usd
+     FROM otel.llm_calls WHERE ServiceName = 'demo-shop' GROUP BY Route, Provider, RequestModel ORDER BY Route, calls DESC`,
+  );
+  out(`${pad('route', 9)}${pad('provider', 10)}${pad('model', 24)}${pad('calls', 7)}${pad('errors', 8)}${pad('fallbk', 8)}${pad('p95 ms', 8)}${pad('ttft', 7)}${pad('in', 8)}${pad('cached', 8)}${pad('out', 7)}cost`);
   let total = 0n;
-  let scale = 0;
-  for (const r of records) {
-    const u = r.usage;
-    process.stdout.write(
-      `${pad(r.dialect, 10)}${pad(r.upstreamModel, 24)}${pad(r.stream ? 'yes' : 'no', 7)}${pad(String(r.httpStatus), 7)}${pad(String(u?.inputTokens ?? '-'), 7)}${pad(String(u?.cacheReadTokens ?? '-'), 7)}${pad(String(u?.outputTokens ?? '-'), 6)}${pad(fmtUsd(r.costUsd), 12)}${pad(r.timeToFirstChunkMs?.toFixed(1) ?? '-', 9)}${r.overheadMs.toFixed(3)}\n`,
+  for (const r of rows) {
+    total += parsePicoUsd(r.cost_usd ?? '0');
+    out(
+      `${pad(r.Route ?? '', 9)}${pad(r.Provider ?? '', 10)}${pad(r.RequestModel ?? '', 24)}${pad(String(r.calls), 7)}${pad(String(r.errors), 8)}${pad(String(r.fallbacks), 8)}${pad(String(r.p95_ms), 8)}${pad(String(r.ttft_ms ?? '-'), 7)}${pad(String(r.input_tokens), 8)}${pad(String(r.cached_tokens), 8)}${pad(String(r.output_tokens), 7)}$${Number(r.cost_usd).toFixed(6)}`,
     );
-    if (r.costUsd !== undefined) {
-      // Sum exact decimals as integers at a common scale.
-      const [int = '0', frac = ''] = r.costUsd.split('.');
-      const s = Math.max(scale, frac.length);
-      total = total * 10n ** BigInt(s - scale) + BigInt(int + frac.padEnd(s, '0'));
-      scale = s;
-    }
   }
-  const totalStr = scale === 0 ? total.toString() : `${total / 10n ** BigInt(scale)}.${(total % 10n ** BigInt(scale)).toString().padStart(scale, '0')}`;
-  const overheads = records.map((r) => r.overheadMs).sort((a, b) => a - b);
-  const p50 = overheads[Math.floor(overheads.length / 2)] ?? 0;
-  process.stdout.write(`\n${records.length} calls, total spend $${totalStr} at list prices, median sidecar overhead ${p50.toFixed(3)} ms\n`);
+  const [tenants] = await store.query<Record<string, string>>(`SELECT groupArray((Tenant, cost)) AS t FROM (SELECT Tenant, toString(sum(ifNull(CostUsd, 0))) AS cost FROM otel.llm_calls WHERE ServiceName = 'demo-shop' GROUP BY Tenant ORDER BY Tenant)`);
+  out(`\ntotal spend $${formatPicoUsd(total)} at list prices · by tenant: ${JSON.stringify(tenants?.t ?? [])}`);
+  const [sampled] = await store.query<Record<string, string>>(`SELECT countIf(EvalSampled = 1) AS sampled, count() AS calls FROM otel.llm_calls WHERE ServiceName = 'demo-shop'`);
+  out(`${sampled?.sampled} of ${sampled?.calls} calls sampled for evaluation (content captured, redacted)`);
+}
+
+export async function runDemo(opts: DemoOptions): Promise<number> {
+  const out = opts.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const demo = await demoTraffic(opts);
+  try {
+    await printReport(demo.sidecar, out);
+    const metrics = demo.sidecar.metrics.render();
+    const opens = /llm_sidecar_breaker_opens_total\{[^}]*\} (\d+)/.exec(metrics)?.[1] ?? '0';
+    out(`circuit breakers opened: ${opens} (the "search" route's primary is down; its traffic fell back to Anthropic)`);
+  } finally {
+    await demo.close();
+  }
+  out(`\ndata kept in ${opts.dataDir ?? './.llm-sidecar'} — run it again, or point Grafana at a ClickHouse server for the dashboards.`);
   return 0;
 }

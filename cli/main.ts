@@ -33,11 +33,14 @@ materialized view, per-minute rollups, llm_evaluations, llm_feedback. Safe to ru
 migrations are recorded in schema_migrations. The proxy also runs it at start unless
 telemetry.clickhouse.migrate is false.
 `,
-  demo: `Usage: llm-sidecar demo [--requests N]
+  demo: `Usage: llm-sidecar demo [--requests ROUNDS]
 
-Starts a simulated OpenAI/Anthropic provider and the sidecar in front of it, sends a mix of traffic
-(JSON and streaming, both APIs, one provider error), and prints what the sidecar measured: tokens,
-cost, time to first token and its own overhead per call. Needs no keys and no network.
+Runs the whole product on this machine with no keys and no network: a simulated OpenAI/Anthropic
+provider with realistic latency, the sidecar in front of it storing telemetry in the embedded
+ClickHouse (./.llm-sidecar), and the official SDKs driving traffic through it — several features
+and tenants, streaming and not, JSON extraction on a cascade route, a provider outage that trips a
+circuit breaker and falls back across providers. Prints a report from ClickHouse at the end.
+ROUNDS defaults to 30 (about 230 calls).
 `,
 };
 

@@ -64,7 +64,7 @@ export function resourceAttributes(serviceName: string, env: NodeJS.ProcessEnv):
 
 export function createTracing(options: TracingOptions): Tracing {
   const processors: SpanProcessor[] = [
-    ...options.exporters.map((e) => new BatchSpanProcessor(e, { maxQueueSize: 8192, maxExportBatchSize: 1024, scheduledDelayMillis: 1000, exportTimeoutMillis: 30_000 })),
+    ...options.exporters.map((e) => new BatchSpanProcessor(e, { maxQueueSize: 16384, maxExportBatchSize: 4096, scheduledDelayMillis: 1000, exportTimeoutMillis: 30_000 })),
     ...(options.processors ?? []),
   ];
   const ids = new PresetTraceIdGenerator();
