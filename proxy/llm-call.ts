@@ -104,6 +104,8 @@ export class LlmCall {
   private tFirstChunk = 0;
   private served: Served | undefined;
   private skippedOpen = false;
+  /** An attempt is running and not yet in `attempts` (a stream commits while it runs). */
+  private attemptInFlight = false;
   private readonly events: { name: string; epochMs: number; attributes: Record<string, string | number> }[] = [];
 
   constructor(
@@ -157,7 +159,8 @@ export class LlmCall {
         if (failedClass === undefined) {
           target.breaker.record(true);
           target.latency.observe((this.current?.tEnd ?? 0) - (this.current?.tStart ?? 0));
-          const escalate = !isLastCandidate && this.cascadeFailure(outcome, target.provider.type);
+          // A provider 4xx (other than 429) is the request's fault: answer it as is, never escalate.
+          const escalate = !isLastCandidate && status < 400 && this.cascadeFailure(outcome, target.provider.type);
           if (escalate) {
             this.event('llm_sidecar.cascade.escalated', { target: target.key, reason: escalate });
             last = { outcome, served, cross: translation !== undefined };
@@ -228,6 +231,7 @@ export class LlmCall {
     });
     this.current = attempt;
     this.served = served;
+    this.attemptInFlight = true;
     attempt.start();
     const startEpoch = epochNow();
     upstream.pool.dispatch(
@@ -235,6 +239,7 @@ export class LlmCall {
       attempt,
     );
     const outcome = await attempt.result;
+    this.attemptInFlight = false;
     if (this.tFirstChunk === 0 && attempt.tFirstChunk !== 0) this.tFirstChunk = attempt.tFirstChunk;
     const status = outcome.kind === 'failed' ? undefined : outcome.status;
     this.attempts.push({
@@ -274,7 +279,7 @@ export class LlmCall {
     h[RESPONSE_HEADERS.cache] = 'bypass';
     h[RESPONSE_HEADERS.provider] = served.target.providerName;
     h[RESPONSE_HEADERS.model] = served.model;
-    h[RESPONSE_HEADERS.attempts] = String(this.attempts.length + (stream ? 1 : 0));
+    h[RESPONSE_HEADERS.attempts] = String(this.attempts.length + (this.attemptInFlight ? 1 : 0));
     h[RESPONSE_HEADERS.sidecarRequestId] = this.input.requestId;
     // The provider's own request id wins: it is what the SDK surfaces and what support asks for.
     if (h[RESPONSE_HEADERS.requestId] === undefined) h[RESPONSE_HEADERS.requestId] = this.input.requestId;

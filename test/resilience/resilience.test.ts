@@ -40,6 +40,7 @@ beforeAll(async () => {
           { provider: 'scripted', model: 'strong' },
         ],
       },
+      cascade400: { strategy: 'cascade', retry: { maxRetries: 0 }, targets: [{ provider: 'scripted', model: 'cheap-400' }, { provider: 'scripted', model: 'strong' }] },
       weighted: { strategy: 'weighted', targets: [{ provider: 'scripted', model: 'w-a', weight: 3 }, { provider: 'scripted', model: 'w-b', weight: 1 }] },
     },
   }));
@@ -47,6 +48,7 @@ beforeAll(async () => {
   scripted.behaviour.set('always-down', { kind: 'status', status: 503 });
   scripted.behaviour.set('cheap-bad-json', { kind: 'ok', content: 'Sure! Here is your JSON: {broken' });
   scripted.behaviour.set('cheap-wrong-schema', { kind: 'ok', content: '{"colour":"red"}' });
+  scripted.behaviour.set('cheap-400', { kind: 'status', status: 400 });
   scripted.behaviour.set('strong', { kind: 'ok', content: '{"colours":["red","blue"],"count":2}' });
 });
 
@@ -171,6 +173,12 @@ describe('routing strategies', () => {
     const rec = await recordOf(response);
     expect(rec.fallbackIndex).toBe(2);
     expect(rec.events.filter((e) => e.name === 'llm_sidecar.cascade.escalated').map((e) => e.attributes.reason)).toEqual(['invalid_json', 'schema_mismatch']);
+  });
+
+  it('cascade never escalates a provider 4xx: the request was at fault, the app gets it as is', async () => {
+    const err = await client.chat.completions.create({ model: 'x', messages: msg }, route('cascade400')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).headers.get('x-llm-sidecar-attempts')).toBe('1');
   });
 
   it('weighted routing spreads traffic by weight', async () => {
