@@ -1,0 +1,365 @@
+// `npm run bench`: how much the sidecar costs compared with calling the provider directly and with
+// a bare Node pass-through, in one run on one machine, so the ratios mean something even on a
+// small shared box. Targets (the load generator is this process):
+//   direct  load generator → fake upstream
+//   bare    load generator → bare-passthrough.ts → fake upstream
+//   proxy   load generator → `llm-sidecar proxy` → fake upstream
+// Phases: open loop at a fixed rate (latency, CPU, RSS), streaming open loop (TTFB), saturation
+// (throughput, CPU). Each phase warms every target up, then measures in ROUNDS: the phase's time
+// is cut into slices and the targets take turns (order rotated each round), so a neighbour's load
+// spike or a slow drift of the machine lands on all targets alike instead of on whichever was
+// measured at that moment. Only the target of the current slice gets load; the others sit idle.
+// Report on stdout and in bench-results/latest.json; progress on stderr. Exit 0 when every target
+// ran (MISS is a result, not a failure), 1 otherwise.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { arch, constants as osConstants, cpus, loadavg, platform, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request, type Pool } from 'undici';
+import { REPO_ROOT, freePort, indent, killAllChildren, spawnNode, type Child } from './children.ts';
+import { createLoadPool, runOpenLoop, summarize, type OpenLoopRequest, type OpenLoopRun } from './open-loop.ts';
+import { cpuMicros, memory, type Memory } from './procstat.ts';
+import { TARGETS, buildReport, type ProcessCost, type Settings, type TargetName, type TargetOutcome } from './report.ts';
+import { saturate, summarizeSaturation, type SaturationRun } from './saturate.ts';
+
+const env = (name: string, fallback: number): number => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+const durationS = env('BENCH_DURATION_S', 8);
+const settings: Settings = {
+  durationS,
+  warmupS: env('BENCH_WARMUP_S', 2),
+  rate: env('BENCH_RATE', 500),
+  streamRate: env('BENCH_STREAM_RATE', 200),
+  streamDurationS: env('BENCH_STREAM_DURATION_S', Math.max(1, Math.round((durationS * 5) / 8))),
+  connections: env('BENCH_CONNECTIONS', 50),
+  rounds: Math.round(env('BENCH_ROUNDS', 4)),
+  // Enough that the generator never queues at the planned rates (each request takes ~1 ms).
+  openLoopConnections: 64,
+  proxyExtraYaml: process.env.BENCH_PROXY_EXTRA_YAML || undefined,
+};
+/**
+ * BENCH_TARGETS=direct,bare skips the others (e.g. while the proxy does not start yet).
+ * BENCH_PROXY_EXTRA_YAML is appended to the sidecar's config, e.g. to measure a variant:
+ *   BENCH_PROXY_EXTRA_YAML='telemetry: { clickhouse: { mode: off } }' npm run bench
+ */
+const selected = new Set((process.env.BENCH_TARGETS ?? TARGETS.join(',')).split(',').map((s) => s.trim()));
+
+const PROXY_READY_TIMEOUT_MS = 15_000;
+const SETTLE_MS = 300;
+const PATH = '/v1/chat/completions';
+const HEADERS = { 'content-type': 'application/json', authorization: 'Bearer sk-bench' };
+const MESSAGES = [{ role: 'user', content: 'Say hello to the benchmark' }];
+const JSON_REQUEST: OpenLoopRequest = { path: PATH, headers: HEADERS, body: Buffer.from(JSON.stringify({ model: 'gpt-4o-mini', messages: MESSAGES })) };
+const STREAM_REQUEST: OpenLoopRequest = { path: PATH, headers: HEADERS, body: Buffer.from(JSON.stringify({ model: 'gpt-4o-mini', messages: MESSAGES, stream: true })) };
+
+const log = (msg: string): void => {
+  process.stderr.write(`bench: ${msg}\n`);
+};
+
+// ---- cleanup: the children die with the bench on exit, error or signal ---------------------------
+// (Only a SIGKILLed bench cannot clean up; even then the bare forwarder exits with its IPC channel.)
+let tempDir: string | undefined;
+process.on('exit', () => {
+  killAllChildren();
+  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    log(`${signal}: stopping`);
+    process.exit(128 + osConstants.signals[signal]); // the 'exit' handler kills the children
+  });
+}
+
+// ---- the three ways to reach the fake upstream ------------------------------------------------
+async function startFakeUpstream(): Promise<{ child: Child; origin: string; port: number }> {
+  const child = spawnNode('fake-provider', ['--import', 'tsx', 'test/fake-provider/main.ts', '--port', '0']);
+  const m = await child.waitForOutput(/fake-provider listening on (http:\/\/\S+:(\d+))/, 15_000);
+  return { child, origin: m[1] as string, port: Number(m[2]) };
+}
+
+async function startBare(upstreamOrigin: string): Promise<{ child: Child; origin: string }> {
+  // IPC only so that the forwarder notices the bench's death (it exits on 'disconnect').
+  const child = spawnNode('bare-passthrough', ['--import', 'tsx', 'test/bench/bare-passthrough.ts', '--upstream', upstreamOrigin], { ipc: true });
+  const m = await child.waitForOutput(/bare-passthrough listening on (http:\/\/\S+)/, 15_000);
+  return { child, origin: m[1] as string };
+}
+
+async function startProxy(fakePort: number): Promise<{ child: Child; origin: string }> {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  tempDir ??= mkdtempSync(join(tmpdir(), 'llm-sidecar-npm-bench-'));
+  const configFile = join(tempDir, 'sidecar.yaml');
+  writeFileSync(
+    configFile,
+    [
+      `listen: { host: 127.0.0.1, port: ${port} }`,
+      `admin: { host: 127.0.0.1, port: ${adminPort} }`,
+      'providers:',
+      `  openai: { type: openai, baseUrl: http://127.0.0.1:${fakePort}/v1 }`,
+      `  anthropic: { type: anthropic, baseUrl: http://127.0.0.1:${fakePort} }`,
+      settings.proxyExtraYaml ?? '',
+      '',
+    ].join('\n'),
+  );
+  // Working directory = the temp dir: the sidecar's default on-disk state (./.llm-sidecar: embedded
+  // ClickHouse, spool) then lands there, is thrown away afterwards, and never collides with another
+  // sidecar running from the repo. Short drain so that stopping it does not hold the run up.
+  const child = spawnNode('llm-sidecar proxy', [join(REPO_ROOT, 'bin/llm-sidecar'), 'proxy', '--config', configFile], {
+    cwd: tempDir,
+    env: { LLM_SIDECAR_DRAIN_MS: '1000' },
+  });
+  const deadline = Date.now() + PROXY_READY_TIMEOUT_MS;
+  let gaveUp = false;
+  const ready = async (): Promise<void> => {
+    while (!gaveUp) {
+      try {
+        const res = await request(`http://127.0.0.1:${adminPort}/readyz`, { headersTimeout: 1_000, bodyTimeout: 1_000 });
+        await res.body.dump();
+        if (res.statusCode === 200) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`not ready (GET /readyz on admin port ${adminPort} ≠ 200) within ${PROXY_READY_TIMEOUT_MS / 1000} s\noutput:\n${indent(child.tail())}`);
+      }
+      await sleep(100);
+    }
+  };
+  try {
+    await Promise.race([ready(), child.exited]);
+  } catch (err) {
+    await child.stop(500);
+    throw err;
+  } finally {
+    gaveUp = true;
+  }
+  return { child, origin: `http://127.0.0.1:${port}` };
+}
+
+/** One JSON and one streaming request must succeed before any load: a broken target fails fast. */
+async function smokeTest(origin: string): Promise<void> {
+  for (const [kind, req, expect] of [
+    ['JSON', JSON_REQUEST, '"choices"'],
+    ['streaming', STREAM_REQUEST, 'data: '],
+  ] as const) {
+    const res = await request(origin + PATH, { method: 'POST', headers: req.headers, body: req.body, headersTimeout: 5_000, bodyTimeout: 5_000 });
+    const text = await res.body.text();
+    if (res.statusCode !== 200 || !text.includes(expect)) {
+      throw new Error(`${kind} smoke request answered ${res.statusCode}: ${text.slice(0, 300)}`);
+    }
+  }
+}
+
+// ---- measurement bookkeeping ------------------------------------------------------------------------
+interface Cost {
+  target: number;
+  upstream: number;
+  generator: number;
+}
+
+/** A phase's slices for one target, and the CPU they cost. */
+interface Slices<R> {
+  runs: R[];
+  cost: Cost;
+}
+
+interface Target {
+  name: TargetName;
+  origin: string;
+  child?: Child;
+  /** Aborted when the target or the fake upstream dies: its running slice stops at once. */
+  crashed: AbortController;
+  error?: string;
+  pool: Pool;
+  idleRssMb?: number;
+  /** Memory right after the target's last fixed-rate slice. */
+  memAfterFixed?: Memory;
+  fixed: Slices<OpenLoopRun>;
+  stream: Slices<OpenLoopRun>;
+  saturation: Slices<SaturationRun>;
+}
+
+const noSlices = <R>(): Slices<R> => ({ runs: [], cost: { target: 0, upstream: 0, generator: 0 } });
+const running = (targets: Target[]): Target[] => targets.filter((t) => t.error === undefined);
+
+/** Runs `fn` on a target; a failure (or its process dying) takes it out of the remaining phases. */
+async function guard(t: Target, what: string, fn: () => Promise<void>): Promise<void> {
+  if (t.error !== undefined) return;
+  try {
+    await fn();
+  } catch (err) {
+    const reason: unknown = t.crashed.signal.aborted ? t.crashed.signal.reason : err;
+    t.error = `${what}: ${reason instanceof Error ? reason.message : String(reason)}`;
+    log(`${t.name}: FAILED: ${t.error}`);
+  }
+}
+
+/** Runs one slice and adds the CPU that the forwarder, the fake upstream and this process spent. */
+async function slice<R>(t: Target, upstreamPid: number, into: Slices<R>, run: () => Promise<R>): Promise<void> {
+  const before = { target: t.child ? cpuMicros(t.child.pid) : 0, upstream: cpuMicros(upstreamPid), self: process.cpuUsage() };
+  const result = await run();
+  const self = process.cpuUsage(before.self);
+  into.cost.target += t.child ? cpuMicros(t.child.pid) - before.target : 0;
+  into.cost.upstream += cpuMicros(upstreamPid) - before.upstream;
+  into.cost.generator += self.user + self.system;
+  into.runs.push(result);
+}
+
+function perRequest(t: Target, cost: Cost, requests: number): ProcessCost {
+  const n = Math.max(1, requests);
+  return { cpuUsPerReq: t.child ? cost.target / n : undefined, upstreamCpuUsPerReq: cost.upstream / n, generatorCpuUsPerReq: cost.generator / n };
+}
+
+/**
+ * A phase: warm every target up, then `rounds` rounds in which each target in turn gets one
+ * slice of the phase's time. The order rotates so that no target is always first after a pause.
+ */
+async function phase(
+  label: string,
+  targets: Target[],
+  warmup: (t: Target, signal: AbortSignal) => Promise<unknown>,
+  measure: (t: Target, sliceS: number, signal: AbortSignal) => Promise<void>,
+  totalS: number,
+): Promise<void> {
+  for (const t of running(targets)) {
+    await guard(t, `${label} warm-up`, async () => {
+      await warmup(t, t.crashed.signal);
+      await sleep(SETTLE_MS, undefined, { signal: t.crashed.signal });
+    });
+  }
+  const sliceS = totalS / settings.rounds;
+  for (let round = 0; round < settings.rounds; round++) {
+    const order = running(targets);
+    const rotated = [...order.slice(round % Math.max(1, order.length)), ...order.slice(0, round % Math.max(1, order.length))];
+    log(`${label}: round ${round + 1}/${settings.rounds} (${rotated.map((t) => t.name).join(', ')}; ${sliceS.toFixed(2)} s each)`);
+    for (const t of rotated) {
+      await guard(t, label, async () => {
+        await measure(t, sliceS, t.crashed.signal);
+        await sleep(SETTLE_MS, undefined, { signal: t.crashed.signal });
+      });
+    }
+  }
+}
+
+// ---- the run ---------------------------------------------------------------------------------------
+async function main(): Promise<number> {
+  const startedAt = new Date().toISOString();
+  // Other work on the machine skews every figure: record how busy it was when the run began.
+  const loadAverage = loadavg()[0] ?? 0;
+  const outcomes = Object.fromEntries(TARGETS.map((t) => [t, { status: 'skipped' }])) as Record<TargetName, TargetOutcome>;
+  log(`node ${process.version}; targets ${[...selected].join(', ')}; report follows on stdout`);
+
+  const fake = await startFakeUpstream();
+  const upstreamPid = fake.child.pid;
+  log(`fake upstream on ${fake.origin} (pid ${upstreamPid})`);
+
+  const starters: Record<TargetName, () => Promise<{ child?: Child; origin: string }>> = {
+    direct: () => Promise.resolve({ origin: fake.origin }),
+    bare: () => startBare(fake.origin),
+    proxy: () => startProxy(fake.port),
+  };
+  const targets: Target[] = [];
+  for (const name of TARGETS) {
+    if (!selected.has(name)) continue;
+    try {
+      log(`${name}: starting`);
+      const { child, origin } = await starters[name]();
+      const crashed = new AbortController();
+      fake.child.exited.catch((err: unknown) => crashed.abort(err));
+      child?.exited.catch((err: unknown) => crashed.abort(err));
+      const t: Target = { name, origin, child, crashed, pool: createLoadPool(origin, settings.openLoopConnections), fixed: noSlices(), stream: noSlices(), saturation: noSlices() };
+      t.idleRssMb = child ? memory(child.pid).rssMb : undefined;
+      await guard(t, 'smoke test', () => smokeTest(origin));
+      if (t.error !== undefined) {
+        // Broken from the start: nothing to measure, and it should not sit on the machine.
+        outcomes[name] = { status: 'failed', error: t.error };
+        await t.pool.destroy();
+        await child?.stop();
+        continue;
+      }
+      targets.push(t);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      log(`${name}: FAILED to start: ${message}`);
+      outcomes[name] = { status: 'failed', error: `start: ${message}` };
+    }
+  }
+
+  const rate = settings.rate;
+  await phase(
+    `open loop ${rate} req/s`,
+    targets,
+    (t, signal) => runOpenLoop(t.pool, JSON_REQUEST, { rate, durationS: settings.warmupS, signal }),
+    async (t, sliceS, signal) => {
+      await slice(t, upstreamPid, t.fixed, () => runOpenLoop(t.pool, JSON_REQUEST, { rate, durationS: sliceS, signal }));
+      // Kept from the last slice: RSS at the end of the fixed-rate phase, before saturation.
+      if (t.child) t.memAfterFixed = memory(t.child.pid);
+    },
+    settings.durationS,
+  );
+  await phase(
+    `streaming ${settings.streamRate} req/s`,
+    targets,
+    (t, signal) => runOpenLoop(t.pool, STREAM_REQUEST, { rate: settings.streamRate, durationS: 1, signal }),
+    (t, sliceS, signal) => slice(t, upstreamPid, t.stream, () => runOpenLoop(t.pool, STREAM_REQUEST, { rate: settings.streamRate, durationS: sliceS, signal })),
+    settings.streamDurationS,
+  );
+  for (const t of targets) await t.pool.destroy();
+  const load = { headers: JSON_REQUEST.headers, body: JSON_REQUEST.body };
+  const connections = settings.connections;
+  await phase(
+    `saturation ${connections} connections`,
+    targets,
+    (t, signal) => saturate(t.origin + PATH, load, { connections, durationS: settings.warmupS, signal }),
+    (t, sliceS, signal) => slice(t, upstreamPid, t.saturation, () => saturate(t.origin + PATH, load, { connections, durationS: sliceS, signal })),
+    settings.durationS,
+  );
+
+  for (const t of targets) {
+    await t.child?.stop();
+    if (t.error !== undefined) {
+      outcomes[t.name] = { status: 'failed', error: t.error };
+      continue;
+    }
+    const fixed = summarize(t.fixed.runs, settings.rate);
+    const stream = summarize(t.stream.runs, settings.streamRate);
+    const saturation = summarizeSaturation(t.saturation.runs, connections);
+    outcomes[t.name] = {
+      status: 'ok',
+      result: {
+        url: t.origin,
+        idleRssMb: t.idleRssMb,
+        fixed: { ...fixed, ...perRequest(t, t.fixed.cost, fixed.ok + fixed.non2xx), rssMb: t.memAfterFixed?.rssMb, peakRssMb: t.memAfterFixed?.peakRssMb },
+        stream: { ...stream, ...perRequest(t, t.stream.cost, stream.ok + stream.non2xx) },
+        saturation: { ...saturation, ...perRequest(t, t.saturation.cost, saturation.completed) },
+      },
+    };
+  }
+  await fake.child.stop();
+
+  const cpu = cpus();
+  const { json, text } = buildReport({
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    node: process.version,
+    cpu: { model: cpu[0]?.model.trim() ?? 'unknown', cores: cpu.length },
+    platform: `${platform()} ${arch()}`,
+    loadAverage,
+    settings,
+    targets: outcomes,
+  });
+  const outDir = join(REPO_ROOT, 'bench-results');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'latest.json'), JSON.stringify(json, null, 2) + '\n');
+  process.stdout.write(text + `\nresults: bench-results/latest.json\n`);
+  return Object.values(outcomes).some((o) => o.status === 'failed') ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);

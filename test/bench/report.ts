@@ -1,0 +1,244 @@
+// The bench's verdict: comparisons (bare and proxy against direct, proxy against bare), the
+// PASS/MISS targets, a plain-text table for people and a JSON document for tools.
+import type { OpenLoopResult } from './open-loop.ts';
+import type { SaturationResult } from './saturate.ts';
+
+export const TARGETS = ['direct', 'bare', 'proxy'] as const;
+export type TargetName = (typeof TARGETS)[number];
+
+/** CPU and memory are only measured for the forwarders (bare, proxy), not for direct. */
+export interface ProcessCost {
+  cpuUsPerReq?: number;
+  /** The fake upstream's CPU per request in the same phase, for context (not a target). */
+  upstreamCpuUsPerReq: number;
+  /** The load generator's (this process's) CPU per request. */
+  generatorCpuUsPerReq: number;
+}
+
+export interface TargetMeasurement {
+  url: string;
+  /** The forwarder's RSS just after it became ready, before any request: its baseline. */
+  idleRssMb?: number;
+  fixed: OpenLoopResult & ProcessCost & { rssMb?: number; peakRssMb?: number };
+  stream: OpenLoopResult & ProcessCost;
+  saturation: SaturationResult & ProcessCost;
+}
+
+export type TargetOutcome = { status: 'ok'; result: TargetMeasurement } | { status: 'failed'; error: string } | { status: 'skipped' };
+
+export interface Settings {
+  durationS: number;
+  warmupS: number;
+  rate: number;
+  streamRate: number;
+  streamDurationS: number;
+  connections: number;
+  /** Each phase's time is split into this many slices per target, taken in turns. */
+  rounds: number;
+  openLoopConnections: number;
+  /** BENCH_PROXY_EXTRA_YAML: appended to the sidecar's config (a variant is being measured). */
+  proxyExtraYaml?: string;
+}
+
+export interface ReportInput {
+  startedAt: string;
+  finishedAt: string;
+  node: string;
+  cpu: { model: string; cores: number };
+  platform: string;
+  /** 1-minute load average when the run started. */
+  loadAverage: number;
+  settings: Settings;
+  targets: Record<TargetName, TargetOutcome>;
+}
+
+type Verdict = 'PASS' | 'MISS' | 'n/a';
+interface Check {
+  name: string;
+  value: number | null;
+  unit: string;
+  threshold: string;
+  result: Verdict;
+}
+interface Added {
+  p50: number;
+  p99: number;
+}
+
+// The targets the sidecar is held to.
+const MIN_THROUGHPUT_VS_BARE = 0.75;
+const MAX_ADDED_P50_MS = 0.6;
+const MAX_ADDED_TTFB_P50_MS = 1;
+const MAX_RSS_MB = 150;
+/** Above this, the generator's lateness is CPU starvation rather than timer granularity. */
+const MAX_HEALTHY_SEND_LAG_MS = 2;
+
+export function buildReport(input: ReportInput): { json: unknown; text: string } {
+  const ok = (name: TargetName): TargetMeasurement | undefined => {
+    const t = input.targets[name];
+    return t.status === 'ok' ? t.result : undefined;
+  };
+  const direct = ok('direct');
+  const bare = ok('bare');
+  const proxy = ok('proxy');
+
+  // Difference of percentiles (not percentile of differences): each run has its own sample.
+  const added = (a: TargetMeasurement | undefined, b: TargetMeasurement | undefined, pick: (m: TargetMeasurement) => OpenLoopResult['latencyMs']): Added | null =>
+    a && b ? { p50: pick(a).p50 - pick(b).p50, p99: pick(a).p99 - pick(b).p99 } : null;
+  const latency = (m: TargetMeasurement): OpenLoopResult['latencyMs'] => m.fixed.latencyMs;
+  const ttfb = (m: TargetMeasurement): OpenLoopResult['latencyMs'] => m.stream.ttfbMs;
+  const addedLatency = { bareVsDirect: added(bare, direct, latency), proxyVsDirect: added(proxy, direct, latency), proxyVsBare: added(proxy, bare, latency) };
+  const addedTtfb = { bareVsDirect: added(bare, direct, ttfb), proxyVsDirect: added(proxy, direct, ttfb), proxyVsBare: added(proxy, bare, ttfb) };
+  const ratio = (a: TargetMeasurement | undefined, b: TargetMeasurement | undefined): number | null => (a && b ? a.saturation.reqPerS / b.saturation.reqPerS : null);
+  const throughputRatio = { bareVsDirect: ratio(bare, direct), proxyVsDirect: ratio(proxy, direct), proxyVsBare: ratio(proxy, bare) };
+
+  const failures = (m: TargetMeasurement): number =>
+    m.fixed.errors + m.fixed.non2xx + m.fixed.timedOut + m.stream.errors + m.stream.non2xx + m.stream.timedOut + m.saturation.errors + m.saturation.non2xx;
+  const measured = [direct, bare, proxy].filter((m): m is TargetMeasurement => m !== undefined);
+  const totalFailures = measured.reduce((n, m) => n + failures(m), 0);
+
+  const check = (name: string, value: number | null | undefined, unit: string, threshold: string, pass: (v: number) => boolean): Check => ({
+    name,
+    value: value ?? null,
+    unit,
+    threshold,
+    result: value === null || value === undefined ? 'n/a' : pass(value) ? 'PASS' : 'MISS',
+  });
+  const checks: Check[] = [
+    check('throughput proxy / bare', throughputRatio.proxyVsBare === null ? null : throughputRatio.proxyVsBare * 100, '%', `≥ ${MIN_THROUGHPUT_VS_BARE * 100} %`, (v) => v >= MIN_THROUGHPUT_VS_BARE * 100),
+    check(`added p50 proxy vs direct @ ${input.settings.rate} req/s`, addedLatency.proxyVsDirect?.p50, 'ms', `≤ ${MAX_ADDED_P50_MS} ms`, (v) => v <= MAX_ADDED_P50_MS),
+    check('added TTFB p50 proxy vs direct (streaming)', addedTtfb.proxyVsDirect?.p50, 'ms', `≤ ${MAX_ADDED_TTFB_P50_MS} ms`, (v) => v <= MAX_ADDED_TTFB_P50_MS),
+    check(`proxy RSS @ ${input.settings.rate} req/s`, proxy?.fixed.rssMb, 'MB', `≤ ${MAX_RSS_MB} MB`, (v) => v <= MAX_RSS_MB),
+    check('errors + non-2xx, all phases and targets', measured.length ? totalFailures : null, '', '= 0', (v) => v === 0),
+  ];
+
+  const json = { ...input, addedLatencyMs: addedLatency, addedTtfbMs: addedTtfb, throughputRatio, checks };
+  return { json, text: renderText(input, { direct, bare, proxy }, addedLatency, addedTtfb, throughputRatio, checks) };
+}
+
+function renderText(
+  input: ReportInput,
+  m: Record<TargetName, TargetMeasurement | undefined>,
+  addedLatency: Record<string, Added | null>,
+  addedTtfb: Record<string, Added | null>,
+  throughput: Record<string, number | null>,
+  checks: Check[],
+): string {
+  const s = input.settings;
+  const out: string[] = [];
+  out.push(`llm-sidecar bench — ${input.startedAt}`);
+  out.push(`node ${input.node} · ${input.cpu.model} (${input.cpu.cores} cores) · ${input.platform} · load average ${input.loadAverage.toFixed(2)} at start`);
+  out.push(
+    `per target: open loop ${s.rate} req/s × ${s.durationS} s · streaming ${s.streamRate} req/s × ${s.streamDurationS} s · saturation ${s.connections} connections × ${s.durationS} s`,
+  );
+  out.push(`each phase: ${s.warmupS} s warm-up per target (1 s for streaming), then ${s.rounds} interleaved rounds (targets take turns, one under load at a time)`);
+  if (s.proxyExtraYaml) out.push(`proxy config variant (BENCH_PROXY_EXTRA_YAML): ${s.proxyExtraYaml}`);
+
+  const failedRow = (name: TargetName): Row => {
+    const t = input.targets[name];
+    return { name, message: t.status === 'failed' ? `FAILED: ${firstLine(t.error)}` : 'skipped (BENCH_TARGETS)' };
+  };
+
+  out.push('', `Throughput at saturation (autocannon, ${s.connections} connections, closed loop)`);
+  out.push(
+    table(
+      ['target', 'req/s', 'rounds min–max', '% of bare', '% of direct', 'errors', 'non-2xx', 'cpu µs/req'],
+      TARGETS.map((name) => {
+        const t = m[name];
+        if (!t) return failedRow(name);
+        const base = (other: TargetMeasurement | undefined): string => (other ? pct(t.saturation.reqPerS / other.saturation.reqPerS) : '—');
+        const rounds = t.saturation.roundsReqPerS;
+        const spread = rounds.length ? `${num(Math.min(...rounds), 0)}–${num(Math.max(...rounds), 0)}` : '—';
+        return [name, num(t.saturation.reqPerS, 0), spread, base(m.bare), base(m.direct), String(t.saturation.errors), String(t.saturation.non2xx), num(t.saturation.cpuUsPerReq, 0)];
+      }),
+    ),
+  );
+
+  out.push('', `Latency at ${s.rate} req/s, open loop, non-streaming (ms from the scheduled send)`);
+  out.push(
+    table(
+      ['target', 'p50', 'p90', 'p99', 'max', 'errors', 'cpu µs/req', 'RSS MB', 'idle RSS'],
+      TARGETS.map((name) => {
+        const t = m[name];
+        if (!t) return failedRow(name);
+        const l = t.fixed.latencyMs;
+        return [name, num(l.p50, 3), num(l.p90, 3), num(l.p99, 3), num(l.max, 2), String(t.fixed.errors + t.fixed.non2xx + t.fixed.timedOut), num(t.fixed.cpuUsPerReq, 0), num(t.fixed.rssMb, 1), num(t.idleRssMb, 1)];
+      }),
+    ),
+  );
+  out.push(addedTable(addedLatency));
+
+  out.push('', `Streaming time to first byte at ${s.streamRate} req/s, open loop (ms from the scheduled send)`);
+  out.push(
+    table(
+      ['target', 'p50', 'p90', 'p99', 'max', 'errors', 'cpu µs/req'],
+      TARGETS.map((name) => {
+        const t = m[name];
+        if (!t) return failedRow(name);
+        const l = t.stream.ttfbMs;
+        return [name, num(l.p50, 3), num(l.p90, 3), num(l.p99, 3), num(l.max, 2), String(t.stream.errors + t.stream.non2xx + t.stream.timedOut), num(t.stream.cpuUsPerReq, 0)];
+      }),
+    ),
+  );
+  out.push(addedTable(addedTtfb));
+
+  out.push('', 'Targets');
+  out.push(
+    table(
+      ['check', 'value', 'target', 'result'],
+      checks.map((c) => [c.name, c.value === null ? '—' : `${num(c.value, c.unit === 'ms' ? 3 : c.unit === '' ? 0 : 1)}${c.unit ? ' ' + c.unit : ''}`, c.threshold, c.result]),
+    ),
+  );
+
+  const lags = TARGETS.flatMap((name) => (m[name] ? [`${name} ${num(m[name].fixed.sendLagMs.p99, 2)} ms`] : []));
+  if (lags.length) out.push('', `generator send lag p99 @ ${s.rate} req/s: ${lags.join(', ')} (timer jitter; counted in every target's latency alike)`);
+  // Timer jitter alone stays near 1 ms; more means the generator itself was starved of CPU.
+  const late = TARGETS.filter((name) => (m[name]?.fixed.sendLagMs.p99 ?? 0) > MAX_HEALTHY_SEND_LAG_MS);
+  if (late.length) {
+    out.push(`WARNING: the load generator fell behind its schedule (send lag p99 > ${MAX_HEALTHY_SEND_LAG_MS} ms) for ${late.join(', ')}: the machine was busy, so p90/p99 latencies are inflated; compare p50s, or rerun on a quieter machine.`);
+  }
+  const ratios = Object.entries(throughput).filter(([, v]) => v !== null).map(([k, v]) => `${PAIR_LABEL[k] ?? k} ${pct(v as number)}`);
+  if (ratios.length) out.push(`throughput ratios: ${ratios.join(', ')}`);
+  for (const name of TARGETS) {
+    const t = input.targets[name];
+    if (t.status === 'failed') out.push('', `${name} failed to run:`, t.error);
+  }
+  return out.join('\n') + '\n';
+}
+
+const PAIR_LABEL: Record<string, string> = { bareVsDirect: 'bare vs direct', proxyVsDirect: 'proxy vs direct', proxyVsBare: 'proxy vs bare' };
+
+function addedTable(added: Record<string, Added | null>): string {
+  return table(
+    ['added', 'p50', 'p99'],
+    Object.entries(added).map(([k, a]) => [PAIR_LABEL[k] ?? k, a ? signed(a.p50) : '—', a ? signed(a.p99) : '—']),
+  );
+}
+
+/** A row of cells, or (for a target that did not run) one message spanning the columns. */
+type Row = string[] | { name: string; message: string };
+
+/** Left-aligned first column, right-aligned numbers. */
+function table(header: string[], rows: Row[]): string {
+  const cells = [header, ...rows.filter((r): r is string[] => Array.isArray(r))];
+  const names = rows.map((r) => (Array.isArray(r) ? '' : r.name));
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length), ...(i === 0 ? names.map((n) => n.length) : [])));
+  const line = (r: Row): string => {
+    if (!Array.isArray(r)) return `  ${r.name.padEnd(widths[0] ?? 0)}  ${r.message}`;
+    return '  ' + r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  };
+  return [header, ...rows].map(line).join('\n');
+}
+
+function num(v: number | undefined, digits: number): string {
+  return v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits);
+}
+function signed(v: number): string {
+  return `${v >= 0 ? '+' : ''}${v.toFixed(3)} ms`;
+}
+function pct(v: number): string {
+  return `${(v * 100).toFixed(1)} %`;
+}
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}
