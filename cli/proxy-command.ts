@@ -1,6 +1,6 @@
 // `llm-sidecar proxy`: run until SIGTERM/SIGINT, then drain and exit 0.
 import { watch } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import type { Config } from '../shared/config/schema.ts';
 import { ConfigError, loadConfig } from '../shared/config/load.ts';
 import { startSidecar, type RunningSidecar } from '../proxy/main.ts';
@@ -34,7 +34,9 @@ export async function runProxy(config: Config, source: string): Promise<number> 
   // directory (a watch on the file itself would stay on the old inode) and debounce.
   let timer: NodeJS.Timeout | undefined;
   const watcher = fromFile
-    ? watch(dirname(source), () => {
+    ? watch(dirname(source), (_event, name) => {
+        // Only the file itself, or Kubernetes' `..data` symlink swap; not its neighbours.
+        if (name !== null && name !== basename(source) && name !== '..data') return;
         clearTimeout(timer);
         timer = setTimeout(() => void reload(sidecar, source, 'file changed'), 200);
       })

@@ -9,6 +9,7 @@ import { ProxyMetrics } from './metrics.ts';
 import { ProxyServer } from './server.ts';
 import type { Translation } from './llm-call.ts';
 import { translationFor } from './translation.ts';
+import { loadTokenizer } from './token-estimate.ts';
 import type { ApiDialect } from '../shared/errors.ts';
 import { Redactor } from '../shared/telemetry/redact.ts';
 import { SpanRecorder } from './telemetry/span-recorder.ts';
@@ -44,6 +45,8 @@ export interface SidecarOptions {
 export async function startSidecar(config: Config, options: SidecarOptions = {}): Promise<RunningSidecar> {
   const prices = loadPriceTable(config.pricing.models);
   const metrics = new ProxyMetrics();
+  // Token counts are needed only by routes that route on them (match rules, the cost strategy).
+  if (Object.values(config.routes).some((r) => r.strategy === 'cost' || r.match?.minInputTokens !== undefined || r.match?.maxInputTokens !== undefined)) await loadTokenizer();
   const telemetry = await setupTelemetryExport(config.telemetry);
   const tracing = createTracing({ serviceName: config.telemetry.serviceName, exporters: telemetry.exporters, processors: options.spanProcessors, env: options.env });
   const extraRecorders = options.recorders ?? [];

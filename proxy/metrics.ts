@@ -49,27 +49,42 @@ export class ProxyMetrics implements CallRecorder {
     if (state === 'open') this.inc(this.breakerOpens, labels({ target }), 1);
   }
 
+  /** Label strings per (route, provider, model): built once, not per call. */
+  private readonly baseLabels = new Map<string, { base: Record<string, string>; key: string; byType: Record<string, string> }>();
+
+  private labelsFor(route: string, provider: string, model: string): { base: Record<string, string>; key: string; byType: Record<string, string> } {
+    const id = `${route}\u0000${provider}\u0000${model}`;
+    let l = this.baseLabels.get(id);
+    if (!l) {
+      const base = { route, provider, model };
+      const byType: Record<string, string> = {};
+      for (const type of ['input', 'output', 'cache_read', 'cache_write', 'reasoning']) byType[type] = labels({ ...base, type });
+      l = { base, key: labels(base), byType };
+      // Bounded: routes × providers × models is small, but a model name comes from the request.
+      if (this.baseLabels.size < 5000) this.baseLabels.set(id, l);
+    }
+    return l;
+  }
+
   record(call: CallRecord): void {
     if (call.fallbackIndex > 0) this.inc(this.fallbacks, labels({ route: call.route }), 1);
     if (call.attempts > 1) this.inc(this.retries, labels({ route: call.route }), call.attempts - 1);
-    const base = { route: call.route, provider: call.providerName, model: call.upstreamModel };
+    const l = this.labelsFor(call.route, call.providerName, call.upstreamModel);
     const status = call.errorCode ?? (call.clientAborted ? 'client_aborted' : `${Math.floor(call.httpStatus / 100)}xx`);
-    this.inc(this.requests, labels({ ...base, status }), 1);
+    this.inc(this.requests, `${l.key},status="${status}"`, 1);
     const u = call.usage;
     if (u) {
-      this.inc(this.tokens, labels({ ...base, type: 'input' }), u.inputTokens);
-      this.inc(this.tokens, labels({ ...base, type: 'output' }), u.outputTokens);
-      this.inc(this.tokens, labels({ ...base, type: 'cache_read' }), u.cacheReadTokens);
-      this.inc(this.tokens, labels({ ...base, type: 'cache_write' }), u.cacheWrite5mTokens + u.cacheWrite1hTokens);
-      this.inc(this.tokens, labels({ ...base, type: 'reasoning' }), u.reasoningTokens);
+      const t = l.byType as Record<'input' | 'output' | 'cache_read' | 'cache_write' | 'reasoning', string>;
+      this.inc(this.tokens, t.input, u.inputTokens);
+      this.inc(this.tokens, t.output, u.outputTokens);
+      this.inc(this.tokens, t.cache_read, u.cacheReadTokens);
+      this.inc(this.tokens, t.cache_write, u.cacheWrite5mTokens + u.cacheWrite1hTokens);
+      this.inc(this.tokens, t.reasoning, u.reasoningTokens);
     }
-    if (call.costUsd !== undefined) {
-      const key = labels(base);
-      this.costPicoUsd.set(key, (this.costPicoUsd.get(key) ?? 0n) + parsePicoUsd(call.costUsd));
-    }
-    else if (u) this.inc(this.costUnknown, labels(base), 1);
+    if (call.costUsd !== undefined) this.costPicoUsd.set(l.key, (this.costPicoUsd.get(l.key) ?? 0n) + parsePicoUsd(call.costUsd));
+    else if (u) this.inc(this.costUnknown, l.key, 1);
     this.overhead.observe(call.overheadMs);
-    const key = labels({ route: call.route, provider: call.providerName });
+    const key = `route="${call.route}",provider="${call.providerName}"`;
     let h = this.duration.get(key);
     if (!h) this.duration.set(key, (h = new Histogram(DURATION_BUCKETS_S)));
     h.observe(call.durationMs / 1000);

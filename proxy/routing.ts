@@ -89,7 +89,10 @@ export class Router {
     this.random = options.random ?? Math.random;
     for (const [name, provider] of Object.entries(config.providers)) {
       if (!this.defaults.has(provider.type)) {
-        this.defaults.set(provider.type, { name, provider, target: this.makeTarget(`${DEFAULT_ROUTE}/${name}`, name, provider, undefined, 1, {}, undefined) });
+        // Without a configured route the sidecar stays transparent: no breaker, the provider's own errors.
+        const target = this.makeTarget(`${DEFAULT_ROUTE}/${name}`, name, provider, undefined, 1, {}, undefined);
+        target.breaker = new CircuitBreaker({ failureRatio: 1, windowMs: 30_000, minRequests: Number.MAX_SAFE_INTEGER, cooldownMs: 0 });
+        this.defaults.set(provider.type, { name, provider, target });
       }
     }
     for (const name of Object.keys(config.routes)) this.compile(config, name, []);

@@ -1,7 +1,6 @@
 // The proxy's inbound side. Per request: classify the path → read and check the body → resolve the
 // route → dispatch upstream through a keep-alive pool → hand the answer to an LlmExchange. Paths
 // the sidecar does not parse are streamed through untouched in both directions.
-import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
@@ -19,6 +18,7 @@ import { parseJsonObject, readBody, requireModel } from './request-body.ts';
 import { sendError } from './respond.ts';
 import { Router } from './routing.ts';
 import { captureInput, sampledByTraceId } from './telemetry/content.ts';
+import { randomHex } from './telemetry/ids.ts';
 import { mapUpstreamError, upstreamPath, UpstreamPools } from './upstream.ts';
 
 export type Pricer = (providerType: ApiDialect, model: string, usage: NormalizedUsage) => string | undefined;
@@ -150,7 +150,7 @@ export class ProxyServer {
     const pathname = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
     const endpoint = classify(method, pathname);
-    const requestId = firstHeader(req.headers['x-request-id']) ?? randomUUID();
+    const requestId = firstHeader(req.headers['x-request-id']) ?? randomHex(16);
     const dialect = endpoint.kind === 'llm' ? endpoint.dialect : guessDialect(pathname, req.headers);
     if (this.draining) {
       req.resume();
@@ -197,7 +197,7 @@ export class ProxyServer {
     const route = this.router.select(requestModel, controls.route, lazyFeatures, controls.tenant, controls.feature);
     const plan = this.router.plan(endpoint.dialect, requestModel, route, lazyFeatures);
     const traceparent = firstHeader(req.headers.traceparent);
-    const traceId = traceIdOf(traceparent) ?? randomBytes(16).toString('hex');
+    const traceId = traceIdOf(traceparent) ?? randomHex(16);
     const evaluation = this.config.evaluation;
     // Judge traffic is never sampled for evaluation itself.
     const evalSampled = controls.feature !== 'judge' && sampledByTraceId(traceId, evaluation.routes[plan.routeName] ?? evaluation.sampleRate);

@@ -3,8 +3,15 @@
 // tokenizer: ~3.5 characters per token is the documented approximation (it errs towards more
 // tokens than o200k on English, which is the safe side for a limit). Only computed when a route
 // needs it (match rules on tokens, the cost strategy).
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import type { ApiDialect } from '../shared/errors.ts';
+
+type CountTokens = (text: string, options: { disallowedSpecial: Set<string> }) => number;
+/** The BPE ranks take tens of MB: loaded only when a route needs token counts (loadTokenizer). */
+let countTokens: CountTokens | undefined;
+
+export async function loadTokenizer(): Promise<void> {
+  countTokens ??= (await import('gpt-tokenizer/encoding/o200k_base')).countTokens as CountTokens;
+}
 
 export interface RequestFeatures {
   inputTokens: number;
@@ -49,7 +56,7 @@ function collectText(value: unknown, out: string[], flags: { images: boolean }):
 
 export function estimateTokens(text: string, dialect: ApiDialect): number {
   if (dialect === 'anthropic') return Math.ceil(text.length / 3.5);
-  if (text.length > EXACT_LIMIT_CHARS) return Math.ceil(text.length / 4);
+  if (text.length > EXACT_LIMIT_CHARS || !countTokens) return Math.ceil(text.length / 4);
   return countTokens(text, PLAIN_TEXT);
 }
 

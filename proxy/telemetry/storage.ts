@@ -1,7 +1,6 @@
 // Where spans go (config `telemetry`): the ClickHouse span exporter — embedded chdb by default, a
 // server with a URL — and/or OTLP/HTTP to a collector. A ClickHouse that is down at start does not
 // stop the sidecar: spans spool on disk and the schema migration is retried in the background.
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { TelemetryConfig } from '../../shared/config/schema.ts';
 import { migrate } from '../../shared/clickhouse/migrate.ts';
@@ -25,7 +24,11 @@ export async function openStore(c: TelemetryConfig['clickhouse']): Promise<Click
 
 export async function setupTelemetryExport(t: TelemetryConfig, log: (m: string) => void = (m) => console.error(`llm-sidecar: ${m}`)): Promise<TelemetryExport> {
   const exporters: SpanExporter[] = [];
-  if (t.otlp) exporters.push(new OTLPTraceExporter({ url: t.otlp.endpoint, headers: t.otlp.headers }));
+  if (t.otlp) {
+    // Loaded only when configured: the OTLP exporter brings its own transport and serializers.
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+    exporters.push(new OTLPTraceExporter({ url: t.otlp.endpoint, headers: t.otlp.headers }));
+  }
   const store = await openStore(t.clickhouse);
   let chExporter: ClickHouseSpanExporter | undefined;
   let migrated: Promise<void> = Promise.resolve();

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import type { Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './ids.ts';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type IdGenerator, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 /**
@@ -18,13 +18,13 @@ export class PresetTraceIdGenerator implements IdGenerator {
   next: string | undefined;
 
   generateTraceId(): string {
-    const id = this.next ?? randomBytes(16).toString('hex');
+    const id = this.next ?? randomHex(16);
     this.next = undefined;
     return id;
   }
 
   generateSpanId(): string {
-    return randomBytes(8).toString('hex');
+    return randomHex(8);
   }
 }
 
