@@ -62,7 +62,14 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
       const priced = priceCall(prices, providerType, model, usage);
       return priced.known ? priced.totalUsd : undefined;
     },
-    recorder: new CompositeRecorder([metrics, new SpanRecorder({ tracer: tracing.tracer, ids: tracing.ids, redactor: new Redactor(config.evaluation.redaction.patterns, config.evaluation.redaction.defaults) }), ...extraRecorders]),
+    recorder: new CompositeRecorder([
+      metrics,
+      // With no exporter and no processor, spans would be built only to be thrown away.
+      ...(telemetry.exporters.length > 0 || (options.spanProcessors?.length ?? 0) > 0
+        ? [new SpanRecorder({ tracer: tracing.tracer, ids: tracing.ids, redactor: new Redactor(config.evaluation.redaction.patterns, config.evaluation.redaction.defaults) })]
+        : []),
+      ...extraRecorders,
+    ]),
   });
   metrics.telemetryStats = () => telemetry.stats();
   const admin = new AdminServer(config.admin.host, config.admin.port, { ready: () => proxy.ready, metrics: () => metrics.render() });
