@@ -10,6 +10,8 @@ import { ProxyServer } from './server.ts';
 import type { Translation } from './llm-call.ts';
 import { translationFor } from './translation.ts';
 import { loadTokenizer } from './token-estimate.ts';
+import { createBudgetEnforcer, IdentityResolver } from './budget/index.ts';
+import { recordBudgetAlert } from './telemetry/span-recorder.ts';
 import type { ApiDialect } from '../shared/errors.ts';
 import { Redactor } from '../shared/telemetry/redact.ts';
 import { SpanRecorder } from './telemetry/span-recorder.ts';
@@ -50,8 +52,27 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
   const telemetry = await setupTelemetryExport(config.telemetry);
   const tracing = createTracing({ serviceName: config.telemetry.serviceName, exporters: telemetry.exporters, processors: options.spanProcessors, env: options.env });
   const extraRecorders = options.recorders ?? [];
+  const budgets = config.budgets
+    ? {
+        config: config.budgets,
+        identity: new IdentityResolver(config.budgets.identity),
+        enforcer: await createBudgetEnforcer(config.budgets, {
+          onAlert: (a) => {
+            metrics.budgetAlert(a.scope);
+            console.error(`llm-sidecar: budget alert: ${a.scope} of ${a.key} at ${Math.round(a.ratio * 100)} % (${a.used} of ${a.limit} ${a.unit})`);
+            recordBudgetAlert(tracing.tracer, a);
+          },
+          onBackendError: (e) => {
+            metrics.budgetBackendError(e.outcome);
+            console.error(`llm-sidecar: budget backend (${e.backend}) ${e.op} failed${e.timedOut ? ' (timeout)' : ''}: ${e.error.message}; ${e.outcome}`);
+          },
+        }),
+      }
+    : undefined;
+  if (budgets) metrics.budgetSnapshot = () => budgets.enforcer.snapshot();
   const proxy = new ProxyServer({
     config,
+    budgets,
     prices,
     translation: options.translation ?? translationFor,
     onBreakerChange: (target, from, to) => {
@@ -109,6 +130,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     // Calls are recorded one tick after their response: let the last ones reach the processors.
     await new Promise((r) => setImmediate(r));
     await tracing.shutdown();
+    await budgets?.enforcer.close();
     await telemetry.close();
     await admin.close();
   }

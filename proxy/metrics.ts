@@ -37,6 +37,19 @@ export class ProxyMetrics implements CallRecorder {
   private readonly overhead = new Histogram(OVERHEAD_BUCKETS_MS);
   private readonly duration = new Map<string, Histogram>();
 
+  /** Set by the sidecar when budgets are configured. */
+  budgetSnapshot: () => { scope: string; key: string; ratio: number }[] = () => [];
+  private readonly budgetAlerts = new Map<string, number>();
+  private readonly budgetBackendErrors = new Map<string, number>();
+
+  budgetAlert(scope: string): void {
+    this.inc(this.budgetAlerts, labels({ scope }), 1);
+  }
+
+  budgetBackendError(outcome: string): void {
+    this.inc(this.budgetBackendErrors, labels({ outcome }), 1);
+  }
+
   /** Set by the sidecar when a ClickHouse exporter runs. */
   telemetryStats: () => ExporterStats | undefined = () => undefined;
   private readonly breakers = new Map<string, string>();
@@ -110,6 +123,10 @@ export class ProxyMetrics implements CallRecorder {
     counter('llm_sidecar_breaker_opens_total', 'Circuit breaker trips per target.', this.breakerOpens);
     lines.push('# HELP llm_sidecar_breaker_state Circuit breaker state per target (0 closed, 1 half-open, 2 open).', '# TYPE llm_sidecar_breaker_state gauge');
     for (const [t, st] of this.breakers) lines.push(`llm_sidecar_breaker_state{${labels({ target: t })}} ${st === 'open' ? 2 : st === 'half_open' ? 1 : 0}`);
+    counter('llm_sidecar_budget_alerts_total', 'Budgets that crossed their alert threshold (once per window and key).', this.budgetAlerts);
+    counter('llm_sidecar_budget_backend_errors_total', 'Budget backend failures, by what the sidecar did (admitted unmetered, rejected…).', this.budgetBackendErrors);
+    lines.push('# HELP llm_sidecar_budget_used_ratio Share of each active budget used in its current window.', '# TYPE llm_sidecar_budget_used_ratio gauge');
+    for (const g of this.budgetSnapshot()) lines.push(`llm_sidecar_budget_used_ratio{${labels({ scope: g.scope, key: g.key })}} ${g.ratio}`);
     const t = this.telemetryStats();
     if (t) {
       lines.push('# HELP llm_sidecar_telemetry_spans_total Spans by fate: exported directly, spooled to disk, replayed from the spool, dropped (spool full).', '# TYPE llm_sidecar_telemetry_spans_total counter');

@@ -19,12 +19,16 @@ import { sendError } from './respond.ts';
 import { Router } from './routing.ts';
 import { captureInput, sampledByTraceId } from './telemetry/content.ts';
 import { randomHex } from './telemetry/ids.ts';
+import { admit, BudgetRejection, settleReservation, type BudgetGate } from './budget-gate.ts';
+import type { Reservation } from './budget/index.ts';
 import { mapUpstreamError, upstreamPath, UpstreamPools } from './upstream.ts';
 
 export type Pricer = (providerType: ApiDialect, model: string, usage: NormalizedUsage) => string | undefined;
 
 export interface ProxyOptions {
   config: Config;
+  /** Budgets and rate limits, when configured. */
+  budgets?: BudgetGate;
   price: Pricer;
   prices?: PriceTable;
   recorder?: CallRecorder;
@@ -97,7 +101,7 @@ export class ProxyServer {
    */
   reload(next: Config): void {
     const cur = this.config;
-    const restartOnly = (['listen', 'admin', 'telemetry'] as const).filter((k) => JSON.stringify(cur[k]) !== JSON.stringify(next[k]));
+    const restartOnly = (['listen', 'admin', 'telemetry', 'budgets'] as const).filter((k) => JSON.stringify(cur[k]) !== JSON.stringify(next[k]));
     if (restartOnly.length > 0) throw new Error(`${restartOnly.join(', ')} cannot change without a restart`);
     const oldPools = this.pools;
     this.router = new Router(next, { prices: this.options.prices, onBreakerChange: this.options.onBreakerChange });
@@ -173,7 +177,8 @@ export class ProxyServer {
     const e = toSidecarError(err);
     if (e.code === 'LLM_SIDECAR_INTERNAL') console.error(`llm-sidecar: internal error on ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
     // A body we refused is still on its way: close the connection rather than read it.
-    const extra: Record<string, string> | undefined = e.code === 'LLM_SIDECAR_BODY_TOO_LARGE' ? { connection: 'close' } : undefined;
+    const extra: Record<string, string> | undefined =
+      e.code === 'LLM_SIDECAR_BODY_TOO_LARGE' ? { connection: 'close' } : err instanceof BudgetRejection ? { 'retry-after': String(err.retryAfterS) } : undefined;
     if (!req.complete) req.resume();
     sendError(res, dialect, e, requestId, extra);
   }
@@ -190,12 +195,25 @@ export class ProxyServer {
     const limits = this.config.listen;
     const raw = await readBody(req, limits.maxBodyBytes);
     const t0 = performance.now();
-    const body = parseJsonObject(raw);
+    let body = parseJsonObject(raw);
+    let sendRaw = raw;
     const requestModel = requireModel(body);
+    const budgets = this.options.budgets;
+    // Identity: headers, then the body's user field and the API-key map when budgets are configured.
+    const who = budgets ? budgets.identity.resolve(req.headers, body) : undefined;
+    const tenant = who?.tenant ?? controls.tenant;
+    const user = who?.user ?? controls.user;
     let features: RequestFeatures | undefined;
     const lazyFeatures = (): RequestFeatures => (features ??= requestFeatures(endpoint.dialect, body));
-    const route = this.router.select(requestModel, controls.route, lazyFeatures, controls.tenant, controls.feature);
+    const route = this.router.select(requestModel, controls.route, lazyFeatures, tenant, controls.feature);
     const plan = this.router.plan(endpoint.dialect, requestModel, route, lazyFeatures);
+    let reservation: Reservation | undefined;
+    if (budgets) {
+      const gate = await admit(budgets, { endpoint, pathname, body, plan, tenant: tenant as string, user: user as string, price: this.options.price });
+      body = gate.body;
+      if (gate.changed) sendRaw = Buffer.from(JSON.stringify(body));
+      reservation = gate.reservation;
+    }
     const traceparent = firstHeader(req.headers.traceparent);
     const traceId = traceIdOf(traceparent) ?? randomHex(16);
     const evaluation = this.config.evaluation;
@@ -217,7 +235,7 @@ export class ProxyServer {
         capture: evalSampled && evaluation.captureContent ? captureInput(endpoint, body) : undefined,
         endpoint,
         inboundHeaders: req.headers,
-        raw,
+        raw: sendRaw,
         body,
         requestModel,
         stream: body.stream === true,
@@ -225,13 +243,13 @@ export class ProxyServer {
         // Without a configured route the sidecar is transparent: the app's SDK does its own retries.
         retry: rc?.retry ?? NO_RETRY,
         cascade: rc ? { validators: rc.cascade.validators, refusal: this.refusalPatterns(rc.cascade.refusalPatterns), streams: rc.cascade.streams } : undefined,
-        tenant: controls.tenant,
-        user: controls.user,
+        tenant,
+        user,
         feature: controls.feature,
         requestParams: requestParams(body),
       },
       res,
-      this.callDeps,
+      reservation ? { ...this.callDeps, finish: settleReservation(reservation, this.callDeps.finish) } : this.callDeps,
     );
     await call.run();
   }

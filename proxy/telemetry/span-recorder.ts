@@ -188,3 +188,23 @@ export function operationAttributes(call: CallRecord): Attributes {
   }
   return attrs;
 }
+
+/**
+ * A budget crossing its alert threshold: an INTERNAL span carrying a `llm_sidecar.budget.alert`
+ * event, so the alert is a row in otel_traces the dashboards can show (once per window and key).
+ */
+export function recordBudgetAlert(tracer: Tracer, a: { scope: string; key: string; tenant: string; user?: string; used: number; limit: number; ratio: number; unit: string; windowEnd: number }): void {
+  const attrs: Attributes = {
+    [A.ATTR_LLM_SIDECAR_BUDGET_SCOPE]: a.scope,
+    [A.ATTR_LLM_SIDECAR_BUDGET_KEY]: a.key,
+    [A.ATTR_LLM_SIDECAR_TENANT]: a.tenant,
+    [A.ATTR_LLM_SIDECAR_BUDGET_USED]: a.used,
+    [A.ATTR_LLM_SIDECAR_BUDGET_LIMIT]: a.limit,
+    [A.ATTR_LLM_SIDECAR_BUDGET_RATIO]: a.ratio,
+    [A.ATTR_LLM_SIDECAR_BUDGET_UNIT]: a.unit,
+  };
+  if (a.user !== undefined) attrs[A.ATTR_LLM_SIDECAR_USER] = a.user;
+  const span = tracer.startSpan(A.EVENT_LLM_SIDECAR_BUDGET_ALERT, { kind: SpanKind.INTERNAL, attributes: attrs });
+  span.addEvent(A.EVENT_LLM_SIDECAR_BUDGET_ALERT, attrs);
+  span.end();
+}

@@ -2,6 +2,7 @@
 // an unknown key is a typo until proven otherwise, and it stops the start with its path.
 import { z } from 'zod';
 import { PriceEntrySchema } from '../pricing/price-table.ts';
+import { BudgetsSchema } from '../../proxy/budget/config.ts';
 
 const port = z.number().int().min(0).max(65_535);
 
@@ -191,6 +192,8 @@ export const ConfigSchema = z
     pricing: PricingSchema.default(() => PricingSchema.parse({})),
     telemetry: TelemetrySchema.default(() => TelemetrySchema.parse({})),
     evaluation: EvaluationSchema.default(() => EvaluationSchema.parse({})),
+    /** Budgets, rate limits and per-request limits; absent → none are enforced. */
+    budgets: BudgetsSchema.optional(),
   });
 
 /**

@@ -67,3 +67,10 @@ export const ATTR_LLM_SIDECAR_ROUTING_STRATEGY = 'llm_sidecar.routing.strategy';
 /** Why the chain was ordered as it was (e.g. "cheapest fitting 1200 input tokens: route/0/openai/gpt-4o-mini"). */
 export const ATTR_LLM_SIDECAR_ROUTING_DECISION = 'llm_sidecar.routing.decision';
 export const EVENT_LLM_SIDECAR_BREAKER_STATE = 'llm_sidecar.breaker.state_change';
+export const EVENT_LLM_SIDECAR_BUDGET_ALERT = 'llm_sidecar.budget.alert';
+export const ATTR_LLM_SIDECAR_BUDGET_SCOPE = 'llm_sidecar.budget.scope';
+export const ATTR_LLM_SIDECAR_BUDGET_KEY = 'llm_sidecar.budget.key';
+export const ATTR_LLM_SIDECAR_BUDGET_USED = 'llm_sidecar.budget.used';
+export const ATTR_LLM_SIDECAR_BUDGET_LIMIT = 'llm_sidecar.budget.limit';
+export const ATTR_LLM_SIDECAR_BUDGET_RATIO = 'llm_sidecar.budget.ratio';
+export const ATTR_LLM_SIDECAR_BUDGET_UNIT = 'llm_sidecar.budget.unit';
