@@ -75,6 +75,14 @@ export async function demoTraffic(opts: DemoOptions = {}): Promise<DemoResult & 
     },
     telemetry: { serviceName: 'demo-shop', clickhouse: { mode: 'embedded', dataDir: `${dataDir}/clickhouse` }, spool: { dir: `${dataDir}/spool` } },
     evaluation: { sampleRate: 0.25 },
+    // "initech" is on the free tier: its users run out of daily tokens during the demo.
+    budgets: {
+      tiers: { free: { userDailyTokens: 1500 }, paid: { userDailyTokens: 500_000, tenantMonthlyUsd: '100' } },
+      defaultTier: 'paid',
+      tenants: { initech: { tier: 'free' } },
+      perRequest: { default: { maxOutputTokens: 400 } },
+      rateLimits: [{ scope: 'tenant', requestsPerMinute: 5000 }],
+    },
   });
   const sidecar = await startSidecar(config, { recorders: [{ record: (c) => records.push(c) }] });
   out(`llm-sidecar demo: simulated provider ${fake.url} · sidecar ${sidecar.url} · admin ${sidecar.adminUrl}`);
@@ -85,17 +93,18 @@ export async function demoTraffic(opts: DemoOptions = {}): Promise<DemoResult & 
   const realism = `delay=${latency},chunk-delay=${Math.max(1, Math.round(latency / 4))}`;
   const h = (tenant: string, user: string, feature: string) => ({ headers: { 'x-llm-sidecar-tenant': tenant, 'x-llm-sidecar-user': user, 'x-llm-sidecar-feature': feature, 'x-fake-fault': realism } });
   const tenants = ['acme', 'globex', 'initech'];
+  let budgetRefusals = 0;
   const longPolicy = 'Refund policy: annual plans are refundable within 30 days. '.repeat(120);
   let failures = 0;
   const swallow = (e: unknown): void => {
     failures++;
-    void e;
+    if ((e as { headers?: Headers }).headers?.get?.('x-llm-sidecar-error') === 'LLM_SIDECAR_BUDGET_EXCEEDED') budgetRefusals++;
   };
 
   const started = Date.now();
   for (let i = 0; i < rounds; i++) {
     const tenant = tenants[i % tenants.length] as string;
-    const user = `user-${(i * 7) % 11}`;
+    const user = tenant === 'initech' ? 'intern' : `user-${(i * 7) % 11}`;
     const q = QUESTIONS[i % QUESTIONS.length] as string;
     const tasks: Promise<unknown>[] = [
       openai.chat.completions.create({ model: 'support', messages: [{ role: 'user', content: q }] }, h(tenant, user, 'support-bot')).catch(swallow),
@@ -133,7 +142,7 @@ export async function demoTraffic(opts: DemoOptions = {}): Promise<DemoResult & 
   if (process.stdout.isTTY) process.stdout.write('\n');
   await new Promise((r) => setTimeout(r, 50));
   await sidecar.flush();
-  out(`  ${records.length} calls in ${((Date.now() - started) / 1000).toFixed(1)} s (${failures} surfaced to the apps as errors, as designed)\n`);
+  out(`  ${records.length} calls in ${((Date.now() - started) / 1000).toFixed(1)} s; ${failures} surfaced to the apps as errors, as designed (${budgetRefusals} refused: initech's free-tier user ran out of daily tokens)\n`);
   return {
     calls: records,
     sidecar,

@@ -209,10 +209,29 @@ export class ProxyServer {
     const plan = this.router.plan(endpoint.dialect, requestModel, route, lazyFeatures);
     let reservation: Reservation | undefined;
     if (budgets) {
-      const gate = await admit(budgets, { endpoint, pathname, body, plan, tenant: tenant as string, user: user as string, price: this.options.price });
-      body = gate.body;
-      if (gate.changed) sendRaw = Buffer.from(JSON.stringify(body));
-      reservation = gate.reservation;
+      try {
+        const gate = await admit(budgets, { endpoint, pathname, body, plan, tenant: tenant as string, user: user as string, price: this.options.price });
+        body = gate.body;
+        if (gate.changed) sendRaw = Buffer.from(JSON.stringify(body));
+        reservation = gate.reservation;
+      } catch (err) {
+        // A refusal is a call too: it is recorded (span, llm_calls row) so dashboards show rejections.
+        if (err instanceof SidecarError) {
+          const now = epochNow();
+          this.hooks.finish({
+            requestId, startEpochMs, operationStartEpochMs: performance.timeOrigin + t0, endEpochMs: now,
+            traceparent: firstHeader(req.headers.traceparent), tracestate: firstHeader(req.headers.tracestate),
+            traceId: traceIdOf(firstHeader(req.headers.traceparent)) ?? randomHex(16), evalSampled: false,
+            method: 'POST', path: pathname, serverAddress: '', serverPort: 0, requestParams: requestParams(body), attemptDetails: [],
+            dialect: endpoint.dialect, operation: endpoint.operationName, route: plan.routeName, strategy: plan.strategy, decision: 'refused before routing: budget',
+            events: [], fallbackIndex: 0, providerName: plan.candidates[0]?.target.providerName ?? '', providerType: plan.candidates[0]?.target.provider.type ?? endpoint.dialect,
+            requestModel, upstreamModel: plan.candidates[0]?.model ?? requestModel, stream: body.stream === true, tenant, user, feature: controls.feature,
+            httpStatus: err.status, errorCode: err.code, errorType: err.errorType, durationMs: performance.now() - t0, overheadMs: performance.now() - t0,
+            attempts: 0, completed: false, clientAborted: false,
+          });
+        }
+        throw err;
+      }
     }
     const traceparent = firstHeader(req.headers.traceparent);
     const traceId = traceIdOf(traceparent) ?? randomHex(16);

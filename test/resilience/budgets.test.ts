@@ -92,6 +92,9 @@ describe('budgets', () => {
     expect(metrics).toMatch(/llm_sidecar_budget_alerts_total\{scope="user-daily-tokens"\} 1\n/);
     await s.sidecar.flush();
     expect(s.spans.getFinishedSpans().filter((sp) => sp.name === 'llm_sidecar.budget.alert')).toHaveLength(1);
+    // Refusals are recorded calls too (a span and an llm_calls row), with no provider attempt.
+    const refusal = await s.recorder.waitFor((c) => c.errorCode === 'LLM_SIDECAR_BUDGET_EXCEEDED');
+    expect(refusal).toMatchObject({ httpStatus: 429, attempts: 0, user: 'dave', errorType: 'budget_exceeded' });
   });
 
   it('trims to the newest turns that fit, keeping the system prompt, and caps max_tokens', async () => {
