@@ -95,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.message);
+    if (err instanceof Error && err.message.startsWith('the embedded ClickHouse')) return fail(err.message);
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') return fail(`cannot listen: address already in use (${e.message.replace(/^listen EADDRINUSE: address already in use /, '')})`);
     if (e.code === 'EACCES') return fail(`cannot listen: permission denied (${e.message})`);

@@ -19,7 +19,15 @@ export interface TelemetryExport {
 export async function openStore(c: TelemetryConfig['clickhouse']): Promise<ClickHouseStore | undefined> {
   if (c.mode === 'off') return undefined;
   if (c.mode === 'server') return createServerStore({ url: c.url as string, username: c.username, password: c.password, database: c.database });
-  return createEmbeddedStore({ dataDir: c.dataDir, database: c.database });
+  try {
+    return await createEmbeddedStore({ dataDir: c.dataDir, database: c.database });
+  } catch (err) {
+    // The production image leaves the embedded engine out: say what to configure instead.
+    throw new Error(
+      `the embedded ClickHouse (chdb) cannot start here: ${(err as Error).message}. Set telemetry.clickhouse.url to a ClickHouse server, or telemetry.clickhouse.mode to "off" (and telemetry.otlp for a collector).`,
+      { cause: err },
+    );
+  }
 }
 
 export async function setupTelemetryExport(t: TelemetryConfig, log: (m: string) => void = (m) => console.error(`llm-sidecar: ${m}`)): Promise<TelemetryExport> {
