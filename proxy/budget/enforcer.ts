@@ -251,6 +251,7 @@ export class BudgetEnforcer {
   private readonly rates: { scope: 'user' | 'tenant' | 'route'; rpm: number | undefined; tpm: number | undefined }[];
   private readonly gauges = new Map<string, BudgetGauge>();
   private readonly snapshotMax: number;
+  private readonly lastWindow: Partial<Record<WindowKind, Window>> = {};
 
   constructor(
     config: BudgetsConfig,
@@ -303,7 +304,7 @@ export class BudgetEnforcer {
     const add = (def: CounterDef, limit: number | undefined, amount: number): void => {
       if (limit === undefined) return;
       const s = subjects[def.subject];
-      const window = (windows[def.window] ??= windowAt(def.window, now));
+      const window = (windows[def.window] ??= this.window(def.window, now));
       const base = `${def.code}:${s.enc}:`;
       out.push({ def, key: s.key, tenant: req.tenant, user: s.user, base, window, storeKey: this.prefix + base + window.label, limit, amount });
     };
@@ -316,6 +317,15 @@ export class BudgetEnforcer {
       add(DEFS[`${r.scope}-tpm`], r.tpm, tokens);
     }
     return out;
+  }
+
+  /** The window of `now`, reusing the last one computed for that kind (most requests share it). */
+  private window(kind: WindowKind, now: number): Window {
+    const last = this.lastWindow[kind];
+    if (last !== undefined && now >= last.start && now < last.end) return last;
+    const w = windowAt(kind, now);
+    this.lastWindow[kind] = w;
+    return w;
   }
 
   /** Runs a backend call under timeoutMs; a late answer is handed to onLate. */
@@ -440,7 +450,7 @@ export class BudgetEnforcer {
     };
   }
 
-  /** True-up (commit) or give-back (release) of a reservation's counters. Never throws. */
+  /** @internal True-up (commit) or give-back (release) of a reservation's counters, used by Reservation. Never throws. */
   async settle(counters: readonly Counter[], op: 'commit' | 'release', actualTokens: number, actualMicros: number, at: number | undefined): Promise<void> {
     try {
       const now = at ?? this.clock();
@@ -456,7 +466,7 @@ export class BudgetEnforcer {
         if (now >= c.window.end) {
           // The reservation's window is over: only unreserved spend carries into the current one.
           if (delta <= 0) continue;
-          window = windowAt(c.def.window, now);
+          window = this.window(c.def.window, now);
           storeKey = this.prefix + c.base + window.label;
         } else if (delta === 0 && !alerting) continue;
         const adj: CounterAdjust = { key: storeKey, delta, ttlMs: window.end - now + GRACE_MS };

@@ -15,10 +15,10 @@ import type { AdjustResult, BudgetBackend, CounterAdjust, CounterReserve, Reserv
 // Returns {1, values after…} when reserved, {0, values as they were…} when not.
 const RESERVE_LUA = `
 local n = #KEYS
-local used = {}
+local used = redis.call('MGET', unpack(KEYS))
 local ok = 1
 for i = 1, n do
-  local u = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local u = tonumber(used[i] or '0')
   local amt = tonumber(ARGV[3 * i - 2])
   local lim = tonumber(ARGV[3 * i - 1])
   used[i] = u
@@ -30,8 +30,10 @@ if ok == 0 then
   return out
 end
 for i = 1, n do
-  out[i + 1] = redis.call('INCRBY', KEYS[i], ARGV[3 * i - 2])
-  redis.call('PEXPIRE', KEYS[i], ARGV[3 * i])
+  local v = redis.call('INCRBY', KEYS[i], ARGV[3 * i - 2])
+  -- Only a new key needs its TTL (a key is only ever written with one).
+  if used[i] == 0 then redis.call('PEXPIRE', KEYS[i], ARGV[3 * i]) end
+  out[i + 1] = v
 end
 return out
 `;
@@ -50,7 +52,7 @@ for i = 1, n do
   local v
   if delta > 0 then
     v = redis.call('INCRBY', k, ARGV[b])
-    redis.call('PEXPIRE', k, ARGV[b + 1])
+    if v == delta then redis.call('PEXPIRE', k, ARGV[b + 1]) end
   else
     local cur = redis.call('GET', k)
     if cur then

@@ -9,7 +9,7 @@ export interface Window {
   start: number;
   /** Exclusive end (the next window's start). */
   end: number;
-  /** Compact UTC label used in keys: 2025-01-31T12:05, 2025-01-31, 2025-01. */
+  /** UTC label used in keys (no colons): 2025-01-31T1205, 2025-01-31, 2025-01. */
   label: string;
 }
 
@@ -19,7 +19,8 @@ const DAY = 86_400_000;
 export function windowAt(kind: WindowKind, now: number): Window {
   if (kind === 'minute') {
     const start = Math.floor(now / MINUTE) * MINUTE;
-    return { kind, start, end: start + MINUTE, label: new Date(start).toISOString().slice(0, 16) };
+    const iso = new Date(start).toISOString();
+    return { kind, start, end: start + MINUTE, label: `${iso.slice(0, 13)}${iso.slice(14, 16)}` };
   }
   if (kind === 'day') {
     const start = Math.floor(now / DAY) * DAY;

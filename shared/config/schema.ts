@@ -2,7 +2,7 @@
 // an unknown key is a typo until proven otherwise, and it stops the start with its path.
 import { z } from 'zod';
 import { PriceEntrySchema } from '../pricing/price-table.ts';
-import { BudgetsSchema } from '../../proxy/budget/config.ts';
+import { BudgetsSchema } from './budgets.ts';
 
 const port = z.number().int().min(0).max(65_535);
 

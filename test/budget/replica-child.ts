@@ -32,7 +32,7 @@ process.on('message', (msg: { setup?: Setup; go?: boolean }) => {
         });
         enforcer = await createBudgetEnforcer(config);
         // Warm the connection and the script cache so both replicas start on equal terms.
-        await (await enforcer.reserve({ tenant: 'warmup', user: String(process.pid), route: 'r', tokens: 0 })).rejected;
+        await enforcer.reserve({ tenant: 'warmup', user: String(process.pid), route: 'r', tokens: 0 });
         send({ ready: true });
       } else if (msg.go && enforcer && setup) {
         const s = setup;

@@ -1,0 +1,151 @@
+// Redis-only behaviour: one limit for many replicas (separate processes), alerts claimed once
+// across replicas, keys that expire with their window, and Redis dying or stalling (fail-open /
+// fail-closed, late answers given back).
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { admitted, fakeClock, harness, rejected, reservation, type Harness } from './helpers.ts';
+import { redisServerPath, startRedis, type RedisHandle } from './redis-server.ts';
+
+const hasRedis = redisServerPath() !== undefined;
+const A = { tenant: 'acme', user: 'bob', route: 'chat' };
+
+describe.skipIf(!hasRedis)('Redis backend', () => {
+  let redis: RedisHandle;
+  let raw: Redis;
+  const open: Harness[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+    raw = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    raw.disconnect();
+    await redis.stop();
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((h) => h.enforcer.close()));
+  });
+  const make = async (budgets: Parameters<typeof harness>[1], opts: Parameters<typeof harness>[2] = {}): Promise<Harness> => {
+    const h = await harness('redis', budgets, { redisUrl: redis.url, ...opts });
+    open.push(h);
+    return h;
+  };
+
+  it('two sidecar processes sharing one Redis enforce ONE limit together', async () => {
+    const keyPrefix = `replicas:${randomUUID()}:`;
+    const script = fileURLToPath(new URL('./replica-child.ts', import.meta.url));
+    const children: ChildProcess[] = [0, 1].map(() => fork(script, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    const next = (child: ChildProcess): Promise<Record<string, unknown>> =>
+      new Promise((resolve, reject) => {
+        child.once('message', (m) => resolve(m as Record<string, unknown>));
+        child.once('exit', (code) => reject(new Error(`replica exited with ${code}`)));
+      });
+    try {
+      const ready = children.map(next);
+      for (const c of children) c.send({ setup: { url: redis.url, keyPrefix, count: 200, userDailyTokens: 5_000, tokens: 100 } });
+      expect(await Promise.all(ready)).toEqual([{ ready: true }, { ready: true }]);
+      const done = children.map(next);
+      for (const c of children) c.send({ go: true });
+      const results = (await Promise.all(done)) as { admitted: number; unavailable: number }[];
+      expect(results.map((r) => r.unavailable)).toEqual([0, 0]);
+      const total = results.reduce((s, r) => s + r.admitted, 0);
+      expect(total).toBe(50); // 50 × 100 tokens = the limit, across both processes
+      // The shared counter holds exactly the limit: nothing leaked past it, nothing was lost.
+      expect(await raw.get(`${keyPrefix}ud.tok:acme/shared:${new Date().toISOString().slice(0, 10)}`)).toBe('5000');
+    } finally {
+      for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    }
+  });
+
+  it('an alert is claimed by one replica only', async () => {
+    const keyPrefix = `alerts:${randomUUID()}:`;
+    const budgets = { tiers: { t: { userDailyTokens: 1_000 } }, defaultTier: 't', alertAt: 0.5 };
+    const clock = fakeClock();
+    const [one, two] = await Promise.all([make(budgets, { keyPrefix, clock }), make(budgets, { keyPrefix, clock })]);
+    const rs = await Promise.all([one!, two!, one!, two!].map(async (h) => reservation(await h.enforcer.reserve({ ...A, tokens: 10 }))));
+    await Promise.all(rs.map((r) => r.commit({ tokens: 200 }))); // 800 ≥ 500, seen by up to 4 commits
+    expect(one!.alerts.length + two!.alerts.length).toBe(1);
+  });
+
+  it('counter keys expire at the end of their window (plus a short grace)', async () => {
+    const keyPrefix = `ttl:${randomUUID()}:`;
+    const clock = fakeClock(new Date(Date.now()).toISOString().slice(0, 11) + '23:59:30.000Z');
+    const h = await make({ tiers: { t: { userDailyTokens: 1_000, tenantMonthlyTokens: 10_000 } }, defaultTier: 't', rateLimits: [{ scope: 'user', requestsPerMinute: 10 }] }, { keyPrefix, clock });
+    await reservation(await h.enforcer.reserve({ ...A, tokens: 10 })).commit({ tokens: 5 });
+    const keys = (await raw.keys(`${keyPrefix}*`)).sort();
+    expect(keys.map((k) => k.slice(keyPrefix.length).replace(/:[^:]+$/, ''))).toEqual(['tm.tok:acme', 'u.rpm:acme/bob', 'ud.tok:acme/bob']);
+    for (const k of keys) {
+      const ttl = await raw.pttl(k);
+      if (k.includes('tm.tok')) expect(ttl).toBeGreaterThan(30_000);
+      else {
+        // day and minute both end 30 s after the fake now
+        expect(ttl).toBeGreaterThan(30_000);
+        expect(ttl).toBeLessThanOrEqual(35_000);
+      }
+    }
+  });
+
+  it('Redis killed: fail-open admits unmetered and reports; fail-closed rejects with a clear reason; both recover', async () => {
+    const own = await startRedis();
+    const budgets = { tiers: { t: { userDailyTokens: 100 } }, defaultTier: 't' };
+    const openH = await make(budgets, { redisUrl: own.url, onUnavailable: 'fail-open' });
+    const closedH = await make(budgets, { redisUrl: own.url, onUnavailable: 'fail-closed' });
+    expect(admitted(await openH.enforcer.reserve({ ...A, tokens: 10 }))).toBe(true);
+    expect(admitted(await closedH.enforcer.reserve({ ...A, tokens: 10 }))).toBe(true);
+    await own.kill();
+
+    const t0 = performance.now();
+    const o = reservation(await openH.enforcer.reserve({ ...A, tokens: 1_000 }));
+    expect(o.enforced).toBe(false);
+    expect(openH.errors.find((e) => e.op === 'reserve')).toMatchObject({ backend: 'redis', outcome: 'admitted-unmetered' });
+    const c = rejected(await closedH.enforcer.reserve({ ...A, tokens: 10 }));
+    expect(performance.now() - t0).toBeLessThan(500); // fails fast, no waiting on a dead socket
+    expect(c).toMatchObject({ kind: 'unavailable', scope: 'backend', retryAfterS: 1, permanent: false });
+    expect(c.reason).toMatch(/budget store \(redis\) unavailable: .*fail-closed/);
+    expect(closedH.errors.find((e) => e.op === 'reserve')).toMatchObject({ outcome: 'rejected' });
+    await o.commit({ tokens: 50 });
+    expect(openH.errors.find((e) => e.op === 'commit')).toMatchObject({ outcome: 'usage-not-recorded' });
+    const pending = reservation(await openH.enforcer.reserve({ ...A, tokens: 10 })); // unmetered, committed after the outage
+
+    // Redis back (empty, on the same port): enforcement resumes by itself.
+    const again = await startRedis({ port: own.port });
+    try {
+      const deadline = Date.now() + 5_000;
+      let r = await closedH.enforcer.reserve({ ...A, tokens: 100 });
+      while (r.rejected && r.kind === 'unavailable' && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 50));
+        r = await closedH.enforcer.reserve({ ...A, tokens: 100 });
+      }
+      expect(admitted(r)).toBe(true);
+      expect(rejected(await closedH.enforcer.reserve({ ...A, tokens: 1 })).scope).toBe('user-daily-tokens');
+      // A fail-open reservation made during the outage charges its actual usage once Redis is back.
+      await pending.commit({ tokens: 60 });
+      expect(rejected(await openH.enforcer.reserve({ ...A, tokens: 41 }))).toMatchObject({ used: 60 });
+      expect(reservation(await openH.enforcer.reserve({ ...A, tokens: 40 })).enforced).toBe(true);
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it('Redis slower than timeoutMs: the request is decided without it, and the late reservation is given back', async () => {
+    const h = await make({ rateLimits: [{ scope: 'user', requestsPerMinute: 1 }] }, { onUnavailable: 'fail-closed', timeoutMs: 50, clock: fakeClock(new Date().toISOString()) });
+    // Stall the server for ~300 ms with a busy script on another connection.
+    const staller = new Redis(redis.url);
+    await staller.ping();
+    const stall = staller.eval(
+      "local s = redis.call('TIME'); local t0 = s[1] * 1000000 + s[2]; while true do local t = redis.call('TIME'); if t[1] * 1000000 + t[2] - t0 > 300000 then break end end; return 1",
+      0,
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    const r = rejected(await h.enforcer.reserve({ ...A, tokens: 1 }));
+    expect(r.kind).toBe('unavailable');
+    expect(h.errors[0]).toMatchObject({ op: 'reserve', timedOut: true, outcome: 'rejected' });
+    await stall;
+    staller.disconnect();
+    await new Promise((res) => setTimeout(res, 100)); // the late reservation ran, then was released
+    expect(admitted(await h.enforcer.reserve({ ...A, tokens: 1 }))).toBe(true); // the 1 request/minute is still free
+    expect(rejected(await h.enforcer.reserve({ ...A, tokens: 1 })).scope).toBe('user-rpm');
+  });
+});
