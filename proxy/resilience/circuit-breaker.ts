@@ -21,7 +21,7 @@ export class CircuitBreaker {
   private probeInFlight = false;
   private readonly ok = new Array<number>(BUCKETS).fill(0);
   private readonly failed = new Array<number>(BUCKETS).fill(0);
-  private bucketStart = 0;
+  private bucketStart = Number.NaN;
   private bucket = 0;
 
   constructor(
@@ -75,7 +75,7 @@ export class CircuitBreaker {
   private rotate(): void {
     const width = this.options.windowMs / BUCKETS;
     const t = this.now();
-    if (this.bucketStart === 0) this.bucketStart = t;
+    if (Number.isNaN(this.bucketStart)) this.bucketStart = t;
     let steps = Math.floor((t - this.bucketStart) / width);
     if (steps <= 0) return;
     this.bucketStart += steps * width;
