@@ -11,6 +11,7 @@ import type { LlmEndpoint } from './endpoints.ts';
 import { hideInjectedUsage, streamObserver, type ObservedResponse, type StreamObserver } from './response-observer.ts';
 import { parseEvent, SseSplitter, type SseEvent } from './sse.ts';
 import { StreamAssembler } from './telemetry/content.ts';
+import type { StreamRecorder } from './cache/stream-recorder.ts';
 import { mapUpstreamError } from './upstream.ts';
 
 /** Turns the provider's SSE events into the app's API, event by event (cross-provider fallback). */
@@ -33,6 +34,8 @@ export interface AttemptOptions {
   firstTokenMs: number | undefined;
   totalMs: number | undefined;
   capture: boolean;
+  /** Collects the provider's events for a cache write (same-API streams only). */
+  recorder: StreamRecorder | undefined;
   res: ServerResponse;
   /** Called once, synchronously, when the stream commits: it must write the response headers. */
   commit(status: number, headers: IncomingHttpHeaders): void;
@@ -84,6 +87,10 @@ export class Attempt implements Dispatcher.DispatchHandler {
   tFirstChunk = 0;
   tCommit = 0;
   tEnd = 0;
+
+  get recorder(): StreamRecorder | undefined {
+    return this.o.recorder;
+  }
 
   constructor(private readonly o: AttemptOptions) {
     this.result = new Promise((r) => (this.resolve = r));
@@ -205,6 +212,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     this.tEnd = performance.now();
     this.clearTimers();
+    this.o.recorder?.abandon();
     if (this.abortReason === 'client') {
       this.settle(
         this.committed
@@ -230,6 +238,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
 
   private observe(ev: SseEvent): void {
     (this.observer as StreamObserver).onEvent(ev);
+    this.o.recorder?.push(ev.event, ev.data);
     const a = this.assembler;
     if (!a || ev.data === '[DONE]') return;
     let json: Record<string, unknown>;

@@ -86,6 +86,10 @@ export interface CallRecord {
   usage?: NormalizedUsage;
   /** Exact decimal USD; undefined when the model has no price (cost unknown, never 0). */
   costUsd?: string;
+  /** miss | hit | semantic-hit | stale | bypass (the contract's x-llm-sidecar-cache values). */
+  cacheStatus: string;
+  /** On a cache hit: what the original call cost, i.e. the spend the hit avoided. */
+  savedUsd?: string;
   durationMs: number;
   timeToFirstChunkMs?: number;
   overheadMs: number;

@@ -17,6 +17,9 @@ import { cascadeRequest, failedCheck, summarize, type ValidatorName } from './re
 import type { RoutePlan, Target } from './routing.ts';
 import { captureJsonOutput, type CapturedContent, type ChatMessage } from './telemetry/content.ts';
 import { upstreamPath, type UpstreamPools } from './upstream.ts';
+import { serveEntry, type CallCache } from './cache-gate.ts';
+import { jsonEntry, streamEntry } from './cache/entry.ts';
+import { StreamRecorder } from './cache/stream-recorder.ts';
 
 export const RESPONSE_HEADERS = {
   cache: 'x-llm-sidecar-cache',
@@ -80,6 +83,8 @@ export interface CallInput {
   user?: string;
   feature?: string;
   requestParams: RequestParams;
+  /** Cache context when the route caches this request (a miss: the answer is written back). */
+  cache?: CallCache;
 }
 
 const ENDPOINTS: Record<ApiDialect, LlmEndpoint> = {
@@ -104,6 +109,7 @@ export class LlmCall {
   private tFirstChunk = 0;
   private served: Served | undefined;
   private skippedOpen = false;
+  private currentRecorder: StreamRecorder | undefined;
   /** An attempt is running and not yet in `attempts` (a stream commits while it runs). */
   private attemptInFlight = false;
   private readonly events: { name: string; epochMs: number; attributes: Record<string, string | number> }[] = [];
@@ -113,6 +119,7 @@ export class LlmCall {
     private readonly res: ServerResponse,
     private readonly deps: CallDeps,
   ) {
+    this.cacheStatus = input.cache ? 'miss' : 'bypass';
     res.on('close', () => {
       if (res.writableFinished) return;
       this.clientGone = true;
@@ -185,7 +192,7 @@ export class LlmCall {
         }
       }
     }
-    this.exhausted(last);
+    await this.exhausted(last);
   }
 
   private cascadesStreams(isLast: boolean): boolean {
@@ -226,10 +233,12 @@ export class LlmCall {
       firstTokenMs: target.timeouts.firstTokenMs,
       totalMs: target.timeouts.totalMs,
       capture: input.capture !== undefined,
+      recorder: input.cache?.write && !translation && input.stream ? new StreamRecorder(upstreamDialect, input.endpoint.operation) : undefined,
       res: this.res,
       commit: (status, upstreamHeaders) => this.writeHead(status, upstreamHeaders, served, true),
     });
     this.current = attempt;
+    this.currentRecorder = attempt.recorder;
     this.served = served;
     this.attemptInFlight = true;
     attempt.start();
@@ -276,7 +285,7 @@ export class LlmCall {
     const cross = served.target.provider.type !== this.input.endpoint.dialect;
     const out = cross ? { 'content-type': stream ? 'text/event-stream; charset=utf-8' : 'application/json' } : downstreamResponseHeaders(upstreamHeaders);
     const h: OutgoingHttpHeaders = out;
-    h[RESPONSE_HEADERS.cache] = 'bypass';
+    h[RESPONSE_HEADERS.cache] = this.cacheStatus;
     h[RESPONSE_HEADERS.provider] = served.target.providerName;
     h[RESPONSE_HEADERS.model] = served.model;
     h[RESPONSE_HEADERS.attempts] = String(this.attempts.length + (this.attemptInFlight ? 1 : 0));
@@ -317,6 +326,11 @@ export class LlmCall {
     });
     this.res.end(body);
     this.finishRecord(served, outcome.status, observed, cost, false, undefined, output);
+    const c = this.input.cache;
+    if (c?.write && !translation && outcome.status === 200 && observed.usage) {
+      const entry = jsonEntry({ dialect: this.input.endpoint.dialect, operation: this.input.endpoint.operation, model: observed.responseModel ?? served.model, provider: served.target.providerName, usage: observed.usage, costUsd: cost, ttlMs: c.ttlMs, body: outcome.body.toString('utf8') });
+      void c.store.set(c.key, entry, c.ttlMs);
+    }
   }
 
   private finishStream(served: Served, outcome: Extract<AttemptOutcome, { kind: 'committed' }>): void {
@@ -328,10 +342,35 @@ export class LlmCall {
     }
     const output = outcome.output?.output(outcome.observed.finishReasons?.[0]);
     this.finishRecord(served, outcome.status, outcome.observed, cost, false, outcome.error, output);
+    const c = this.input.cache;
+    const events = !outcome.error ? this.currentRecorder?.finish() : undefined;
+    if (c?.write && events && outcome.observed.usage) {
+      const entry = streamEntry({ dialect: this.input.endpoint.dialect, operation: this.input.endpoint.operation, model: outcome.observed.responseModel ?? served.model, provider: served.target.providerName, usage: outcome.observed.usage, costUsd: cost, ttlMs: c.ttlMs, events });
+      void c.store.set(c.key, entry, c.ttlMs);
+    }
   }
 
-  /** Every target failed or was skipped: the last provider error, or a sidecar error. */
-  private exhausted(last: { outcome: AttemptOutcome; served: Served; cross: boolean } | undefined): void {
+  /** Every target failed or was skipped: a stale cache entry if there is one, else the last error. */
+  private async exhausted(last: { outcome: AttemptOutcome; served: Served; cross: boolean } | undefined): Promise<void> {
+    const c = this.input.cache;
+    if (c && c.staleMaxMs > 0 && !this.clientGone) {
+      const entry = await c.store.getStale(c.key, c.staleMaxMs);
+      const headers = {
+        [RESPONSE_HEADERS.cache]: 'stale',
+        [RESPONSE_HEADERS.provider]: entry?.provider ?? '',
+        [RESPONSE_HEADERS.model]: entry?.model ?? '',
+        [RESPONSE_HEADERS.attempts]: String(this.attempts.length),
+        [RESPONSE_HEADERS.sidecarRequestId]: this.input.requestId,
+        [RESPONSE_HEADERS.requestId]: this.input.requestId,
+        [RESPONSE_HEADERS.cost]: '0',
+      };
+      if (entry && serveEntry(this.res, entry, { dialect: this.input.endpoint.dialect, stream: this.input.stream, includeUsage: c.includeUsage }, headers)) {
+        this.cacheStatus = 'stale';
+        const served = last?.served ?? { target: this.input.plan.candidates[0]?.target as Target, model: entry.model, index: 0 };
+        this.finishRecord(served, 200, { completed: true, responseModel: entry.model }, '0', false, undefined, undefined, entry.costUsd);
+        return;
+      }
+    }
     if (last && last.outcome.kind === 'answer') {
       const translation = last.cross ? this.deps.translation(this.input.endpoint.dialect, last.served.target.provider.type) : undefined;
       this.deliver(last.outcome, last.served, translation);
@@ -360,7 +399,9 @@ export class LlmCall {
     this.events.push({ name, epochMs: epochNow(), attributes });
   }
 
-  private finishRecord(served: Served, httpStatus: number, observed: ObservedResponse | undefined, cost: string | undefined, clientAborted: boolean, error?: SidecarError, output?: ChatMessage[]): void {
+  private cacheStatus: string;
+
+  private finishRecord(served: Served, httpStatus: number, observed: ObservedResponse | undefined, cost: string | undefined, clientAborted: boolean, error?: SidecarError, output?: ChatMessage[], savedUsd?: string): void {
     const input = this.input;
     const now = performance.now();
     const lastAttempt = this.attempts[this.attempts.length - 1];
@@ -405,6 +446,8 @@ export class LlmCall {
       errorType,
       usage: observed?.usage,
       costUsd: cost,
+      cacheStatus: this.cacheStatus,
+      savedUsd,
       durationMs: now - input.t0,
       timeToFirstChunkMs: this.tFirstChunk === 0 ? undefined : this.tFirstChunk - input.t0,
       overheadMs: this.overheadMs,

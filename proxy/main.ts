@@ -11,6 +11,9 @@ import type { Translation } from './llm-call.ts';
 import { translationFor } from './translation.ts';
 import { loadTokenizer } from './token-estimate.ts';
 import { createBudgetEnforcer, IdentityResolver } from './budget/index.ts';
+import type { CacheStore } from './cache-gate.ts';
+import { MemoryStore } from './cache/memory-store.ts';
+import { RedisStore } from './cache/redis-store.ts';
 import { recordBudgetAlert } from './telemetry/span-recorder.ts';
 import type { ApiDialect } from '../shared/errors.ts';
 import { Redactor } from '../shared/telemetry/redact.ts';
@@ -70,9 +73,17 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
       }
     : undefined;
   if (budgets) metrics.budgetSnapshot = () => budgets.enforcer.snapshot();
+  // The cache store exists only when some route (or the default) caches.
+  const caching = config.cache.mode !== 'off' || Object.values(config.routes).some((r) => r.cache?.mode !== undefined && r.cache.mode !== 'off');
+  const cacheStore: CacheStore | undefined = !caching
+    ? undefined
+    : config.cache.store.type === 'redis'
+      ? new RedisStore({ url: config.cache.store.url, maxStalenessMs: config.cache.staleMaxSeconds * 1000, onError: (e) => metrics.cacheError(String((e as { op?: string }).op ?? 'redis')) })
+      : new MemoryStore({ maxBytes: config.cache.store.maxBytes, maxStalenessMs: config.cache.staleMaxSeconds * 1000 });
   const proxy = new ProxyServer({
     config,
     budgets,
+    cacheStore,
     prices,
     translation: options.translation ?? translationFor,
     onBreakerChange: (target, from, to) => {
@@ -131,6 +142,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     await new Promise((r) => setImmediate(r));
     await tracing.shutdown();
     await budgets?.enforcer.close();
+    await cacheStore?.close();
     await telemetry.close();
     await admin.close();
   }

@@ -42,6 +42,13 @@ export class ProxyMetrics implements CallRecorder {
   private readonly budgetAlerts = new Map<string, number>();
   private readonly budgetBackendErrors = new Map<string, number>();
 
+  private readonly cacheErrors = new Map<string, number>();
+  private readonly cacheResults = new Map<string, number>();
+
+  cacheError(op: string): void {
+    this.inc(this.cacheErrors, labels({ op }), 1);
+  }
+
   budgetAlert(scope: string): void {
     this.inc(this.budgetAlerts, labels({ scope }), 1);
   }
@@ -80,6 +87,7 @@ export class ProxyMetrics implements CallRecorder {
   }
 
   record(call: CallRecord): void {
+    if (call.cacheStatus !== 'bypass') this.inc(this.cacheResults, `route="${call.route}",status="${call.cacheStatus}"`, 1);
     if (call.fallbackIndex > 0) this.inc(this.fallbacks, labels({ route: call.route }), 1);
     if (call.attempts > 1) this.inc(this.retries, labels({ route: call.route }), call.attempts - 1);
     const l = this.labelsFor(call.route, call.providerName, call.upstreamModel);
@@ -123,6 +131,8 @@ export class ProxyMetrics implements CallRecorder {
     counter('llm_sidecar_breaker_opens_total', 'Circuit breaker trips per target.', this.breakerOpens);
     lines.push('# HELP llm_sidecar_breaker_state Circuit breaker state per target (0 closed, 1 half-open, 2 open).', '# TYPE llm_sidecar_breaker_state gauge');
     for (const [t, st] of this.breakers) lines.push(`llm_sidecar_breaker_state{${labels({ target: t })}} ${st === 'open' ? 2 : st === 'half_open' ? 1 : 0}`);
+    counter('llm_sidecar_cache_lookups_total', 'Cache outcomes per route: miss, hit, semantic-hit, stale.', this.cacheResults);
+    counter('llm_sidecar_cache_store_errors_total', 'Cache store failures (served uncached, never an error).', this.cacheErrors);
     counter('llm_sidecar_budget_alerts_total', 'Budgets that crossed their alert threshold (once per window and key).', this.budgetAlerts);
     counter('llm_sidecar_budget_backend_errors_total', 'Budget backend failures, by what the sidecar did (admitted unmetered, rejected…).', this.budgetBackendErrors);
     lines.push('# HELP llm_sidecar_budget_used_ratio Share of each active budget used in its current window.', '# TYPE llm_sidecar_budget_used_ratio gauge');

@@ -20,6 +20,7 @@ import { Router } from './routing.ts';
 import { captureInput, sampledByTraceId } from './telemetry/content.ts';
 import { randomHex } from './telemetry/ids.ts';
 import { admit, BudgetRejection, settleReservation, type BudgetGate } from './budget-gate.ts';
+import { planCache, serveEntry, type CacheStore } from './cache-gate.ts';
 import type { Reservation } from './budget/index.ts';
 import { mapUpstreamError, upstreamPath, UpstreamPools } from './upstream.ts';
 
@@ -29,6 +30,8 @@ export interface ProxyOptions {
   config: Config;
   /** Budgets and rate limits, when configured. */
   budgets?: BudgetGate;
+  /** The response cache's store, when caching is configured. */
+  cacheStore?: CacheStore;
   price: Pricer;
   prices?: PriceTable;
   recorder?: CallRecorder;
@@ -227,7 +230,7 @@ export class ProxyServer {
             events: [], fallbackIndex: 0, providerName: plan.candidates[0]?.target.providerName ?? '', providerType: plan.candidates[0]?.target.provider.type ?? endpoint.dialect,
             requestModel, upstreamModel: plan.candidates[0]?.model ?? requestModel, stream: body.stream === true, tenant, user, feature: controls.feature,
             httpStatus: err.status, errorCode: err.code, errorType: err.errorType, durationMs: performance.now() - t0, overheadMs: performance.now() - t0,
-            attempts: 0, completed: false, clientAborted: false,
+            attempts: 0, completed: false, clientAborted: false, cacheStatus: 'bypass',
           });
         }
         throw err;
@@ -239,6 +242,34 @@ export class ProxyServer {
     // Judge traffic is never sampled for evaluation itself.
     const evalSampled = controls.feature !== 'judge' && sampledByTraceId(traceId, evaluation.routes[plan.routeName] ?? evaluation.sampleRate);
     const rc = route?.config;
+    const cache = planCache(this.options.cacheStore, this.config.cache, rc, { endpoint, body, headers: req.headers, plan, tenant, control: controls.cache });
+    if (cache?.read) {
+      const entry = await cache.store.get(cache.key);
+      const hitHeaders = {
+        [RESPONSE_HEADERS.cache]: 'hit',
+        [RESPONSE_HEADERS.provider]: entry?.provider ?? '',
+        [RESPONSE_HEADERS.model]: entry?.model ?? '',
+        [RESPONSE_HEADERS.attempts]: '0',
+        [RESPONSE_HEADERS.cost]: '0',
+        [RESPONSE_HEADERS.overhead]: (performance.now() - t0).toFixed(3),
+        [RESPONSE_HEADERS.requestId]: requestId,
+        [RESPONSE_HEADERS.sidecarRequestId]: requestId,
+      };
+      if (entry && serveEntry(res, entry, { dialect: endpoint.dialect, stream: body.stream === true, includeUsage: cache.includeUsage }, hitHeaders)) {
+        void reservation?.release();
+        const now = performance.now();
+        this.hooks.finish({
+          requestId, startEpochMs, operationStartEpochMs: performance.timeOrigin + t0, endEpochMs: performance.timeOrigin + now,
+          traceparent, tracestate: firstHeader(req.headers.tracestate), traceId, evalSampled: false,
+          method: 'POST', path: pathname, serverAddress: '', serverPort: 0, requestParams: requestParams(body), attemptDetails: [],
+          dialect: endpoint.dialect, operation: endpoint.operationName, route: plan.routeName, strategy: plan.strategy, decision: 'served from the cache',
+          events: [], fallbackIndex: 0, providerName: entry.provider ?? '', providerType: endpoint.dialect, requestModel, upstreamModel: entry.model,
+          responseModel: entry.model, stream: body.stream === true, tenant, user, feature: controls.feature, httpStatus: 200, costUsd: '0',
+          cacheStatus: 'hit', savedUsd: entry.costUsd, durationMs: now - t0, overheadMs: now - t0, attempts: 0, completed: true, clientAborted: false,
+        });
+        return;
+      }
+    }
     const call = new LlmCall(
       {
         requestId,
@@ -266,6 +297,7 @@ export class ProxyServer {
         user,
         feature: controls.feature,
         requestParams: requestParams(body),
+        cache,
       },
       res,
       reservation ? { ...this.callDeps, finish: settleReservation(reservation, this.callDeps.finish) } : this.callDeps,

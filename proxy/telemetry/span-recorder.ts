@@ -154,7 +154,7 @@ export function operationAttributes(call: CallRecord): Attributes {
     [A.ATTR_LLM_SIDECAR_FALLBACK_INDEX]: call.fallbackIndex,
     [A.ATTR_LLM_SIDECAR_ROUTING_STRATEGY]: call.strategy,
     [A.ATTR_LLM_SIDECAR_ROUTING_DECISION]: call.decision,
-    [A.ATTR_LLM_SIDECAR_CACHE_STATUS]: 'bypass',
+    [A.ATTR_LLM_SIDECAR_CACHE_STATUS]: call.cacheStatus,
     [A.ATTR_LLM_SIDECAR_OVERHEAD_MS]: Math.round(call.overheadMs * 1000) / 1000,
     [A.ATTR_LLM_SIDECAR_EVAL_SAMPLED]: call.evalSampled,
     [A.ATTR_LLM_SIDECAR_REQUEST_ID]: call.requestId,
@@ -175,6 +175,7 @@ export function operationAttributes(call: CallRecord): Attributes {
   setIfDefined(attrs, A.ATTR_LLM_SIDECAR_USER, call.user);
   setIfDefined(attrs, A.ATTR_LLM_SIDECAR_FEATURE, call.feature);
   setIfDefined(attrs, A.ATTR_LLM_SIDECAR_COST_USD, call.costUsd);
+  setIfDefined(attrs, A.ATTR_LLM_SIDECAR_CACHE_SAVED_USD, call.savedUsd);
   if (call.stream) attrs[A.ATTR_LLM_SIDECAR_STREAM_COMPLETED] = call.completed;
   if (call.clientAborted) attrs[A.ATTR_LLM_SIDECAR_CLIENT_ABORTED] = true;
   const u = call.usage;

@@ -100,6 +100,16 @@ const MatchSchema = z.strictObject({
   hasImages: z.boolean().optional(),
 });
 
+const RouteCacheSchema = z.strictObject({
+  /** `off`, `deterministic` (temperature 0, a seed, or top_k 1), or `all` requests. */
+  mode: z.enum(['off', 'deterministic', 'all']).optional(),
+  ttlSeconds: z.number().int().positive().optional(),
+  /** Share entries across every API key of a tenant (never across tenants). */
+  shared: z.boolean().optional(),
+  /** Semantic cache for this route (opt-in): same context, last user turn similar above the threshold. */
+  semantic: z.strictObject({ enabled: z.boolean().default(false), threshold: z.number().min(0).max(1).default(0.95) }).optional(),
+});
+
 const RouteSchema = z.strictObject({
   /** Requested model names or aliases that select this route; `*` matches any run of characters. */
   models: z.array(z.string().min(1)).default([]),
@@ -111,6 +121,7 @@ const RouteSchema = z.strictObject({
   retry: RetrySchema.default(() => RetrySchema.parse({})),
   breaker: BreakerSchema.default(() => BreakerSchema.parse({})),
   cascade: CascadeSchema.default(() => CascadeSchema.parse({})),
+  cache: RouteCacheSchema.optional(),
 });
 
 const PricingSchema = z.strictObject({
@@ -147,6 +158,21 @@ const OtlpSchema = z.strictObject({
   /** OTLP/HTTP traces endpoint of a collector, e.g. http://otel-collector:4318/v1/traces. */
   endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
   headers: z.record(z.string(), z.string()).default({}),
+});
+
+const CacheSchema = z.strictObject({
+  /** Default for routes that set none; `off` unless configured (a cache changes what apps receive). */
+  mode: z.enum(['off', 'deterministic', 'all']).default('off'),
+  ttlSeconds: z.number().int().positive().default(3600),
+  /** How long past its TTL an entry may still be served when every target failed (stale fallback); 0 = never. */
+  staleMaxSeconds: z.number().int().min(0).default(86_400),
+  /** `memory` (LRU bounded by bytes, this sidecar) or `redis` (shared by every sidecar). */
+  store: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('memory'), maxBytes: z.number().int().positive().default(64 * 1024 * 1024) }),
+      z.strictObject({ type: z.literal('redis'), url: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }) }),
+    ])
+    .default({ type: 'memory', maxBytes: 64 * 1024 * 1024 }),
 });
 
 const TelemetrySchema = z.strictObject({
@@ -192,6 +218,7 @@ export const ConfigSchema = z
     pricing: PricingSchema.default(() => PricingSchema.parse({})),
     telemetry: TelemetrySchema.default(() => TelemetrySchema.parse({})),
     evaluation: EvaluationSchema.default(() => EvaluationSchema.parse({})),
+    cache: CacheSchema.default(() => CacheSchema.parse({})),
     /** Budgets, rate limits and per-request limits; absent → none are enforced. */
     budgets: BudgetsSchema.optional(),
   });
@@ -249,3 +276,4 @@ export type AttemptTimeouts = z.infer<typeof AttemptTimeoutsSchema>;
 export type EvaluationConfig = z.infer<typeof EvaluationSchema>;
 export type TelemetryConfig = z.infer<typeof TelemetrySchema>;
 export type ClickHouseConfig = z.infer<typeof ClickHouseSchema>;
+export type CacheConfig = z.infer<typeof CacheSchema>;

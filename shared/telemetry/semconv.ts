@@ -74,3 +74,5 @@ export const ATTR_LLM_SIDECAR_BUDGET_USED = 'llm_sidecar.budget.used';
 export const ATTR_LLM_SIDECAR_BUDGET_LIMIT = 'llm_sidecar.budget.limit';
 export const ATTR_LLM_SIDECAR_BUDGET_RATIO = 'llm_sidecar.budget.ratio';
 export const ATTR_LLM_SIDECAR_BUDGET_UNIT = 'llm_sidecar.budget.unit';
+/** On a cache hit: the cost of the original call, i.e. the spend the hit avoided (exact decimal USD). */
+export const ATTR_LLM_SIDECAR_CACHE_SAVED_USD = 'llm_sidecar.cache.saved_usd';

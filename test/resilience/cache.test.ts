@@ -1,0 +1,122 @@
+// The response cache through the proxy: tenant scopes, keys that change with the answer, faithful
+// stream replay through the official SDKs, JSON⇄stream cross-serving, the stale last resort, the
+// shared Redis tier, and a failing store that never fails a request.
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisHandle } from '../budget/redis-server.ts';
+import { startStack, type Stack } from '../stack.ts';
+
+let stack: Stack;
+let redis: RedisHandle | undefined;
+const extra: Stack[] = [];
+
+const providers = (url: string) => ({ openai: { type: 'openai', baseUrl: `${url}/v1`, apiKey: 'sk-conf' }, anthropic: { type: 'anthropic', baseUrl: url, apiKey: 'sk-ant-conf' } });
+
+beforeAll(async () => {
+  stack = await startStack((url) => ({
+    providers: providers(url),
+    cache: { mode: 'all', ttlSeconds: 60 },
+    routes: { shortlived: { models: ['shortlived'], retry: { maxRetries: 0 }, cache: { ttlSeconds: 1 }, targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] } },
+  }));
+  redis = await startRedis();
+});
+
+afterAll(async () => {
+  await stack?.close();
+  for (const s of extra) await s.close();
+  await redis?.stop();
+});
+
+const post = (s: Stack, body: object, headers: Record<string, string> = {}) =>
+  request(`${s.sidecar.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.statusCode, headers: r.headers, text: await r.body.text() }));
+
+describe('exact cache', () => {
+  it('a repeat hits within a tenant, never across tenants; any answer-changing field misses', async () => {
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `cache me ${Math.random()}` }] };
+    const before = stack.fake.stats.received;
+    const a1 = await post(stack, body, { 'x-llm-sidecar-tenant': 'acme' });
+    const a2 = await post(stack, body, { 'x-llm-sidecar-tenant': 'acme' });
+    const b1 = await post(stack, body, { 'x-llm-sidecar-tenant': 'globex' });
+    const t1 = await post(stack, { ...body, temperature: 0.3 }, { 'x-llm-sidecar-tenant': 'acme' });
+    expect([a1, a2, b1, t1].map((r) => r.headers['x-llm-sidecar-cache'])).toEqual(['miss', 'hit', 'miss', 'miss']);
+    expect(a2.text).toBe(a1.text);
+    expect(stack.fake.stats.received - before).toBe(3);
+    const hit = await stack.recorder.byRequestId(a2.headers['x-llm-sidecar-request-id'] as string);
+    expect(hit).toMatchObject({ cacheStatus: 'hit', attempts: 0, costUsd: '0' });
+    expect(hit.savedUsd).toMatch(/^0\.\d+/);
+  });
+
+  it('honours no-store and no-cache', async () => {
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `headers ${Math.random()}` }] };
+    expect((await post(stack, body, { 'x-llm-sidecar-cache': 'no-store' })).headers['x-llm-sidecar-cache']).toBe('bypass');
+    expect((await post(stack, body)).headers['x-llm-sidecar-cache']).toBe('miss');
+    expect((await post(stack, body, { 'x-llm-sidecar-cache': 'no-cache' })).headers['x-llm-sidecar-cache']).toBe('miss');
+    expect((await post(stack, body)).headers['x-llm-sidecar-cache']).toBe('hit');
+  });
+});
+
+describe('stream replay', () => {
+  it('OpenAI: a replayed stream with tool calls gives the SDK the identical message; a JSON request is served from it', async () => {
+    const client = new OpenAI({ baseURL: `${stack.sidecar.url}/v1`, apiKey: 'k', maxRetries: 0 });
+    const params = {
+      model: 'gpt-4o',
+      messages: [{ role: 'user' as const, content: `weather ${Math.random()}` }],
+      tools: [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }],
+    };
+    const first = await client.chat.completions.stream(params).finalChatCompletion();
+    const { data: stream, response } = await client.chat.completions.create({ ...params, stream: true }).withResponse();
+    expect(response.headers.get('x-llm-sidecar-cache')).toBe('hit');
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    expect(chunks.length).toBeGreaterThan(3); // event by event, not one blob
+    const again = await client.chat.completions.stream(params).finalChatCompletion();
+    expect(again.choices[0]?.message.tool_calls).toEqual(first.choices[0]?.message.tool_calls);
+    const json = await client.chat.completions.create(params);
+    expect(json.choices[0]?.message.tool_calls?.[0]).toMatchObject({ function: { name: 'get_weather', arguments: first.choices[0]?.message.tool_calls?.[0]?.type === 'function' ? first.choices[0].message.tool_calls[0].function.arguments : '' } });
+  });
+
+  it('Anthropic: thinking and text survive a replay; a stream request is served from a JSON entry', async () => {
+    const client = new Anthropic({ baseURL: stack.sidecar.url, apiKey: 'k', maxRetries: 0 });
+    const params = { model: 'claude-sonnet-4-6', max_tokens: 2048, thinking: { type: 'enabled' as const, budget_tokens: 1024 }, messages: [{ role: 'user' as const, content: `think ${Math.random()}` }] };
+    const first = await client.messages.stream(params).finalMessage();
+    const replayed = await client.messages.stream(params).finalMessage();
+    expect(replayed.content).toEqual(first.content);
+    expect(replayed.usage.output_tokens).toBe(first.usage.output_tokens);
+    const jsonFirst = { ...params, messages: [{ role: 'user' as const, content: `json first ${Math.random()}` }] };
+    const j = await client.messages.create(jsonFirst);
+    const s = await client.messages.stream(jsonFirst).finalMessage();
+    expect(s.content).toEqual(j.content);
+  });
+});
+
+describe('stale cache, the last fallback level', () => {
+  it('serves an expired entry marked stale when every target fails', async () => {
+    const body = { model: 'shortlived', messages: [{ role: 'user', content: `stale ${Math.random()}` }] };
+    const fresh = await post(stack, body);
+    expect(fresh.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1_100));
+    const stale = await post(stack, body, { 'x-fake-fault': 'status=503' });
+    expect(stale.status).toBe(200);
+    expect(stale.headers['x-llm-sidecar-cache']).toBe('stale');
+    expect(stale.text).toBe(fresh.text);
+  });
+});
+
+describe('shared Redis tier', () => {
+  it('two sidecars share entries; with Redis stopped, requests are still served, uncached', async () => {
+    const cfg = (url: string) => ({ providers: providers(url), cache: { mode: 'all', store: { type: 'redis', url: redis!.url } } });
+    const a = await startStack(cfg);
+    const b = await startStack(cfg);
+    extra.push(a, b);
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `shared ${Math.random()}` }] };
+    expect((await post(a, body)).headers['x-llm-sidecar-cache']).toBe('miss');
+    await expect.poll(async () => (await post(b, body)).headers['x-llm-sidecar-cache'], { timeout: 3_000 }).toBe('hit');
+    await redis!.stop();
+    const down = await post(a, { ...body, messages: [{ role: 'user', content: 'redis is down' }] });
+    expect(down.status).toBe(200);
+    expect(down.headers['x-llm-sidecar-cache']).toBe('miss');
+    redis = undefined;
+  });
+});
