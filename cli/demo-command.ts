@@ -59,7 +59,8 @@ export async function demoTraffic(opts: DemoOptions = {}): Promise<DemoResult & 
       anthropic: { type: 'anthropic', baseUrl: fake.url, apiKey: 'sk-ant-demo' },
     },
     routes: {
-      support: { models: ['support'], targets: [{ provider: 'openai', model: 'gpt-4o-mini' }, { provider: 'anthropic', model: 'claude-haiku-4-5' }] },
+      // FAQ answers repeat: cached per tenant (repeats within a tenant are hits, never across tenants).
+      support: { models: ['support'], cache: { mode: 'all', ttlSeconds: 600 }, targets: [{ provider: 'openai', model: 'gpt-4o-mini' }, { provider: 'anthropic', model: 'claude-haiku-4-5' }] },
       // The primary of this route is down for the whole demo: its breaker trips, the chain falls back to Anthropic.
       search: {
         models: ['search'],
@@ -157,6 +158,9 @@ export async function demoTraffic(opts: DemoOptions = {}): Promise<DemoResult & 
 async function printReport(sidecar: RunningSidecar, out: (l: string) => void): Promise<void> {
   const store = sidecar.telemetry.store;
   if (!store) return;
+  const [cache] = await store.query<Record<string, string>>(
+    `SELECT countIf(CacheStatus = 'hit') AS hits, countIf(CacheStatus IN ('hit', 'miss')) AS lookups, toString(sum(ifNull(CostUsd, 0))) AS spent FROM otel.llm_calls WHERE ServiceName = 'demo-shop'`,
+  );
   const rows = await store.query<Record<string, string>>(
     `SELECT Route, Provider, RequestModel, count() AS calls, countIf(ErrorType != '') AS errors, countIf(FallbackIndex > 0) AS fallbacks,
             round(quantile(0.95)(DurationMs), 1) AS p95_ms, round(avgOrNull(TtftMs), 1) AS ttft_ms, sum(InputTokens) AS input_tokens,
@@ -175,6 +179,7 @@ async function printReport(sidecar: RunningSidecar, out: (l: string) => void): P
   out(`\ntotal spend $${formatPicoUsd(total)} at list prices · by tenant: ${JSON.stringify(tenants?.t ?? [])}`);
   const [sampled] = await store.query<Record<string, string>>(`SELECT countIf(EvalSampled = 1) AS sampled, count() AS calls FROM otel.llm_calls WHERE ServiceName = 'demo-shop'`);
   out(`${sampled?.sampled} of ${sampled?.calls} calls sampled for evaluation (content captured, redacted)`);
+  out(`cache: ${cache?.hits} hits of ${cache?.lookups} lookups on cached routes`);
 }
 
 export async function runDemo(opts: DemoOptions): Promise<number> {

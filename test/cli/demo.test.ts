@@ -1,0 +1,31 @@
+// The demo end to end (shortened): its data has calls, cache hits, fallbacks and budget refusals.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { demoTraffic } from '../../cli/demo-command.ts';
+import { chdbAvailable } from '../clickhouse/chdb-available.ts';
+
+const available = await chdbAvailable();
+
+it.skipIf(!available)('runs end to end and leaves the data the dashboards show', async () => {
+  const lines: string[] = [];
+  const demo = await demoTraffic({ requests: 8, latencyMs: 5, dataDir: mkdtempSync(join(tmpdir(), 'demo-')), out: (l) => lines.push(l) });
+  try {
+    const store = demo.sidecar.telemetry.store!;
+    const [row] = await store.query<Record<string, string>>(
+      `SELECT count() AS calls, countIf(CacheStatus = 'hit') AS hits, countIf(FallbackIndex > 0) AS fallbacks,
+              countIf(ErrorType = 'budget_exceeded') AS refusals, countIf(EvalSampled = 1) AS sampled, countIf(Stream = 1) AS streams
+       FROM otel.llm_calls`,
+    );
+    expect(Number(row!.calls)).toBe(demo.calls.length);
+    expect(Number(row!.hits)).toBeGreaterThan(0);
+    expect(Number(row!.fallbacks)).toBeGreaterThan(0);
+    expect(Number(row!.refusals)).toBeGreaterThan(0);
+    expect(Number(row!.sampled)).toBeGreaterThan(0);
+    expect(Number(row!.streams)).toBeGreaterThan(0);
+    expect(demo.sidecar.metrics.render()).toMatch(/llm_sidecar_breaker_opens_total\{[^}]*\} 1/);
+  } finally {
+    await demo.close();
+  }
+}, 60_000);
