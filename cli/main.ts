@@ -8,7 +8,7 @@ Commands:
   proxy       Run the sidecar proxy (default command)
   demo        Run the whole product in one process against a simulated provider, then print a report
   evaluator   Run the evaluation service            (not available yet)
-  report      Summarise the dashboards' key figures  (not available yet)
+  report      Summarise the dashboards' key figures from the store (last 24 h and 7 days)
   migrate     Apply the ClickHouse schema (numbered, idempotent migrations) and exit
 
 Options:
@@ -87,8 +87,12 @@ export async function main(argv: string[]): Promise<number> {
         const { config } = await loadConfig(values.config);
         return await runMigrate(config);
       }
+      case 'report': {
+        const { runReportCommand } = await import('./report-command.ts');
+        const { config } = await loadConfig(values.config);
+        return await runReportCommand(config);
+      }
       case 'evaluator':
-      case 'report':
         return fail(`"${command}" is not available in this version yet`);
       default:
         return fail(`unknown command "${command}"\n\n${USAGE}`);

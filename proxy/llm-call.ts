@@ -4,6 +4,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { RetryConfig } from '../shared/config/schema.ts';
 import { SidecarError, type ApiDialect } from '../shared/errors.ts';
+import { EVENT_LLM_SIDECAR_CASCADE_ESCALATED, EVENT_LLM_SIDECAR_FALLBACK, EVENT_LLM_SIDECAR_RETRY, EVENT_LLM_SIDECAR_TARGET_SKIPPED } from '../shared/telemetry/semconv.ts';
 import type { NormalizedUsage } from '../shared/usage.ts';
 import { Attempt, type AttemptOutcome, type StreamTranslator } from './attempt.ts';
 import type { AttemptRecord, CallRecord, RequestParams } from './call-record.ts';
@@ -136,15 +137,15 @@ export class LlmCall {
       const { target, model } = candidates[i] as { target: Target; model: string };
       const translation = target.provider.type === this.input.endpoint.dialect ? undefined : this.deps.translation(this.input.endpoint.dialect, target.provider.type);
       if (target.provider.type !== this.input.endpoint.dialect && (!translation || this.input.endpoint.operation !== 'chat')) {
-        this.event('llm_sidecar.target.skipped', { target: target.key, reason: 'api_mismatch' });
+        this.event(EVENT_LLM_SIDECAR_TARGET_SKIPPED, { target: target.key, reason: 'api_mismatch' });
         continue;
       }
       if (!target.breaker.allow()) {
         this.skippedOpen = true;
-        this.event('llm_sidecar.target.skipped', { target: target.key, reason: 'circuit_open' });
+        this.event(EVENT_LLM_SIDECAR_TARGET_SKIPPED, { target: target.key, reason: 'circuit_open' });
         continue;
       }
-      if (i > 0) this.event('llm_sidecar.fallback', { target: target.key, index: i });
+      if (i > 0) this.event(EVENT_LLM_SIDECAR_FALLBACK, { target: target.key, index: i });
       target.budget.recordRequest();
       const isLastCandidate = i === candidates.length - 1;
       for (let r = 0; ; r++) {
@@ -169,7 +170,7 @@ export class LlmCall {
           // A provider 4xx (other than 429) is the request's fault: answer it as is, never escalate.
           const escalate = !isLastCandidate && status < 400 && this.cascadeFailure(outcome, target.provider.type);
           if (escalate) {
-            this.event('llm_sidecar.cascade.escalated', { target: target.key, reason: escalate });
+            this.event(EVENT_LLM_SIDECAR_CASCADE_ESCALATED, { target: target.key, reason: escalate });
             last = { outcome, served, cross: translation !== undefined };
             break;
           }
@@ -184,7 +185,7 @@ export class LlmCall {
         const headers = outcome.kind === 'answer' ? outcome.headers : undefined;
         const delay = retryDelayMs(r, headers, { baseMs: retry.baseMs, maxMs: retry.maxMs, maxRetryAfterMs: Number.POSITIVE_INFINITY });
         if (delay > retry.maxRetryAfterMs) break; // the provider asks for longer than we wait: next target
-        this.event('llm_sidecar.retry', { target: target.key, attempt: r + 1, delay_ms: Math.round(delay) });
+        this.event(EVENT_LLM_SIDECAR_RETRY, { target: target.key, attempt: r + 1, delay_ms: Math.round(delay) });
         await sleep(delay);
         if (this.clientGone) {
           this.finishRecord(served, 499, undefined, undefined, true);

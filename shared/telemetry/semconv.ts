@@ -76,3 +76,8 @@ export const ATTR_LLM_SIDECAR_BUDGET_RATIO = 'llm_sidecar.budget.ratio';
 export const ATTR_LLM_SIDECAR_BUDGET_UNIT = 'llm_sidecar.budget.unit';
 /** On a cache hit: the cost of the original call, i.e. the spend the hit avoided (exact decimal USD). */
 export const ATTR_LLM_SIDECAR_CACHE_SAVED_USD = 'llm_sidecar.cache.saved_usd';
+// Span events on the gen_ai CLIENT span (the dashboards read them from otel_traces.Events).
+export const EVENT_LLM_SIDECAR_RETRY = 'llm_sidecar.retry';
+export const EVENT_LLM_SIDECAR_FALLBACK = 'llm_sidecar.fallback';
+export const EVENT_LLM_SIDECAR_TARGET_SKIPPED = 'llm_sidecar.target.skipped';
+export const EVENT_LLM_SIDECAR_CASCADE_ESCALATED = 'llm_sidecar.cascade.escalated';

@@ -36,7 +36,7 @@ describe('llm-sidecar CLI', () => {
   });
 
   it('says plainly which commands are not available yet, and rejects unknown ones', () => {
-    expect(run(['report']).stderr).toMatch(/not available in this version yet/);
+    expect(run(['evaluator']).stderr).toMatch(/not available in this version yet/);
     const r = run(['frobnicate']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/unknown command "frobnicate"/);

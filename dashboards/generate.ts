@@ -1,0 +1,83 @@
+// Writes dashboards/generated/{sre,cost,quality}.json, alerts.yaml and datasource.yaml.
+//
+//   node --import tsx dashboards/generate.ts                 the committed files (database otel, placeholder budgets)
+//   node --import tsx dashboards/generate.ts --check         exit 1 when the committed files are stale
+//   node --import tsx dashboards/generate.ts --config sidecar.yaml --out /tmp/grafana
+//        budgets from the sidecar configuration (budgets.tiers/tenants/defaultTier → tenantMonthlyUsd)
+//   --database NAME                    the ClickHouse database (default otel)
+//   --default-monthly-budget-usd N     budget of tenants the configuration gives none
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../shared/config/load.ts';
+import { PLACEHOLDER_BUDGETS, budgetsFromConfig } from './budgets.ts';
+import { buildAll, GENERATED_FILES, type BuildOptions } from './index.ts';
+
+export const GENERATED_DIR = fileURLToPath(new URL('./generated/', import.meta.url));
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      out: { type: 'string' },
+      database: { type: 'string' },
+      config: { type: 'string' },
+      'default-monthly-budget-usd': { type: 'string' },
+      check: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log('usage: node --import tsx dashboards/generate.ts [--out DIR] [--database NAME] [--config FILE] [--default-monthly-budget-usd N] [--check]');
+    return 0;
+  }
+  const fallback = values['default-monthly-budget-usd'] !== undefined ? Number(values['default-monthly-budget-usd']) : undefined;
+  if (fallback !== undefined && !(Number.isFinite(fallback) && fallback > 0)) {
+    console.error('--default-monthly-budget-usd must be a positive number');
+    return 2;
+  }
+  const options: BuildOptions = {};
+  if (values.database) options.database = values.database;
+  if (values.config) {
+    const { config } = await loadConfig(values.config);
+    options.budgets = budgetsFromConfig(config.budgets, fallback);
+  } else if (fallback !== undefined) {
+    options.budgets = { tenants: {}, defaultUsd: fallback };
+  } else {
+    options.budgets = PLACEHOLDER_BUDGETS;
+  }
+  const { files } = buildAll(options);
+  const out = resolve(values.out ?? GENERATED_DIR);
+
+  if (values.check) {
+    const stale: string[] = [];
+    for (const name of GENERATED_FILES) {
+      const current = await readFile(join(out, name), 'utf8').catch(() => undefined);
+      if (current !== files[name]) stale.push(name);
+    }
+    if (stale.length > 0) {
+      console.error(`stale generated files in ${out}: ${stale.join(', ')} — run: node --import tsx dashboards/generate.ts`);
+      return 1;
+    }
+    console.log(`${out}: up to date`);
+    return 0;
+  }
+
+  await mkdir(out, { recursive: true });
+  for (const name of GENERATED_FILES) await writeFile(join(out, name), files[name] as string);
+  console.log(`wrote ${GENERATED_FILES.map((f) => join(out, f)).join(', ')}`);
+  return 0;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.message : String(err));
+      process.exitCode = 1;
+    },
+  );
+}

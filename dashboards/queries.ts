@@ -1,0 +1,153 @@
+// The key figures: SQL shared by the dashboards' stat and table panels and by `llm-sidecar report`,
+// so the terminal summary is exactly what the dashboards show. Each returns Grafana SQL (macros
+// and template variables); the report expands it with every variable at "All".
+import { STATUS_CODE } from '../shared/clickhouse/schema.ts';
+import {
+  CACHE_HIT_STATUSES_SQL,
+  CALLS as C,
+  EVALS as E,
+  EVENT,
+  EVENT_ATTR,
+  FEEDBACK as F,
+  GEN_AI_CLIENT_SPAN,
+  ROLLUP as R,
+  ROLLUP_CALLS,
+  ROLLUP_ERRORS,
+  ROLLUP_SPEND,
+  SKIP_REASON_CIRCUIT_OPEN,
+  TRACES as T,
+  TRACES_NESTED as N,
+  callFilters,
+  evaluationFilters,
+  feedbackFilters,
+  rollupQuantile,
+  spanFilters,
+  type Tables,
+} from './sql.ts';
+
+const ERROR = `'${STATUS_CODE.Error}'`;
+
+/** Calls in the range (rollup). */
+export function requestsSql(t: Tables): string {
+  return `SELECT ${ROLLUP_CALLS} AS requests
+FROM ${t.rollup}
+WHERE $__timeFilter(${R.Minute})
+  AND ${callFilters()}`;
+}
+
+/** Share of calls that failed (rollup). */
+export function errorRateSql(t: Tables): string {
+  return `SELECT ${ROLLUP_ERRORS} / nullIf(${ROLLUP_CALLS}, 0) AS error_rate
+FROM ${t.rollup}
+WHERE $__timeFilter(${R.Minute})
+  AND ${callFilters()}`;
+}
+
+/** p95 of call duration, of time to first token (streams) and p99 of the proxy's overhead, in ms (rollup t-digests). */
+export function latencySql(t: Tables): string {
+  return `SELECT ${rollupQuantile(R.DurationMsQuantiles, 0.95)} AS p95_latency_ms,
+  ${rollupQuantile(R.TtftMsQuantiles, 0.95)} AS p95_ttft_ms,
+  ${rollupQuantile(R.OverheadMsQuantiles, 0.99)} AS p99_overhead_ms
+FROM ${t.rollup}
+WHERE $__timeFilter(${R.Minute})
+  AND ${callFilters()}`;
+}
+
+/** Cache hit rate (exact + semantic + stale over all calls), fallbacks and retries (llm_calls). */
+export function resilienceSql(t: Tables): string {
+  return `SELECT countIf(${C.CacheStatus} IN (${CACHE_HIT_STATUSES_SQL})) / nullIf(count(), 0) AS cache_hit_rate,
+  countIf(${C.FallbackIndex} > 0) / nullIf(count(), 0) AS fallback_rate,
+  countIf(${C.FallbackIndex} > 0) AS fallback_calls,
+  countIf(${C.Attempts} > 1) AS retried_calls
+FROM ${t.calls}
+WHERE $__timeFilter(${C.Timestamp})
+  AND ${callFilters()}`;
+}
+
+/** Calls turned away from a target because its circuit breaker was open (span events). */
+export function breakerSkipsSql(t: Tables): string {
+  return `SELECT count() AS breaker_skips
+FROM ${t.traces}
+ARRAY JOIN \`${N.EventsName}\` AS event, \`${N.EventsAttributes}\` AS event_attrs
+WHERE $__timeFilter(${T.Timestamp})
+  AND ${GEN_AI_CLIENT_SPAN}
+  AND event = '${EVENT.targetSkipped}' AND event_attrs['${EVENT_ATTR.reason}'] = '${SKIP_REASON_CIRCUIT_OPEN}'
+  AND ${spanFilters()}`;
+}
+
+/** Spend at list prices (rollup, exact decimal sum shown as Float64). */
+export function spendSql(t: Tables): string {
+  return `SELECT ${ROLLUP_SPEND} AS spend_usd
+FROM ${t.rollup}
+WHERE $__timeFilter(${R.Minute})
+  AND ${callFilters()}`;
+}
+
+/** Spend per call that has a price (rollup). */
+export function costPerRequestSql(t: Tables): string {
+  return `SELECT ${ROLLUP_SPEND} / nullIf(${ROLLUP_CALLS} - sum(${R.UnpricedCalls}), 0) AS usd_per_request
+FROM ${t.rollup}
+WHERE $__timeFilter(${R.Minute})
+  AND ${callFilters()}`;
+}
+
+/** Calls with token usage but no price for their model (cache hits aside): their cost is unknown, not $0. */
+export function unpricedSql(t: Tables): string {
+  return `SELECT countIf(${C.CostUsd} IS NULL AND ${C.InputTokens} + ${C.OutputTokens} > 0 AND ${C.CacheStatus} NOT IN (${CACHE_HIT_STATUSES_SQL})) AS unpriced_calls
+FROM ${t.calls}
+WHERE $__timeFilter(${C.Timestamp})
+  AND ${callFilters()}`;
+}
+
+/** Most frequent failures, with the latest trace of each (data link on trace_id). */
+export function topErrorsSql(t: Tables, limit = 20): string {
+  return `SELECT c.${C.ErrorType} AS error_type, c.${C.Provider} AS provider, c.${C.RequestModel} AS model, c.${C.Route} AS route,
+  c.${C.HttpStatus} AS http_status, count() AS calls, max(c.${C.Timestamp}) AS last_seen, argMax(c.${C.TraceId}, c.${C.Timestamp}) AS trace_id
+FROM ${t.calls} AS c
+WHERE $__timeFilter(c.${C.Timestamp})
+  AND c.${C.StatusCode} = ${ERROR}
+  AND ${callFilters('c')}
+GROUP BY error_type, provider, model, route, http_status
+ORDER BY calls DESC, last_seen DESC
+LIMIT ${limit}`;
+}
+
+/** Spend by one rollup dimension, largest first. */
+export function spendByDimensionSql(t: Tables, dimension: typeof R.RequestModel | typeof R.Tenant | typeof R.Provider | typeof R.ServiceName, limit = 20): string {
+  return `SELECT ${dimension} AS name, ${ROLLUP_CALLS} AS calls, ${ROLLUP_SPEND} AS spend_usd, sum(${R.UnpricedCalls}) AS calls_without_cost
+FROM ${t.rollup}
+WHERE $__timeFilter(${R.Minute})
+  AND ${callFilters()}
+GROUP BY name
+ORDER BY spend_usd DESC, name
+LIMIT ${limit}`;
+}
+
+/**
+ * Average score per evaluator over the 7 days ending at the end of the range and the 7 days
+ * before, with the change (week over week). Scores of failed evaluations (NULL) are left out.
+ */
+export function qualityWeekOverWeekSql(t: Tables, by: readonly (typeof E.RequestModel | typeof E.Route | typeof E.ServiceName)[] = []): string {
+  const thisWeek = `${E.Timestamp} > $__toTime - INTERVAL 7 DAY`;
+  const lastWeek = `${E.Timestamp} <= $__toTime - INTERVAL 7 DAY`;
+  const keys = [E.Evaluator, ...by];
+  return `SELECT ${keys.join(', ')},
+  avgIf(${E.ScoreValue}, ${thisWeek}) AS this_week,
+  avgIf(${E.ScoreValue}, ${lastWeek}) AS last_week,
+  this_week - last_week AS change,
+  countIf(${E.ScoreValue} IS NOT NULL AND ${thisWeek}) AS evaluations_this_week,
+  countIf(${E.ScoreValue} IS NOT NULL AND ${lastWeek}) AS evaluations_last_week
+FROM ${t.evaluations} FINAL
+WHERE ${E.Timestamp} > $__toTime - INTERVAL 14 DAY AND ${E.Timestamp} <= $__toTime
+  AND ${evaluationFilters(t, '$__toTime - INTERVAL 14 DAY')}
+GROUP BY ${keys.join(', ')}
+ORDER BY ${keys.join(', ')}`;
+}
+
+/** End-user feedback in the range: ratings and the share of thumbs up among thumbs. */
+export function feedbackSql(t: Tables): string {
+  return `SELECT count() AS ratings, countIf(${F.Score} > 0) / nullIf(countIf(${F.Score} != 0), 0) AS thumbs_up_ratio
+FROM ${t.feedback} FINAL
+WHERE $__timeFilter(${F.Timestamp})
+  AND ${feedbackFilters(t)}`;
+}

@@ -1,0 +1,427 @@
+// SRE dashboard: traffic, errors, latency and time to first token, upstream status codes,
+// retries / fallbacks / circuit breakers, cache, the proxy's own overhead, telemetry freshness and
+// the top errors with links to their traces.
+import { STATUS_CODE } from '../shared/clickhouse/schema.ts';
+import { Format, dashboard, panel, target, text, type Dashboard } from './builder.ts';
+import { breakerSkipsSql, errorRateSql, latencySql, requestsSql, resilienceSql, topErrorsSql } from './queries.ts';
+import {
+  CACHE_STATUS,
+  CALLS as C,
+  EVENT,
+  EVENT_ATTR,
+  GEN_AI_CLIENT_SPAN,
+  ROLLUP as R,
+  ROLLUP_BUCKET_S,
+  ROLLUP_CALLS,
+  ROLLUP_TIME,
+  SKIP_REASON_CIRCUIT_OPEN,
+  TRACES as T,
+  TRACES_NESTED as N,
+  callFilters,
+  rollupQuantile,
+  spanFilters,
+  traceIdOverride,
+  variableFilter,
+  type Tables,
+} from './sql.ts';
+import { callVariables } from './variables.ts';
+
+export const SRE_UID = 'llm-sidecar-sre';
+
+const ERROR = `'${STATUS_CODE.Error}'`;
+const byLabel = (label: string) => ({ displayName: `\${__field.labels.${label}}` });
+
+/** Panel titles the alert rules point at (annotation __panelId__). */
+export const SRE_PANELS = {
+  errorRate: 'Error rate by error type and provider',
+  latencyByRoute: 'p95 latency by route and model',
+  ttftByRoute: 'p95 time to first token by route and model',
+  retries: 'Retries and fallbacks',
+  breaker: 'Circuit breakers: calls turned away by an open breaker',
+  freshness: 'Seconds since the last span, per service',
+} as const;
+
+export function sreDashboard(t: Tables): Dashboard {
+  const stat = (title: string, description: string, sql: string, unit: string, w = 4) => panel({ type: 'stat', title, description, w, h: 4, unit, targets: [target(sql, Format.Table)] });
+
+  const overview = [
+    stat('Requests', 'LLM calls (gen_ai CLIENT spans) in the time range, from the per-minute rollup.', requestsSql(t), 'short'),
+    stat('Error rate', 'Failed calls / all calls in the time range (rollup).', errorRateSql(t), 'percentunit'),
+    panel({
+      type: 'stat',
+      title: 'Latency p95 · TTFT p95 · overhead p99',
+      description: 'p95 of call duration and of time to first token (streams), p99 of the time the sidecar itself adds, in ms (rollup t-digests: approximate).',
+      w: 8,
+      h: 4,
+      unit: 'ms',
+      targets: [target(latencySql(t), Format.Table)],
+    }),
+    panel({
+      type: 'stat',
+      title: 'Cache hit rate · fallback rate',
+      description: 'Answers from the sidecar cache (exact, semantic or stale) and calls served by a later target of their chain, as shares of all calls.',
+      w: 8,
+      h: 4,
+      unit: 'percentunit',
+      targets: [target(resilienceSql(t), Format.Table)],
+      options: { reduceOptions: { calcs: ['lastNotNull'], fields: '/_rate$/', values: false } },
+    }),
+  ];
+
+  const traffic = [
+    panel({
+      type: 'timeseries',
+      title: 'Request rate by provider',
+      description: 'Calls per second by provider (rollup; buckets of at least one minute).',
+      w: 12,
+      h: 8,
+      unit: 'reqps',
+      defaults: byLabel('provider'),
+      targets: [
+        target(
+          `SELECT ${ROLLUP_TIME} AS time, ${R.Provider} AS provider, ${ROLLUP_CALLS} / ${ROLLUP_BUCKET_S} AS requests_per_second
+FROM ${t.rollup}
+WHERE $__timeFilter(${R.Minute})
+  AND ${callFilters()}
+GROUP BY time, provider
+ORDER BY time`,
+          Format.TimeSeries,
+        ),
+      ],
+    }),
+    panel({
+      type: 'timeseries',
+      title: SRE_PANELS.errorRate,
+      description: 'Failed calls of each error type (error.type) / all calls of the provider, per interval.',
+      w: 12,
+      h: 8,
+      unit: 'percentunit',
+      defaults: byLabel('series'),
+      targets: [
+        target(
+          `SELECT time, concat(provider, ' · ', if(error_type = '', 'error', error_type)) AS series, calls / provider_calls AS error_rate
+FROM (
+  SELECT $__timeInterval(${C.Timestamp}) AS time, ${C.Provider} AS provider, ${C.ErrorType} AS error_type, ${C.StatusCode} AS status, count() AS calls,
+    sum(count()) OVER (PARTITION BY time, provider) AS provider_calls
+  FROM ${t.calls}
+  WHERE $__timeFilter(${C.Timestamp})
+    AND ${callFilters()}
+  GROUP BY time, provider, error_type, status
+)
+WHERE status = ${ERROR}
+ORDER BY time`,
+          Format.TimeSeries,
+        ),
+      ],
+    }),
+    panel({
+      type: 'timeseries',
+      title: 'Upstream HTTP status codes',
+      description: "Calls by the provider's final HTTP status (none = no answer: connection error or timeout).",
+      w: 12,
+      h: 8,
+      unit: 'short',
+      defaults: { ...byLabel('status'), custom: { drawStyle: 'bars', fillOpacity: 80, stacking: { mode: 'normal', group: 'A' } } },
+      targets: [
+        target(
+          `SELECT $__timeInterval(${C.Timestamp}) AS time, if(${C.HttpStatus} = 0, 'none', toString(${C.HttpStatus})) AS status, count() AS calls
+FROM ${t.calls}
+WHERE $__timeFilter(${C.Timestamp})
+  AND ${callFilters()}
+GROUP BY time, status
+ORDER BY time`,
+          Format.TimeSeries,
+        ),
+      ],
+    }),
+    panel({
+      type: 'table',
+      title: 'Top errors',
+      description: 'Most frequent failures in the range; trace_id is the latest one: click it to open the trace.',
+      w: 12,
+      h: 8,
+      overrides: [traceIdOverride(t, 'trace_id')],
+      targets: [target(topErrorsSql(t), Format.Table)],
+    }),
+  ];
+
+  const latency = [
+    panel({
+      type: 'timeseries',
+      title: 'Latency p50 / p95 / p99',
+      description: 'Call duration percentiles, all selected traffic (rollup t-digests).',
+      w: 8,
+      h: 8,
+      unit: 'ms',
+      targets: [
+        target(
+          `SELECT ${ROLLUP_TIME} AS time,
+  ${rollupQuantile(R.DurationMsQuantiles, 0.5)} AS p50,
+  ${rollupQuantile(R.DurationMsQuantiles, 0.95)} AS p95,
+  ${rollupQuantile(R.DurationMsQuantiles, 0.99)} AS p99
+FROM ${t.rollup}
+WHERE $__timeFilter(${R.Minute})
+  AND ${callFilters()}
+GROUP BY time
+ORDER BY time`,
+          Format.TimeSeries,
+        ),
+      ],
+    }),
+    panel({
+      type: 'timeseries',
+      title: SRE_PANELS.latencyByRoute,
+      description: 'p95 call duration per route and requested model (rollup).',
+      w: 8,
+      h: 8,
+      unit: 'ms',
+      defaults: byLabel('series'),
+      targets: [
+        target(
+          `SELECT ${ROLLUP_TIME} AS time, concat(${R.Route}, ' · ', ${R.RequestModel}) AS series, ${rollupQuantile(R.DurationMsQuantiles, 0.95)} AS p95_ms
+FROM ${t.rollup}
+WHERE $__timeFilter(${R.Minute})
+  AND ${callFilters()}
+GROUP BY time, series
+ORDER BY time`,
+          Format.TimeSeries,
+        ),
+      ],
+    }),
+    panel({
+      type: 'timeseries',
+      title: SRE_PANELS.ttftByRoute,
+      description: 'p95 time to the first chunk of streamed answers per route and requested model (rollup; calls without a first chunk are left out).',
+      w: 8,
+      h: 8,
+      unit: 'ms',
+      defaults: byLabel('series'),
+      targets: [
+        target(
+          `SELECT time, series, p95_ms FROM (
+  SELECT ${ROLLUP_TIME} AS time, concat(${R.Route}, ' · ', ${R.RequestModel}) AS series, ${rollupQuantile(R.TtftMsQuantiles, 0.95)} AS p95_ms
+  FROM ${t.rollup}
+  WHERE $__timeFilter(${R.Minute})
+    AND ${callFilters()}
+  GROUP BY time, series
+)
+WHERE isFinite(p95_ms)
+ORDER BY time`,
+          Format.TimeSeries,
+        ),
+      ],
+    }),
+    panel({
+      type: 'table',
+      title: 'Latency and time to first token by route and model',
+      description: 'Exact percentiles over the range, from llm_calls (ms).',
+      w: 24,
+      h: 8,
+      unit: 'ms',
+      overrides: [{ matcher: { id: 'byName', options: 'calls' }, properties: [{ id: 'unit', value: 'short' }] }],
+      targets: [
+        target(
+          `SELECT ${C.Route} AS route, ${C.RequestModel} AS model, count() AS calls,
+  quantile(0.5)(${C.DurationMs}) AS p50_ms, quantile(0.95)(${C.DurationMs}) AS p95_ms, quantile(0.99)(${C.DurationMs}) AS p99_ms,
+  quantile(0.5)(${C.TtftMs}) AS ttft_p50_ms, quantile(0.95)(${C.TtftMs}) AS ttft_p95_ms, quantile(0.99)(${C.TtftMs}) AS ttft_p99_ms
+FROM ${t.calls}
+WHERE $__timeFilter(${C.Timestamp})
+  AND ${callFilters()}
+GROUP BY route, model
+ORDER BY calls DESC`,
+          Format.Table,
+        ),
+      ],
+    }),
+  ];
+
+  const resilience = [
+    panel({
+      type: 'timeseries',
+      title: SRE_PANELS.retries,
+      description: 'Calls that needed more than one attempt (llm_sidecar.attempts > 1) and calls served by a later target of their chain (llm_sidecar.fallback.index > 0).',
+      w: 8,
+      h: 8,
+      unit: 'short',
+      targets: [
+        target(
+          `SELECT $__timeInterval(${C.Timestamp}) AS time,
+  countIf(${C.Attempts} > 1) AS retried_calls,
+  countIf(${C.FallbackIndex} > 0) AS fallback_calls,
+  sum(${C.Attempts}) - count() AS extra_attempts
+FROM ${t.calls}
+WHERE $__timeFilter(${C.Timestamp})
+  AND ${callFilters()}
+GROUP BY time
+ORDER BY time`,
+          Format.TimeSeries,
+        ),
+      ],
+    }),
+    panel({
+      type: 'timeseries',
+      title: 'Resilience events',
+      description: `Span events on the gen_ai CLIENT spans (otel_traces.Events): ${Object.values(EVENT).join(', ')} (skips by reason).`,
+      w: 8,
+      h: 8,
+      unit: 'short',
+      defaults: byLabel('event_name'),
+      targets: [
+        target(
+          `SELECT $__timeInterval(${T.Timestamp}) AS time, if(event = '${EVENT.targetSkipped}', concat(event, ' (', event_attrs['${EVENT_ATTR.reason}'], ')'), event) AS event_name, count() AS events
+FROM ${t.traces}
+ARRAY JOIN \`${N.EventsName}\` AS event, \`${N.EventsAttributes}\` AS event_attrs
+WHERE $__timeFilter(${T.Timestamp})
+  AND ${GEN_AI_CLIENT_SPAN}
+  AND event IN (${Object.values(EVENT)
+            .map((e) => `'${e}'`)
+            .join(', ')})
+  AND ${spanFilters()}
+GROUP BY time, event_name
+ORDER BY time`,
+          Format.TimeSeries,
+        ),
+      ],
+    }),
+    panel({
+      type: 'timeseries',
+      title: SRE_PANELS.breaker,
+      description:
+        "Per target, calls that skipped it because its circuit breaker was open (llm_sidecar.target.skipped, reason circuit_open). Breaker state changes themselves are Prometheus metrics on the admin port (llm_sidecar_breaker_opens_total, llm_sidecar_breaker_state), not in ClickHouse.",
+      w: 8,
+      h: 8,
+      unit: 'short',
+      defaults: { ...byLabel('target'), custom: { drawStyle: 'bars', fillOpacity: 80, stacking: { mode: 'normal', group: 'A' } } },
+      targets: [
+        target(
+          `SELECT $__timeInterval(${T.Timestamp}) AS time, event_attrs['${EVENT_ATTR.target}'] AS target, count() AS skipped_calls
+FROM ${t.traces}
+ARRAY JOIN \`${N.EventsName}\` AS event, \`${N.EventsAttributes}\` AS event_attrs
+WHERE $__timeFilter(${T.Timestamp})
+  AND ${GEN_AI_CLIENT_SPAN}
+  AND event = '${EVENT.targetSkipped}' AND event_attrs['${EVENT_ATTR.reason}'] = '${SKIP_REASON_CIRCUIT_OPEN}'
+  AND ${spanFilters()}
+GROUP BY time, target
+ORDER BY time`,
+          Format.TimeSeries,
+        ),
+      ],
+    }),
+    panel({ type: 'stat', title: 'Calls turned away by open breakers', description: 'Total in the range (span events, see the breaker panel).', w: 6, h: 8, unit: 'short', targets: [target(breakerSkipsSql(t), Format.Table)] }),
+    panel({
+      type: 'timeseries',
+      title: 'Cache hit rate by kind',
+      description: `Share of calls answered from the sidecar cache: exact (${CACHE_STATUS.hit}), semantic (${CACHE_STATUS.semanticHit}) and stale (${CACHE_STATUS.stale}, the last fallback level).`,
+      w: 9,
+      h: 8,
+      unit: 'percentunit',
+      defaults: { custom: { stacking: { mode: 'normal', group: 'A' } } },
+      targets: [
+        target(
+          `SELECT $__timeInterval(${C.Timestamp}) AS time,
+  countIf(${C.CacheStatus} = '${CACHE_STATUS.hit}') / count() AS exact,
+  countIf(${C.CacheStatus} = '${CACHE_STATUS.semanticHit}') / count() AS semantic,
+  countIf(${C.CacheStatus} = '${CACHE_STATUS.stale}') / count() AS stale
+FROM ${t.calls}
+WHERE $__timeFilter(${C.Timestamp})
+  AND ${callFilters()}
+GROUP BY time
+ORDER BY time`,
+          Format.TimeSeries,
+        ),
+      ],
+    }),
+    panel({
+      type: 'timeseries',
+      title: 'Proxy overhead p50 / p99',
+      description: "Time the sidecar itself adds to a call (validation, routing, cache, translation), excluding the provider's time (rollup).",
+      w: 9,
+      h: 8,
+      unit: 'ms',
+      targets: [
+        target(
+          `SELECT ${ROLLUP_TIME} AS time,
+  ${rollupQuantile(R.OverheadMsQuantiles, 0.5)} AS p50,
+  ${rollupQuantile(R.OverheadMsQuantiles, 0.99)} AS p99
+FROM ${t.rollup}
+WHERE $__timeFilter(${R.Minute})
+  AND ${callFilters()}
+GROUP BY time
+ORDER BY time`,
+          Format.TimeSeries,
+        ),
+      ],
+    }),
+  ];
+
+  const telemetry = [
+    text(
+      'Telemetry pipeline health',
+      `Spans exported, spooled, replayed and dropped are counted **in the sidecar**, not in ClickHouse: scrape \`GET /metrics\` on the admin port (default \`:4001\`) with Prometheus and chart them with a Prometheus datasource (out of scope of these ClickHouse dashboards):
+
+- \`llm_sidecar_telemetry_spans_total{outcome="exported|spooled|replayed|dropped"}\` — e.g. \`sum(increase(llm_sidecar_telemetry_spans_total{outcome="dropped"}[10m])) > 0\`
+- \`llm_sidecar_telemetry_queued_spans\`, \`llm_sidecar_telemetry_spool_bytes\` — a growing spool means ClickHouse is unreachable
+
+What ClickHouse can show is what arrived: the panels here count spans ingested per service and the age of each service's newest span (the *telemetry stalled* alert fires past 15 minutes).`,
+      8,
+      8,
+    ),
+    panel({
+      type: 'timeseries',
+      title: 'Spans ingested per service',
+      description: 'Rows in otel_traces per interval (every span: SERVER, gen_ai CLIENT and attempt spans).',
+      w: 8,
+      h: 8,
+      unit: 'short',
+      defaults: byLabel('service'),
+      targets: [
+        target(
+          `SELECT $__timeInterval(${T.Timestamp}) AS time, ${T.ServiceName} AS service, count() AS spans
+FROM ${t.traces}
+WHERE $__timeFilter(${T.Timestamp})
+  AND ${variableFilter(T.ServiceName, 'service')}
+GROUP BY time, service
+ORDER BY time`,
+          Format.TimeSeries,
+        ),
+      ],
+    }),
+    panel({
+      type: 'table',
+      title: SRE_PANELS.freshness,
+      description: "Age of each service's newest span in otel_traces (services seen in the time range). A sidecar with traffic that stops writing shows here first.",
+      w: 8,
+      h: 8,
+      unit: 's',
+      defaults: { thresholds: { mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'orange', value: 300 }, { color: 'red', value: 900 }] }, custom: { cellOptions: { type: 'color-text' } } },
+      overrides: [{ matcher: { id: 'byName', options: 'last_span' }, properties: [{ id: 'unit', value: 'dateTimeAsIso' }] }],
+      targets: [
+        target(
+          `SELECT ${T.ServiceName} AS service, max(${T.Timestamp}) AS last_span, dateDiff('second', max(${T.Timestamp}), now()) AS seconds_since_last_span
+FROM ${t.traces}
+WHERE $__timeFilter(${T.Timestamp})
+  AND ${variableFilter(T.ServiceName, 'service')}
+GROUP BY service
+ORDER BY seconds_since_last_span DESC`,
+          Format.Table,
+        ),
+      ],
+    }),
+  ];
+
+  return dashboard({
+    uid: SRE_UID,
+    title: 'LLM sidecar — SRE',
+    description: 'Traffic, errors, latency, time to first token, resilience (retries, fallbacks, circuit breakers), cache and the sidecar overhead, from ClickHouse (llm_calls, llm_calls_1m, otel_traces).',
+    tags: ['sre'],
+    time: 'now-6h',
+    variables: callVariables(t),
+    rows: [
+      { title: 'Overview', panels: overview },
+      { title: 'Traffic and errors', panels: traffic },
+      { title: 'Latency and time to first token', panels: latency },
+      { title: 'Resilience, cache and overhead', panels: resilience },
+      { title: 'Telemetry pipeline', panels: telemetry },
+    ],
+  });
+}

@@ -1,0 +1,391 @@
+// The near-miss guard: a semantic candidate (similar embedding, same context) is served only when
+// the two questions agree on the details embeddings blur. Sentence embeddings put "How do I reset
+// my password?" and "How do I not reset my password?" closer together (0.97 with USE lite) than
+// two honest paraphrases (0.92): similarity alone cannot tell a paraphrase from a different
+// question that shares its words. Rejected when the two texts differ in:
+//   negation  — how many negations (not, no, never, n't, without, cannot, except, unless, …);
+//   numbers   — the multiset of numbers, digits and number words alike ("5" = "five",
+//               "twenty-five" = 25, "1,000" = 1000, ordinals "3rd" = "third");
+//   units     — the sequence of units and currencies ("5 miles to km" ≠ "5 km to miles");
+//   time      — time references (today/tomorrow, weekdays, months, next/last week, daily/weekly…);
+//   entities  — named things: capitalised words not at a sentence start, acronyms, quoted
+//               strings, code identifiers (camelCase, snake_case, dotted.names, calls(), paths,
+//               flags), well-known lowercase names (python, docker, france…); each one must appear
+//               in the other text too (as any token, so a sentence-initial "Python" still counts);
+//   polarity  — one asks for a word, the other for its opposite (enable/disable, increase/decrease,
+//               before/after, min/max…).
+// Precision over recall: a rejected paraphrase costs one provider call; a wrong hit serves the
+// answer to another question.
+
+export type GuardReason = 'negation' | 'number' | 'unit' | 'time' | 'entity' | 'polarity';
+
+export interface GuardResult {
+  ok: boolean;
+  reason?: GuardReason;
+  detail?: string;
+}
+
+const NEGATIONS = new Set(['not', 'no', 'never', 'none', 'nobody', 'nothing', 'nowhere', 'neither', 'nor', 'without', 'cannot', 'except', 'excluding', 'unless', 'lacking']);
+
+const SMALL: Record<string, number> = {
+  zero: 0, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
+  eleven: 11, twelve: 12, thirteen: 13, fourteen: 14, fifteen: 15, sixteen: 16, seventeen: 17, eighteen: 18, nineteen: 19,
+  twenty: 20, thirty: 30, forty: 40, fifty: 50, sixty: 60, seventy: 70, eighty: 80, ninety: 90, dozen: 12,
+};
+const SCALES: Record<string, number> = { hundred: 100, thousand: 1e3, million: 1e6, billion: 1e9, trillion: 1e12 };
+const ORDINALS: Record<string, number> = {
+  first: 1, second: 2, third: 3, fourth: 4, fifth: 5, sixth: 6, seventh: 7, eighth: 8, ninth: 9, tenth: 10,
+  eleventh: 11, twelfth: 12, twentieth: 20, hundredth: 100,
+};
+/** "one" is a pronoun after these ("which one", "the one"). */
+const ONE_PRONOUN_BEFORE = new Set(['which', 'this', 'that', 'the', 'each', 'any', 'every', 'another', 'a', 'some', 'no', 'other', 'one', 'only', 'right', 'wrong', 'new', 'old', 'last', 'first', 'next']);
+
+const UNITS: Record<string, string> = {};
+function unit(canon: string, ...forms: string[]): void {
+  for (const f of [canon, ...forms]) UNITS[f] = canon;
+}
+unit('km', 'kms', 'kilometer', 'kilometers', 'kilometre', 'kilometres');
+unit('mile', 'miles', 'mi');
+unit('meter', 'meters', 'metre', 'metres');
+unit('cm', 'centimeter', 'centimeters', 'centimetre', 'centimetres');
+unit('mm', 'millimeter', 'millimeters', 'millimetre', 'millimetres');
+unit('inch', 'inches');
+unit('foot', 'feet', 'ft');
+unit('yard', 'yards', 'yd');
+unit('kg', 'kgs', 'kilogram', 'kilograms', 'kilo', 'kilos');
+unit('gram', 'grams', 'g');
+unit('lb', 'lbs', 'pound', 'pounds');
+unit('ounce', 'ounces', 'oz');
+unit('ton', 'tons', 'tonne', 'tonnes');
+unit('liter', 'liters', 'litre', 'litres', 'l');
+unit('ml', 'milliliter', 'milliliters', 'millilitre', 'millilitres');
+unit('gallon', 'gallons', 'gal');
+unit('cup', 'cups');
+unit('celsius', 'centigrade', '°c', 'c°');
+unit('fahrenheit', '°f', 'f°');
+unit('kelvin');
+unit('mph');
+unit('kph', 'km/h', 'kmh');
+unit('usd', 'dollar', 'dollars', '$', 'bucks');
+unit('eur', 'euro', 'euros', '€');
+unit('gbp', '£', 'sterling');
+unit('jpy', 'yen', '¥');
+unit('inr', 'rupee', 'rupees');
+unit('cny', 'yuan', 'rmb');
+unit('chf', 'franc', 'francs');
+unit('btc', 'bitcoin', 'bitcoins');
+unit('eth', 'ether', 'ethereum');
+unit('percent', '%', 'pct', 'percentage');
+unit('byte', 'bytes');
+unit('bit', 'bits');
+unit('kb', 'kilobyte', 'kilobytes');
+unit('mb', 'megabyte', 'megabytes');
+unit('gb', 'gigabyte', 'gigabytes');
+unit('tb', 'terabyte', 'terabytes');
+unit('ms', 'millisecond', 'milliseconds');
+unit('sec', 'secs', 'seconds');
+unit('minute', 'minutes', 'mins');
+unit('hour', 'hours', 'hr', 'hrs');
+unit('day', 'days');
+unit('week', 'weeks');
+unit('month', 'months');
+unit('year', 'years', 'yr', 'yrs');
+unit('calorie', 'calories', 'kcal');
+unit('watt', 'watts', 'kw', 'kwh');
+unit('volt', 'volts');
+
+const TIME_WORDS = new Set([
+  'today', 'tomorrow', 'yesterday', 'tonight', 'now', 'currently', 'morning', 'afternoon', 'evening', 'overnight', 'weekend', 'weekday',
+  'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday',
+  'january', 'february', 'march', 'april', 'june', 'july', 'august', 'september', 'october', 'november', 'december',
+  'jan', 'feb', 'mar', 'apr', 'jun', 'jul', 'aug', 'sep', 'sept', 'oct', 'nov', 'dec',
+  'hourly', 'daily', 'weekly', 'monthly', 'quarterly', 'yearly', 'annually', 'annual',
+  'spring', 'summer', 'autumn', 'fall', 'winter', 'q1', 'q2', 'q3', 'q4',
+]);
+const TIME_RELATIVE = new Set(['last', 'next', 'this', 'previous', 'past', 'coming', 'upcoming', 'current']);
+const TIME_SPANS = new Set(['week', 'weeks', 'month', 'months', 'year', 'years', 'quarter', 'day', 'days', 'weekend', 'night', 'time', 'season', 'decade', 'century']);
+
+/** Well-known names often written in lower case (still entities). */
+const KNOWN_NAMES = new Set(
+  (
+    'python java javascript typescript rust ruby php kotlin swift scala perl haskell elixir erlang clojure golang fortran cobol lua dart julia matlab c++ c# ' +
+    'react vue angular svelte django flask fastapi rails spring laravel express nextjs nodejs node deno bun jquery tensorflow pytorch pandas numpy ' +
+    'docker kubernetes k8s terraform ansible jenkins nginx apache postgres postgresql mysql sqlite mongodb redis kafka rabbitmq elasticsearch clickhouse ' +
+    'linux ubuntu debian windows macos ios android chrome firefox safari excel word powerpoint outlook slack zoom teams jira git github gitlab bitbucket ' +
+    'aws azure gcp heroku vercel netlify stripe paypal shopify salesforce openai anthropic google microsoft apple amazon meta netflix tesla uber ' +
+    'usa america canada mexico brazil argentina chile peru colombia uk england scotland ireland france germany spain portugal italy netherlands belgium ' +
+    'switzerland austria sweden norway denmark finland poland greece turkey russia ukraine egypt nigeria kenya india china japan korea vietnam thailand ' +
+    'indonesia philippines australia zealand israel iran iraq pakistan bangladesh singapore malaysia ' +
+    'paris london berlin madrid rome lisbon amsterdam brussels vienna prague warsaw dublin stockholm oslo copenhagen helsinki athens istanbul moscow ' +
+    'tokyo osaka beijing shanghai seoul delhi mumbai bangalore sydney melbourne toronto vancouver montreal chicago boston seattle miami denver dallas ' +
+    'houston austin atlanta york francisco angeles vegas washington cairo dubai lagos nairobi singapore bangkok jakarta manila'
+  ).split(' '),
+);
+
+/** Words and their opposites; a candidate is rejected when one text has a word and the other its opposite. */
+const OPPOSITES: [RegExp, RegExp][] = [
+  [/^enabl(e|ed|es|ing)$/, /^disabl(e|ed|es|ing)$/],
+  [/^increas(e|ed|es|ing)$/, /^decreas(e|ed|es|ing)$/],
+  [/^(add|adds|added|adding)$/, /^(remove|removes|removed|removing|delete|deletes|deleted|deleting)$/],
+  [/^(buy|buys|buying|bought|purchase)$/, /^(sell|sells|selling|sold)$/],
+  [/^before$/, /^after$/],
+  [/^(min|minimum|lowest|smallest|least|cheapest)$/, /^(max|maximum|highest|largest|biggest|most)$/],
+  [/^(best|better)$/, /^(worst|worse)$/],
+  [/^(higher|more|greater|larger|bigger)$/, /^(lower|less|fewer|smaller)$/],
+  [/^(upload|uploads|uploading|uploaded)$/, /^(download|downloads|downloading|downloaded)$/],
+  [/^(import|imports|importing|imported)$/, /^(export|exports|exporting|exported)$/],
+  [/^(encrypt|encrypts|encrypting|encrypted|encryption)$/, /^(decrypt|decrypts|decrypting|decrypted|decryption)$/],
+  [/^(install|installs|installing|installed)$/, /^(uninstall|uninstalls|uninstalling|uninstalled)$/],
+  [/^(login|log-in|signin|sign-in)$/, /^(logout|log-out|signout|sign-out)$/],
+  [/^(start|starts|starting|started)$/, /^(stop|stops|stopping|stopped)$/],
+  [/^(open|opens|opening|opened)$/, /^(close|closes|closing|closed)$/],
+  [/^(lock|locks|locking|locked)$/, /^(unlock|unlocks|unlocking|unlocked)$/],
+  [/^(show|shows|showing|shown|display)$/, /^(hide|hides|hiding|hidden)$/],
+  [/^(subscribe|subscribes|subscribed|subscribing)$/, /^(unsubscribe|unsubscribes|unsubscribed|unsubscribing|cancel)$/],
+  [/^(include|includes|including|included)$/, /^(exclude|excludes|excluded)$/],
+  [/^(allow|allows|allowed|allowing|permit)$/, /^(deny|denies|denied|block|blocks|blocked|forbid)$/],
+  [/^(accept|accepts|accepted|accepting)$/, /^(reject|rejects|rejected|rejecting|decline|declined)$/],
+  [/^(push|pushes|pushing|pushed)$/, /^(pull|pulls|pulling|pulled)$/],
+  [/^(input|inputs)$/, /^(output|outputs)$/],
+  [/^(send|sends|sending|sent)$/, /^(receive|receives|receiving|received)$/],
+  [/^(connect|connects|connecting|connected)$/, /^(disconnect|disconnects|disconnecting|disconnected)$/],
+  [/^(win|wins|winning|won)$/, /^(lose|loses|losing|lost)$/],
+  [/^(true|yes)$/, /^(false)$/],
+  [/^(positive)$/, /^(negative)$/],
+  [/^(hot|hotter|warm|warmer|heat)$/, /^(cold|colder|cool|cooler)$/],
+  [/^(early|earlier|earliest)$/, /^(late|later|latest)$/],
+  [/^(fast|faster|fastest|quick|quicker)$/, /^(slow|slower|slowest)$/],
+  [/^(north|northern)$/, /^(south|southern)$/],
+  [/^(east|eastern)$/, /^(west|western)$/],
+  [/^(left)$/, /^(right)$/],
+  [/^(top)$/, /^(bottom)$/],
+  [/^(import)$/, /^(export)$/],
+  [/^(income|revenue|profit|gain|gains)$/, /^(expense|expenses|cost|costs|loss|losses)$/],
+  [/^(male|men|man|boys?)$/, /^(female|women|woman|girls?)$/],
+  [/^(arrival|arrivals|arrive|arriving)$/, /^(departure|departures|depart|departing)$/],
+  [/^(inbound|incoming)$/, /^(outbound|outgoing)$/],
+  [/^(upgrade|upgrades|upgrading|upgraded)$/, /^(downgrade|downgrades|downgrading|downgraded)$/],
+  [/^(merge|merges|merging|merged)$/, /^(split|splits|splitting)$/],
+  [/^(compress|compresses|compressing|compressed|zip)$/, /^(decompress|decompresses|decompressing|decompressed|unzip)$/],
+  [/^(ascending|asc)$/, /^(descending|desc)$/],
+  [/^(public)$/, /^(private)$/],
+  [/^(online)$/, /^(offline)$/],
+  [/^(import)$/, /^(export)$/],
+];
+
+export interface GuardFeatures {
+  negations: number;
+  numbers: string[];
+  units: string[];
+  times: string[];
+  /** Definite entities (lower case). */
+  entities: string[];
+  /** Every token, lower case, possessive 's removed (what the other text's entities are looked up in). */
+  tokens: Set<string>;
+  words: string[];
+}
+
+/** Word tokens in order with their sentence-start flag and original casing. */
+interface Tok {
+  raw: string;
+  lower: string;
+  sentenceStart: boolean;
+}
+
+const SENTENCE_END = /[.!?:;\n]$/;
+
+function tokenize(text: string): Tok[] {
+  const toks: Tok[] = [];
+  let sentenceStart = true;
+  for (const chunk of text.split(/\s+/)) {
+    if (chunk === '') continue;
+    // Surrounding punctuation off, keeping inner dots/slashes/underscores (code, paths, decimals)
+    // and the currency/percent/degree signs units are made of.
+    const core = chunk.replace(/^[("'“‘[{<*]+/, '').replace(/[)"'”’\]}>*,.!?:;]+$/, '');
+    if (core !== '') {
+      const lower = core.toLowerCase().replace(/['’]s$/, '');
+      toks.push({ raw: core, lower, sentenceStart });
+    }
+    sentenceStart = SENTENCE_END.test(chunk);
+  }
+  return toks;
+}
+
+function isCodeIdentifier(raw: string): boolean {
+  return (
+    /[a-z][A-Z]/.test(raw) || // camelCase
+    /^[A-Za-z_][\w]*_[\w]+$/.test(raw) || // snake_case
+    /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)+(\(\))?$/.test(raw) && !/^([a-z]\.)+[a-z]?$/i.test(raw) || // dotted.names (not e.g.)
+    /\w\(.*\)$/.test(raw) || // call()
+    /^(\.{0,2}\/|~\/)[\w./-]+$/.test(raw) || // paths
+    /^--?[a-z][\w-]*$/.test(raw) || // --flags
+    /^[\w-]+\.(js|ts|py|json|ya?ml|toml|md|txt|csv|sql|sh|go|rs|java|rb|php|html|css|env|lock|xml|ini|conf|cfg|log)$/i.test(raw) || // file names
+    /^[@#][\w-]+$/.test(raw) || // mentions, hashtags
+    /^https?:\/\//.test(raw) ||
+    /^[\w.+-]+@[\w-]+\.[\w.]+$/.test(raw) // e-mail
+  );
+}
+
+const PRONOUN_CAPS = new Set(['i', "i'm", "i've", "i'd", "i'll", 'ok', 'okay']);
+
+/** Parses a run of number words starting at i; returns the value and how many tokens it took. */
+function numberWords(toks: Tok[], i: number): { value: number; used: number } | undefined {
+  let total = 0;
+  let current = 0;
+  let used = 0;
+  let any = false;
+  for (let j = i; j < toks.length; j++) {
+    const parts = (toks[j] as Tok).lower.split('-');
+    let ok = true;
+    for (const w of parts) {
+      if (w in SMALL) current += SMALL[w] as number;
+      else if (w === 'hundred') current = (current || 1) * 100;
+      else if (w in SCALES) {
+        total += (current || 1) * (SCALES[w] as number);
+        current = 0;
+      } else {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) {
+      // "and" inside a number: "one hundred and five".
+      if ((toks[j] as Tok).lower === 'and' && any && j + 1 < toks.length && (toks[j + 1] as Tok).lower.split('-').every((w) => w in SMALL)) {
+        used++;
+        continue;
+      }
+      break;
+    }
+    any = true;
+    used++;
+  }
+  return any ? { value: total + current, used } : undefined;
+}
+
+function numericValue(raw: string): string | undefined {
+  // 1,000 → 1000; 3.50 → 3.5; 12k → 12000; 5% and $5 keep the number (the sign is a unit).
+  const m = /^[$€£¥]?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(k|m|bn|b|st|nd|rd|th|x|%|s)?$/i.exec(raw);
+  if (!m) return undefined;
+  let n = Number(`${(m[1] as string).replace(/,/g, '')}${m[2] ? `.${m[2]}` : ''}`);
+  const suffix = m[3]?.toLowerCase();
+  if (suffix === 'k') n *= 1e3;
+  else if (suffix === 'm') n *= 1e6;
+  else if (suffix === 'b' || suffix === 'bn') n *= 1e9;
+  return String(n);
+}
+
+export function guardFeatures(text: string): GuardFeatures {
+  const toks = tokenize(text);
+  const features: GuardFeatures = { negations: 0, numbers: [], units: [], times: [], entities: [], tokens: new Set(), words: [] };
+  const addEntity = (e: string): void => {
+    const v = e.toLowerCase().trim();
+    if (v !== '') features.entities.push(v);
+  };
+  // Quoted strings and backticks are entities whatever they contain.
+  for (const m of text.matchAll(/`([^`]+)`|"([^"]+)"|“([^”]+)”|(?:^|[\s(])'([^']+)'(?=$|[\s.,;:?!)])/g)) addEntity((m[1] ?? m[2] ?? m[3] ?? m[4] ?? '').replace(/[.,!?]+$/, ''));
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i] as Tok;
+    const lower = t.lower;
+    features.tokens.add(lower);
+    features.words.push(lower);
+    for (const part of lower.split(/[-/]/)) features.tokens.add(part);
+    // Negation.
+    if (NEGATIONS.has(lower) || /n['’]t$/.test(lower)) features.negations++;
+    // Numbers.
+    const num = numericValue(t.raw.replace(/[°]$/, ''));
+    if (num !== undefined) features.numbers.push(num);
+    else if (/\d/.test(t.raw) && !isCodeIdentifier(t.raw)) {
+      // Mixed tokens (5km, 10am, 2x, v2, 3-4): every number in them counts.
+      for (const d of t.raw.match(/\d+(?:\.\d+)?/g) ?? []) features.numbers.push(String(Number(d)));
+      const unitPart = lower.replace(/[\d.,]+/g, '');
+      if (unitPart in UNITS) features.units.push(UNITS[unitPart] as string);
+    } else if (lower in ORDINALS) features.numbers.push(String(ORDINALS[lower]));
+    else {
+      const nw = lower === 'one' && i > 0 && ONE_PRONOUN_BEFORE.has((toks[i - 1] as Tok).lower) ? undefined : numberWords(toks, i);
+      // "a hundred": the article stands for one.
+      if (nw) {
+        features.numbers.push(String(nw.value));
+        for (let j = i + 1; j < i + nw.used; j++) {
+          const tj = toks[j] as Tok;
+          features.tokens.add(tj.lower);
+          features.words.push(tj.lower);
+        }
+        i += nw.used - 1;
+        continue;
+      }
+    }
+    // Units and currencies (signs glued to numbers count too: $5, 5%, 20°C).
+    if (lower in UNITS) features.units.push(UNITS[lower] as string);
+    else if (/^[$€£¥]/.test(t.raw)) features.units.push(UNITS[t.raw[0] as string] as string);
+    if (/\d%$/.test(t.raw)) features.units.push('percent');
+    if (/\d°?[cf]$/i.test(t.raw) && /°|^\d+[cf]$/i.test(t.raw)) features.units.push(/c$/i.test(t.raw) ? 'celsius' : 'fahrenheit');
+    // Time references.
+    if (TIME_WORDS.has(lower)) features.times.push(lower);
+    else if (lower === 'may' && /^May$/.test(t.raw) && !t.sentenceStart) features.times.push('may');
+    if (TIME_RELATIVE.has(lower) && i + 1 < toks.length && TIME_SPANS.has((toks[i + 1] as Tok).lower)) features.times.push(`${lower} ${(toks[i + 1] as Tok).lower.replace(/s$/, '')}`);
+    // Entities.
+    const letters = t.raw.replace(/[^A-Za-z]/g, '');
+    const acronym = letters.length >= 2 && /^[A-Z0-9]+$/.test(t.raw.replace(/['’]s$/, '').replace(/[^A-Za-z0-9]/g, '')) && /[A-Z]{2}/.test(t.raw);
+    const capitalised = /^[A-Z]/.test(t.raw) && !t.sentenceStart && !PRONOUN_CAPS.has(lower);
+    if (isCodeIdentifier(t.raw)) addEntity(t.raw.replace(/\(\)$/, ''));
+    else if ((acronym || capitalised) && !PRONOUN_CAPS.has(lower)) addEntity(lower);
+    else if (KNOWN_NAMES.has(lower)) addEntity(lower);
+  }
+  return features;
+}
+
+function sameMultiset(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const x = [...a].sort();
+  const y = [...b].sort();
+  return x.every((v, i) => v === y[i]);
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  const x = new Set(a);
+  const y = new Set(b);
+  return x.size === y.size && [...x].every((v) => y.has(v));
+}
+
+/** Units in order of first appearance. */
+function unitSequence(units: string[]): string[] {
+  return [...new Set(units)];
+}
+
+function mentions(f: GuardFeatures, entity: string): boolean {
+  if (f.tokens.has(entity) || f.entities.includes(entity)) return true;
+  // Multi-word quoted entities: every word present.
+  const words = entity.split(/\s+/);
+  return words.length > 1 && words.every((w) => f.tokens.has(w.replace(/['’]s$/, '')));
+}
+
+function polarityClash(a: GuardFeatures, b: GuardFeatures): string | undefined {
+  for (const [x, y] of OPPOSITES) {
+    const ax = a.words.some((w) => x.test(w));
+    const ay = a.words.some((w) => y.test(w));
+    const bx = b.words.some((w) => x.test(w));
+    const by = b.words.some((w) => y.test(w));
+    if ((ax && !ay && by && !bx) || (ay && !ax && bx && !by)) return `${x.source} vs ${y.source}`;
+  }
+  return undefined;
+}
+
+/** Whether `candidate` (a cached question) may answer `query`. */
+export function nearMissGuard(query: string, candidate: string): GuardResult {
+  if (query.trim().toLowerCase() === candidate.trim().toLowerCase()) return { ok: true };
+  const a = guardFeatures(query);
+  const b = guardFeatures(candidate);
+  if (a.negations !== b.negations) return { ok: false, reason: 'negation', detail: `${a.negations} vs ${b.negations}` };
+  if (!sameMultiset(a.numbers, b.numbers)) return { ok: false, reason: 'number', detail: `${a.numbers.join(',')} vs ${b.numbers.join(',')}` };
+  const ua = unitSequence(a.units);
+  const ub = unitSequence(b.units);
+  if (ua.join(' ') !== ub.join(' ')) return { ok: false, reason: 'unit', detail: `${ua.join(',')} vs ${ub.join(',')}` };
+  if (!sameSet(a.times, b.times)) return { ok: false, reason: 'time', detail: `${a.times.join(',')} vs ${b.times.join(',')}` };
+  const missingInB = a.entities.find((e) => !mentions(b, e));
+  if (missingInB !== undefined) return { ok: false, reason: 'entity', detail: missingInB };
+  const missingInA = b.entities.find((e) => !mentions(a, e));
+  if (missingInA !== undefined) return { ok: false, reason: 'entity', detail: missingInA };
+  const clash = polarityClash(a, b);
+  if (clash !== undefined) return { ok: false, reason: 'polarity', detail: clash };
+  return { ok: true };
+}
