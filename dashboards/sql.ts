@@ -2,6 +2,7 @@
 // column name comes from shared/clickhouse/schema.ts and every attribute name from
 // shared/telemetry/semconv.ts: a rename there changes the generated SQL (and the committed files
 // then differ from a fresh generation, which a test catches).
+import { EVENT_LLM_SIDECAR_CASCADE_ESCALATED, EVENT_LLM_SIDECAR_FALLBACK, EVENT_LLM_SIDECAR_RETRY, EVENT_LLM_SIDECAR_TARGET_SKIPPED } from '../shared/telemetry/semconv.ts';
 import {
   LLM_CALLS as C,
   LLM_CALLS_1M as R,
@@ -49,17 +50,13 @@ export function tables(db: string): Tables {
   };
 }
 
-// --- Values the proxy writes that are not (yet) in the shared constants modules ---
+// --- Span events on the gen_ai CLIENT span (otel_traces.Events), named in shared/telemetry/semconv.ts ---
 
-/**
- * Span events on the gen_ai CLIENT span (otel_traces.Events), as proxy/llm-call.ts names them.
- * They belong in shared/telemetry/semconv.ts; test/dashboards checks the proxy still writes them.
- */
 export const EVENT = Object.freeze({
-  retry: 'llm_sidecar.retry',
-  fallback: 'llm_sidecar.fallback',
-  targetSkipped: 'llm_sidecar.target.skipped',
-  cascadeEscalated: 'llm_sidecar.cascade.escalated',
+  retry: EVENT_LLM_SIDECAR_RETRY,
+  fallback: EVENT_LLM_SIDECAR_FALLBACK,
+  targetSkipped: EVENT_LLM_SIDECAR_TARGET_SKIPPED,
+  cascadeEscalated: EVENT_LLM_SIDECAR_CASCADE_ESCALATED,
 } as const);
 /** Attributes of those events. */
 export const EVENT_ATTR = Object.freeze({ target: 'target', reason: 'reason' } as const);

@@ -224,7 +224,8 @@ describe('datasource provisioning', () => {
 describe('inputs the dashboards depend on', () => {
   it('the proxy still writes the span events and the skip reason the panels and rules read', () => {
     const source = readFileSync(new URL('../../proxy/llm-call.ts', import.meta.url), 'utf8');
-    for (const name of Object.values(EVENT)) expect(source, name).toContain(`'${name}'`);
+    for (const constant of ['EVENT_LLM_SIDECAR_RETRY', 'EVENT_LLM_SIDECAR_FALLBACK', 'EVENT_LLM_SIDECAR_TARGET_SKIPPED', 'EVENT_LLM_SIDECAR_CASCADE_ESCALATED']) expect(source, constant).toContain(`this.event(${constant}`);
+    expect(Object.values(EVENT)).toEqual(['llm_sidecar.retry', 'llm_sidecar.fallback', 'llm_sidecar.target.skipped', 'llm_sidecar.cascade.escalated']);
     expect(source).toContain(`reason: '${SKIP_REASON_CIRCUIT_OPEN}'`);
   });
 
