@@ -12,6 +12,8 @@ import { hashApiKey } from './budget/index.ts';
 import type { LlmEndpoint } from './endpoints.ts';
 import type { JsonObject } from './request-body.ts';
 import type { RoutePlan } from './routing.ts';
+import type { SemanticCache } from './cache/semantic-cache.ts';
+import type { SemanticRequest } from './cache/semantic-request.ts';
 
 /** What a cache store must do; entries are safe to lose, so every failure is a miss / no-op. */
 export interface CacheStore {
@@ -31,6 +33,8 @@ export interface CallCache {
   ttlMs: number;
   staleMaxMs: number;
   includeUsage: boolean;
+  /** Set when the route has a semantic cache: the prepared request and (after a miss) its vector. */
+  semantic?: { cache: SemanticCache; req: SemanticRequest; vector: Float32Array | undefined };
 }
 
 function first(v: string | string[] | undefined): string | undefined {
@@ -48,6 +52,7 @@ function forwardedKeyHash(headers: IncomingHttpHeaders, plan: RoutePlan): string
 
 export function planCache(
   store: CacheStore | undefined,
+  semantic: SemanticCache | undefined,
   config: CacheConfig,
   route: RouteConfig | undefined,
   req: { endpoint: LlmEndpoint; body: JsonObject; headers: IncomingHttpHeaders; plan: RoutePlan; tenant: string | undefined; control: string | undefined },
@@ -59,7 +64,9 @@ export function planCache(
   const target = req.plan.candidates[0];
   if (!target) return undefined;
   const scope = cacheScope({ tenant: req.tenant ?? 'default', apiKeyHash: forwardedKeyHash(req.headers, req.plan), shared: route?.cache?.shared });
-  const key = cacheKey({ scope, dialect: req.endpoint.dialect, operation: req.endpoint.operation, provider: target.target.providerName, model: target.model, body: req.body, headers: req.headers });
+  const keyInput = { scope, dialect: req.endpoint.dialect, operation: req.endpoint.operation, provider: target.target.providerName, model: target.model, body: req.body, headers: req.headers };
+  const key = cacheKey(keyInput);
+  const semanticReq = semantic && route?.cache?.semantic?.enabled ? semantic.prepare(keyInput) : undefined;
   const so = req.body.stream_options as JsonObject | undefined;
   return {
     store,
@@ -69,6 +76,7 @@ export function planCache(
     ttlMs: (route?.cache?.ttlSeconds ?? config.ttlSeconds) * 1000,
     staleMaxMs: config.staleMaxSeconds * 1000,
     includeUsage: so?.include_usage === true,
+    ...(semanticReq && semantic ? { semantic: { cache: semantic, req: semanticReq, vector: undefined } } : {}),
   };
 }
 

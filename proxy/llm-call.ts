@@ -19,7 +19,7 @@ import type { RoutePlan, Target } from './routing.ts';
 import { captureJsonOutput, type CapturedContent, type ChatMessage } from './telemetry/content.ts';
 import { upstreamPath, type UpstreamPools } from './upstream.ts';
 import { serveEntry, type CallCache } from './cache-gate.ts';
-import { jsonEntry, streamEntry } from './cache/entry.ts';
+import { jsonEntry, streamEntry, type CacheEntry } from './cache/entry.ts';
 import { StreamRecorder } from './cache/stream-recorder.ts';
 
 export const RESPONSE_HEADERS = {
@@ -330,7 +330,7 @@ export class LlmCall {
     const c = this.input.cache;
     if (c?.write && !translation && outcome.status === 200 && observed.usage) {
       const entry = jsonEntry({ dialect: this.input.endpoint.dialect, operation: this.input.endpoint.operation, model: observed.responseModel ?? served.model, provider: served.target.providerName, usage: observed.usage, costUsd: cost, ttlMs: c.ttlMs, body: outcome.body.toString('utf8') });
-      void c.store.set(c.key, entry, c.ttlMs);
+      this.writeCache(c, entry);
     }
   }
 
@@ -347,8 +347,13 @@ export class LlmCall {
     const events = !outcome.error ? this.currentRecorder?.finish() : undefined;
     if (c?.write && events && outcome.observed.usage) {
       const entry = streamEntry({ dialect: this.input.endpoint.dialect, operation: this.input.endpoint.operation, model: outcome.observed.responseModel ?? served.model, provider: served.target.providerName, usage: outcome.observed.usage, costUsd: cost, ttlMs: c.ttlMs, events });
-      void c.store.set(c.key, entry, c.ttlMs);
+      this.writeCache(c, entry);
     }
+  }
+
+  /** Store the answer, then teach the semantic index that this question has an answer under this key. */
+  private writeCache(c: CallCache, entry: CacheEntry): void {
+    void c.store.set(c.key, entry, c.ttlMs).then(() => (c.semantic ? c.semantic.cache.add(c.semantic.req, c.key, entry.expiresAt, c.semantic.vector) : undefined));
   }
 
   /** Every target failed or was skipped: a stale cache entry if there is one, else the last error. */

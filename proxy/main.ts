@@ -14,6 +14,10 @@ import { createBudgetEnforcer, IdentityResolver } from './budget/index.ts';
 import type { CacheStore } from './cache-gate.ts';
 import { MemoryStore } from './cache/memory-store.ts';
 import { RedisStore } from './cache/redis-store.ts';
+import { SemanticCache } from './cache/semantic-cache.ts';
+import { UseEmbedder } from './cache/use-embedder.ts';
+import { OpenAIEmbedder } from './cache/openai-embedder.ts';
+import type { Embedder } from './cache/embedder.ts';
 import { recordBudgetAlert } from './telemetry/span-recorder.ts';
 import type { ApiDialect } from '../shared/errors.ts';
 import { Redactor } from '../shared/telemetry/redact.ts';
@@ -45,6 +49,22 @@ export interface SidecarOptions {
   spanProcessors?: SpanProcessor[];
   env?: NodeJS.ProcessEnv;
   translation?: (from: ApiDialect, to: ApiDialect) => Translation | undefined;
+}
+
+/** One semantic index per sidecar; the embedder is loaded on the first lookup, in a worker thread. */
+function createSemanticCache(config: Config, metrics: ProxyMetrics): { cache: SemanticCache; embedder: Embedder } {
+  const e = config.cache.embedder;
+  const embedder: Embedder = e.type === 'openai' ? new OpenAIEmbedder({ baseUrl: e.baseUrl, model: e.model, apiKey: e.apiKey }) : new UseEmbedder();
+  const thresholds = Object.values(config.routes).map((r) => r.cache?.semantic?.threshold).filter((t): t is number => t !== undefined);
+  const cache = new SemanticCache({
+    embedder,
+    threshold: thresholds.length > 0 ? Math.max(...thresholds) : undefined,
+    onError: (err, op) => {
+      metrics.cacheError(`semantic_${op}`);
+      console.error(`llm-sidecar: semantic cache ${op} failed (served as a miss): ${err.message}`);
+    },
+  });
+  return { cache, embedder };
 }
 
 export async function startSidecar(config: Config, options: SidecarOptions = {}): Promise<RunningSidecar> {
@@ -80,10 +100,12 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     : config.cache.store.type === 'redis'
       ? new RedisStore({ url: config.cache.store.url, maxStalenessMs: config.cache.staleMaxSeconds * 1000, onError: (e) => metrics.cacheError(String((e as { op?: string }).op ?? 'redis')) })
       : new MemoryStore({ maxBytes: config.cache.store.maxBytes, maxStalenessMs: config.cache.staleMaxSeconds * 1000 });
+  const semantic = cacheStore && Object.values(config.routes).some((r) => r.cache?.semantic?.enabled) ? createSemanticCache(config, metrics) : undefined;
   const proxy = new ProxyServer({
     config,
     budgets,
     cacheStore,
+    semanticCache: semantic?.cache,
     prices,
     translation: options.translation ?? translationFor,
     onBreakerChange: (target, from, to) => {
@@ -143,6 +165,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     await tracing.shutdown();
     await budgets?.enforcer.close();
     await cacheStore?.close();
+    await semantic?.embedder.close?.();
     await telemetry.close();
     await admin.close();
   }

@@ -21,6 +21,7 @@ import { captureInput, sampledByTraceId } from './telemetry/content.ts';
 import { randomHex } from './telemetry/ids.ts';
 import { admit, BudgetRejection, settleReservation, type BudgetGate } from './budget-gate.ts';
 import { planCache, serveEntry, type CacheStore } from './cache-gate.ts';
+import type { SemanticCache } from './cache/semantic-cache.ts';
 import type { Reservation } from './budget/index.ts';
 import { mapUpstreamError, upstreamPath, UpstreamPools } from './upstream.ts';
 
@@ -32,6 +33,8 @@ export interface ProxyOptions {
   budgets?: BudgetGate;
   /** The response cache's store, when caching is configured. */
   cacheStore?: CacheStore;
+  /** The semantic index, when a route enables it. */
+  semanticCache?: SemanticCache;
   price: Pricer;
   prices?: PriceTable;
   recorder?: CallRecorder;
@@ -242,11 +245,22 @@ export class ProxyServer {
     // Judge traffic is never sampled for evaluation itself.
     const evalSampled = controls.feature !== 'judge' && sampledByTraceId(traceId, evaluation.routes[plan.routeName] ?? evaluation.sampleRate);
     const rc = route?.config;
-    const cache = planCache(this.options.cacheStore, this.config.cache, rc, { endpoint, body, headers: req.headers, plan, tenant, control: controls.cache });
+    const cache = planCache(this.options.cacheStore, this.options.semanticCache, this.config.cache, rc, { endpoint, body, headers: req.headers, plan, tenant, control: controls.cache });
     if (cache?.read) {
-      const entry = await cache.store.get(cache.key);
+      let entry = await cache.store.get(cache.key);
+      let status = 'hit';
+      if (!entry && cache.semantic) {
+        // Exact miss: the same context with a similar last question may answer it.
+        const found = await cache.semantic.cache.lookup(cache.semantic.req);
+        cache.semantic.vector = found.vector;
+        if (found.hit) {
+          entry = await cache.store.get(found.hit.key);
+          if (entry) status = 'semantic-hit';
+          else cache.semantic.cache.forget(found.hit.key);
+        }
+      }
       const hitHeaders = {
-        [RESPONSE_HEADERS.cache]: 'hit',
+        [RESPONSE_HEADERS.cache]: status,
         [RESPONSE_HEADERS.provider]: entry?.provider ?? '',
         [RESPONSE_HEADERS.model]: entry?.model ?? '',
         [RESPONSE_HEADERS.attempts]: '0',
@@ -265,7 +279,7 @@ export class ProxyServer {
           dialect: endpoint.dialect, operation: endpoint.operationName, route: plan.routeName, strategy: plan.strategy, decision: 'served from the cache',
           events: [], fallbackIndex: 0, providerName: entry.provider ?? '', providerType: endpoint.dialect, requestModel, upstreamModel: entry.model,
           responseModel: entry.model, stream: body.stream === true, tenant, user, feature: controls.feature, httpStatus: 200, costUsd: '0',
-          cacheStatus: 'hit', savedUsd: entry.costUsd, durationMs: now - t0, overheadMs: now - t0, attempts: 0, completed: true, clientAborted: false,
+          cacheStatus: status, savedUsd: entry.costUsd, durationMs: now - t0, overheadMs: now - t0, attempts: 0, completed: true, clientAborted: false,
         });
         return;
       }

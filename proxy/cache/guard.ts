@@ -13,11 +13,22 @@
 //               flags), well-known lowercase names (python, docker, france…); each one must appear
 //               in the other text too (as any token, so a sentence-initial "Python" still counts);
 //   polarity  — one asks for a word, the other for its opposite (enable/disable, increase/decrease,
-//               before/after, min/max…).
+//               before/after, min/max, on/off, good/bad…);
+//   order     — the same entities or units in another order ("from Boston to Chicago");
+//   substitution — each text has a content word the other lacks (after stop words, light stemming
+//               and a few synonyms are set aside): "raw fish" vs "raw eggs", "dogs" vs "cats".
+//               Lower-case nouns are invisible to every rule above, and USE lite scores such
+//               pairs 0.8–0.9, as high as real paraphrases. A substitution is accepted only when
+//               the similarity is at least SUBSTITUTION_MIN_SIMILARITY (pass the similarity); pure
+//               rephrasings (how do I / how can I, what is / what's, plurals, an added "please")
+//               have no substitution and pass at the index threshold.
 // Precision over recall: a rejected paraphrase costs one provider call; a wrong hit serves the
 // answer to another question.
 
-export type GuardReason = 'negation' | 'number' | 'unit' | 'time' | 'entity' | 'polarity';
+export type GuardReason = 'negation' | 'number' | 'unit' | 'time' | 'entity' | 'polarity' | 'order' | 'substitution';
+
+/** A content-word substitution needs at least this similarity (USE lite); see the file comment. */
+export const SUBSTITUTION_MIN_SIMILARITY = 0.95;
 
 export interface GuardResult {
   ok: boolean;
@@ -95,7 +106,7 @@ unit('watt', 'watts', 'kw', 'kwh');
 unit('volt', 'volts');
 
 const TIME_WORDS = new Set([
-  'today', 'tomorrow', 'yesterday', 'tonight', 'now', 'currently', 'morning', 'afternoon', 'evening', 'overnight', 'weekend', 'weekday',
+  'today', 'tomorrow', 'yesterday', 'tonight', 'morning', 'afternoon', 'evening', 'overnight', 'weekend', 'weekday',
   'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday',
   'january', 'february', 'march', 'april', 'june', 'july', 'august', 'september', 'october', 'november', 'december',
   'jan', 'feb', 'mar', 'apr', 'jun', 'jul', 'aug', 'sep', 'sept', 'oct', 'nov', 'dec',
@@ -170,8 +181,82 @@ const OPPOSITES: [RegExp, RegExp][] = [
   [/^(ascending|asc)$/, /^(descending|desc)$/],
   [/^(public)$/, /^(private)$/],
   [/^(online)$/, /^(offline)$/],
-  [/^(import)$/, /^(export)$/],
+  [/^(on)$/, /^(off)$/],
+  [/^(good|great|healthy|safe)$/, /^(bad|terrible|unhealthy|harmful|dangerous|unsafe)$/],
+  [/^(soft|softer)$/, /^(hard|harder)$/],
+  [/^(light|lighter)$/, /^(dark|darker|heavy|heavier)$/],
+  [/^(long|longer|longest)$/, /^(short|shorter|shortest)$/],
+  [/^(old|older|oldest)$/, /^(new|newer|newest|young|younger|youngest)$/],
+  [/^(wet)$/, /^(dry)$/],
+  [/^(full)$/, /^(empty)$/],
+  [/^(above|over)$/, /^(below|under)$/],
+  [/^(inside|indoor|indoors)$/, /^(outside|outdoor|outdoors)$/],
+  [/^(weekend|weekends)$/, /^(weekday|weekdays)$/],
+  [/^(legal)$/, /^(illegal)$/],
+  [/^(valid)$/, /^(invalid)$/],
+  [/^(success|successful|succeed)$/, /^(failure|failed|fail|fails)$/],
 ];
+
+/** Words that carry no topic: function words, question scaffolding, politeness, generic verbs. */
+const STOP_WORDS = new Set(
+  (
+    "a an the and or but if then so of to in on at by for with from into onto about as is are was were be been being am do does did doing done " +
+    "have has had having can could would should will shall may might must i me my mine we us our you your yours he him his she her it its they them their " +
+    "this that these those there here what what's whats which who whom whose where when why how how's hows is it's it's there's that's " +
+    "please pls thanks thank kindly just really very quite also too some any all each every much many more most other another such own same " +
+    "tell give show explain describe let get got want need like know help try using use via way ways best possible able okay ok hi hello hey " +
+    "me i'm i've i'd i'll you're you've don't doesn't isn't aren't can't won't yes up out so than"
+  ).split(' '),
+);
+
+/** Small synonym sets, mapped to one word (the stem of the first). */
+const SYNONYMS: Record<string, string> = {};
+for (const group of [
+  ['change', 'update', 'modify', 'edit', 'alter'],
+  ['find', 'locate', 'see', 'view', 'check'],
+  ['contact', 'reach'],
+  ['shipping', 'delivery', 'ship', 'deliver'],
+  ['buy', 'purchase', 'order'],
+  ['start', 'begin'],
+  ['fix', 'repair', 'solve', 'resolve'],
+  ['cost', 'price'],
+  ['author', 'wrote', 'write', 'writer'],
+  ['summary', 'summarize', 'summarise'],
+  ['fast', 'quick', 'speed'],
+  ['sign', 'symptom'],
+  ['offer', 'provide', 'have'],
+  ['allow', 'permit'],
+  ['create', 'make', 'build', 'set'],
+  ['mean', 'meaning', 'definition', 'define'],
+  ['store', 'shop'],
+]) {
+  for (const w of group) SYNONYMS[w] = group[0] as string;
+}
+
+/** Light stemming so inflections do not count as substitutions. */
+function stem(w: string): string {
+  const s = SYNONYMS[w];
+  if (s !== undefined) return s;
+  let out = w;
+  if (out.length > 5 && out.endsWith('ing')) out = out.slice(0, -3);
+  else if (out.length > 4 && out.endsWith('ied')) out = `${out.slice(0, -3)}y`;
+  else if (out.length > 4 && out.endsWith('ed')) out = out.slice(0, -2);
+  else if (out.length > 4 && out.endsWith('ies')) out = `${out.slice(0, -3)}y`;
+  else if (out.length > 3 && out.endsWith('es') && /(ss|sh|ch|x|z)es$/.test(out)) out = out.slice(0, -2);
+  else if (out.length > 3 && out.endsWith('s') && !out.endsWith('ss')) out = out.slice(0, -1);
+  if (out.length > 4 && out.endsWith('e')) out = out.slice(0, -1);
+  return SYNONYMS[out] ?? out;
+}
+
+function contentStems(words: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const w of words) {
+    const clean = w.replace(/[^a-z0-9'’-]/g, '');
+    if (clean === '' || STOP_WORDS.has(clean) || /^\d/.test(clean)) continue;
+    out.add(stem(clean.replace(/['’]s$/, '')));
+  }
+  return out;
+}
 
 export interface GuardFeatures {
   negations: number;
@@ -201,7 +286,9 @@ function tokenize(text: string): Tok[] {
     if (chunk === '') continue;
     // Surrounding punctuation off, keeping inner dots/slashes/underscores (code, paths, decimals)
     // and the currency/percent/degree signs units are made of.
-    const core = chunk.replace(/^[("'“‘[{<*]+/, '').replace(/[)"'”’\]}>*,.!?:;]+$/, '');
+    const lead = chunk.replace(/^[("'“‘[{<*]+/, '');
+    // A call keeps its parentheses: `sendMoney()`.
+    const core = /\w\([^()]*\)[,.!?:;"'”’]*$/.test(lead) ? lead.replace(/[,.!?:;"'”’]+$/, '') : lead.replace(/[)"'”’\]}>*,.!?:;]+$/, '');
     if (core !== '') {
       const lower = core.toLowerCase().replace(/['’]s$/, '');
       toks.push({ raw: core, lower, sentenceStart });
@@ -321,6 +408,7 @@ export function guardFeatures(text: string): GuardFeatures {
     if (/\d°?[cf]$/i.test(t.raw) && /°|^\d+[cf]$/i.test(t.raw)) features.units.push(/c$/i.test(t.raw) ? 'celsius' : 'fahrenheit');
     // Time references.
     if (TIME_WORDS.has(lower)) features.times.push(lower);
+    else if (lower.endsWith('s') && TIME_WORDS.has(lower.slice(0, -1))) features.times.push(lower.slice(0, -1));
     else if (lower === 'may' && /^May$/.test(t.raw) && !t.sentenceStart) features.times.push('may');
     if (TIME_RELATIVE.has(lower) && i + 1 < toks.length && TIME_SPANS.has((toks[i + 1] as Tok).lower)) features.times.push(`${lower} ${(toks[i + 1] as Tok).lower.replace(/s$/, '')}`);
     // Entities.
@@ -370,8 +458,17 @@ function polarityClash(a: GuardFeatures, b: GuardFeatures): string | undefined {
   return undefined;
 }
 
-/** Whether `candidate` (a cached question) may answer `query`. */
-export function nearMissGuard(query: string, candidate: string): GuardResult {
+/** First appearance order of the values both lists share. */
+function sharedOrder(list: string[], other: Set<string>): string[] {
+  return [...new Set(list)].filter((v) => other.has(v));
+}
+
+/**
+ * Whether `candidate` (a cached question) may answer `query`. `similarity` (cosine of their
+ * embeddings) lets a content-word substitution through when it is high enough; without it, any
+ * substitution is rejected.
+ */
+export function nearMissGuard(query: string, candidate: string, similarity = 0): GuardResult {
   if (query.trim().toLowerCase() === candidate.trim().toLowerCase()) return { ok: true };
   const a = guardFeatures(query);
   const b = guardFeatures(candidate);
@@ -385,7 +482,17 @@ export function nearMissGuard(query: string, candidate: string): GuardResult {
   if (missingInB !== undefined) return { ok: false, reason: 'entity', detail: missingInB };
   const missingInA = b.entities.find((e) => !mentions(a, e));
   if (missingInA !== undefined) return { ok: false, reason: 'entity', detail: missingInA };
+  const ea = sharedOrder(a.entities, new Set(b.entities));
+  const eb = sharedOrder(b.entities, new Set(a.entities));
+  if (ea.length >= 2 && ea.join('\u0000') !== eb.join('\u0000')) return { ok: false, reason: 'order', detail: `${ea.join(',')} vs ${eb.join(',')}` };
   const clash = polarityClash(a, b);
   if (clash !== undefined) return { ok: false, reason: 'polarity', detail: clash };
+  if (similarity < SUBSTITUTION_MIN_SIMILARITY) {
+    const ca = contentStems(a.words);
+    const cb = contentStems(b.words);
+    const onlyA = [...ca].filter((w) => !cb.has(w));
+    const onlyB = [...cb].filter((w) => !ca.has(w));
+    if (onlyA.length > 0 && onlyB.length > 0) return { ok: false, reason: 'substitution', detail: `${onlyA.join(',')} vs ${onlyB.join(',')}` };
+  }
   return { ok: true };
 }

@@ -106,8 +106,12 @@ const RouteCacheSchema = z.strictObject({
   ttlSeconds: z.number().int().positive().optional(),
   /** Share entries across every API key of a tenant (never across tenants). */
   shared: z.boolean().optional(),
-  /** Semantic cache for this route (opt-in): same context, last user turn similar above the threshold. */
-  semantic: z.strictObject({ enabled: z.boolean().default(false), threshold: z.number().min(0).max(1).default(0.95) }).optional(),
+  /**
+   * Semantic cache for this route (opt-in): same context (system prompt, earlier turns, tools,
+   * model), last user turn similar above the threshold, and a near-miss guard (negation, numbers,
+   * entities). 0.85 is measured for the default embedder (see proxy/cache/semantic-cache.ts).
+   */
+  semantic: z.strictObject({ enabled: z.boolean().default(false), threshold: z.number().min(0).max(1).default(0.85) }).optional(),
 });
 
 const RouteSchema = z.strictObject({
@@ -166,6 +170,13 @@ const CacheSchema = z.strictObject({
   ttlSeconds: z.number().int().positive().default(3600),
   /** How long past its TTL an entry may still be served when every target failed (stale fallback); 0 = never. */
   staleMaxSeconds: z.number().int().min(0).default(86_400),
+  /** Embeddings for the semantic cache: the offline Universal Sentence Encoder lite, or any OpenAI-compatible endpoint. */
+  embedder: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('use') }),
+      z.strictObject({ type: z.literal('openai'), baseUrl: z.url({ protocol: /^https?$/ }), model: z.string().min(1), apiKey: z.string().optional() }),
+    ])
+    .default({ type: 'use' }),
   /** `memory` (LRU bounded by bytes, this sidecar) or `redis` (shared by every sidecar). */
   store: z
     .discriminatedUnion('type', [

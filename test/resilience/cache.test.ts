@@ -120,3 +120,25 @@ describe('shared Redis tier', () => {
     redis = undefined;
   });
 });
+
+describe('semantic cache', () => {
+  it('a paraphrase in the same context is a semantic hit; a negation or another number is not', async () => {
+    const s = await startStack((url) => ({
+      providers: providers(url),
+      routes: { faq: { models: ['faq'], cache: { mode: 'all', semantic: { enabled: true } }, targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] } },
+    }));
+    extra.push(s);
+    const ask = (q: string) => post(s, { model: 'faq', messages: [{ role: 'system', content: 'You answer billing questions.' }, { role: 'user', content: q }] });
+    const first = await ask('How do I cancel my subscription?');
+    expect(first.headers['x-llm-sidecar-cache']).toBe('miss');
+    // The index learns the entry once it is written.
+    await expect.poll(async () => (await ask('How can I cancel my subscription?')).headers['x-llm-sidecar-cache'], { timeout: 20_000, interval: 200 }).toBe('semantic-hit');
+    const para = await ask('How can I cancel my subscription?');
+    expect(para.text).toBe(first.text);
+    expect((await ask('How do I not cancel my subscription?')).headers['x-llm-sidecar-cache']).toBe('miss');
+    const n1 = await ask('Can I get a refund within 14 days?');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(n1.headers['x-llm-sidecar-cache']).toBe('miss');
+    expect((await ask('Can I get a refund within 30 days?')).headers['x-llm-sidecar-cache']).toBe('miss');
+  }, 60_000);
+});

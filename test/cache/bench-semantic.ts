@@ -1,0 +1,126 @@
+// Semantic cache timings: `node --import tsx test/cache/bench-semantic.ts [entries=50000]`.
+//   - embedding ms per text with USE lite: one text per call (what a single request pays) and in
+//     batches, inline and in the worker thread;
+//   - index lookup µs at N entries: one big partition (HNSW) and N entries over many small
+//     partitions (exact scans), plus build time and memory;
+//   - the near-miss guard, µs per comparison.
+// Index vectors are synthetic, embedding 50k texts with USE would take minutes: 'random' (uniform
+// 512-d, the worst case for HNSW) and 'structured' (a 24-d latent space mapped into 512-d plus
+// noise, closer to real sentence embeddings, which have a low intrinsic dimension).
+import { nearMissGuard } from '../../proxy/cache/guard.ts';
+import { SemanticIndex } from '../../proxy/cache/semantic-index.ts';
+import { UseEmbedder } from '../../proxy/cache/use-embedder.ts';
+
+const N = Number(process.argv[2] ?? 50_000);
+const DIMS = 512;
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+}
+
+function uniform(seed: number, dims: number): Float32Array {
+  let x = seed * 2654435761 + 1;
+  const v = new Float32Array(dims);
+  for (let i = 0; i < dims; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    v[i] = ((x >>> 0) / 0xffffffff) * 2 - 1;
+  }
+  return v;
+}
+
+const LATENT = 24;
+const MIX = Array.from({ length: DIMS }, (_, i) => uniform(1_000_000 + i, LATENT));
+
+let kind: 'random' | 'structured' = 'random';
+
+function randomVector(seed: number): Float32Array {
+  if (kind === 'random') return uniform(seed, DIMS);
+  const z = uniform(seed, LATENT);
+  const noise = uniform(seed + 7_777_777, DIMS);
+  return Float32Array.from(MIX, (row, i) => row.reduce((s, w, j) => s + w * (z[j] as number), 0) + 0.05 * (noise[i] as number));
+}
+
+async function embeddings(worker: boolean): Promise<void> {
+  const e = new UseEmbedder({ worker });
+  const t0 = performance.now();
+  await e.embed(['warm up']);
+  const load = performance.now() - t0;
+  const texts = Array.from({ length: 64 }, (_, i) => `How do I configure feature number ${i} of my account settings?`);
+  const single: number[] = [];
+  for (const t of texts.slice(0, 30)) {
+    const s = performance.now();
+    await e.embed([t]);
+    single.push(performance.now() - s);
+  }
+  const b0 = performance.now();
+  await e.embed(texts);
+  const batched = (performance.now() - b0) / texts.length;
+  // Concurrent single-text calls (what concurrent requests do): merged into batches.
+  const c0 = performance.now();
+  await Promise.all(texts.map((t) => e.embed([t])));
+  const concurrent = (performance.now() - c0) / texts.length;
+  console.log(
+    `embedding (${worker ? 'worker thread' : 'inline'}): load ${load.toFixed(0)} ms; one text per call p50 ${pct(single, 50).toFixed(1)} ms p95 ${pct(single, 95).toFixed(1)} ms; ` +
+      `batch of 64: ${batched.toFixed(1)} ms/text; 64 concurrent calls: ${concurrent.toFixed(1)} ms/text`,
+  );
+  await e.close();
+}
+
+function index(partitions: number): void {
+  const rss0 = process.memoryUsage().rss;
+  const idx = new SemanticIndex({ dims: DIMS, maxEntries: N });
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) idx.add(`ctx-${i % partitions}`, randomVector(i), `key-${i}`, `question ${i}`);
+  const build = performance.now() - t0;
+  const rss = (process.memoryUsage().rss - rss0) / 1024 / 1024;
+  const times: number[] = [];
+  let found = 0;
+  const Q = 2_000;
+  for (let q = 0; q < Q; q++) {
+    const i = (q * 7919) % N;
+    const v = randomVector(i).map((x, j) => x + (j % 7 === 0 ? 0.01 : 0));
+    const s = performance.now();
+    const hit = idx.lookup(`ctx-${i % partitions}`, v, 0.95);
+    times.push((performance.now() - s) * 1000);
+    if (hit?.key === `key-${i}`) found++;
+  }
+  // A miss (nothing above the threshold) explores more of the graph.
+  const miss: number[] = [];
+  for (let q = 0; q < 500; q++) {
+    const s = performance.now();
+    idx.lookup(`ctx-${q % partitions}`, randomVector(N + q), 0.95);
+    miss.push((performance.now() - s) * 1000);
+  }
+  console.log(
+    `index (${kind}), ${N} entries in ${partitions} partition(s): build ${(build / 1000).toFixed(1)} s (${((build * 1000) / N).toFixed(0)} µs/add), +${rss.toFixed(0)} MB RSS; ` +
+      `lookup hit p50 ${pct(times, 50).toFixed(0)} µs p99 ${pct(times, 99).toFixed(0)} µs (recall ${((100 * found) / Q).toFixed(1)}%); miss p50 ${pct(miss, 50).toFixed(0)} µs p99 ${pct(miss, 99).toFixed(0)} µs`,
+  );
+  idx.clear();
+}
+
+function guard(): void {
+  const pairs: [string, string][] = [
+    ['How do I reset my password?', 'How can I reset my password?'],
+    ['Convert 5 miles to kilometers.', 'Convert 5 kilometers to miles.'],
+    ['What is the weather like in Paris today?', 'How is the weather in Paris today?'],
+  ];
+  const n = 20_000;
+  const s = performance.now();
+  for (let i = 0; i < n; i++) {
+    const p = pairs[i % pairs.length] as [string, string];
+    nearMissGuard(p[0], p[1], 0.9);
+  }
+  console.log(`guard: ${(((performance.now() - s) * 1000) / n).toFixed(1)} µs per comparison`);
+}
+
+await embeddings(false);
+await embeddings(true);
+for (const k of ['random', 'structured'] as const) {
+  kind = k;
+  index(1);
+}
+index(Math.ceil(N / 5));
+guard();

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { guardFeatures, nearMissGuard, SUBSTITUTION_MIN_SIMILARITY } from '../../proxy/cache/guard.ts';
+
+const HIGH = 0.99;
+
+describe('nearMissGuard', () => {
+  it.each([
+    ['How do I reset my password?', 'How can I reset my password?'],
+    ['What is the capital of France?', "What's the capital of France?"],
+    ['Python: how do I reverse a list?', 'How do I reverse a list in Python?'],
+    ['Why is my internet so slow?', 'Why is my internet connection so slow?'],
+    ['Book a table for 2 at 7pm', 'Book a table for two at 7 pm'],
+    ['What is 1,000 times 3?', 'What is 1000 times three?'],
+    ['Which one is better?', 'Which is better?'],
+    ["Don't show ads", 'Do not show ads'],
+    ['How many days are in the third month?', 'How many days are in the 3rd month?'],
+    ['what is twenty-five plus one hundred and five', 'what is 25 plus 105'],
+  ])('accepts the paraphrase %j ~ %j', (a, b) => {
+    expect(nearMissGuard(a, b, HIGH)).toEqual({ ok: true });
+  });
+
+  it.each([
+    ['How do I reset my password?', 'How do I not reset my password?', 'negation'],
+    ['Is it safe?', "Isn't it safe?", 'negation'],
+    ['Recipes with nuts', 'Recipes without nuts', 'negation'],
+    ['Book a table for 2 people', 'Book a table for 4 people', 'number'],
+    ['Book a table for two people', 'Book a table for three people', 'number'],
+    ['Revenue in 2023', 'Revenue in 2024', 'number'],
+    ['Invest $1k', 'Invest $10k', 'number'],
+    ['Convert 5 miles to km', 'Convert 5 km to miles', 'unit'],
+    ['Price in USD', 'Price in EUR', 'unit'],
+    ['Weather today', 'Weather tomorrow', 'time'],
+    ['Orders from last week', 'Orders from last month', 'unit'],
+    ['Is the shop open on weekends?', 'Is the shop open on weekdays?', 'time'],
+    ['Capital of France', 'Capital of Spain', 'entity'],
+    ['Tell me about the capital of France', 'Tell me about the capital of Spain', 'entity'],
+    ['What does parseConfig do?', 'What does parseHeaders do?', 'entity'],
+    ['Why does `npm install` fail?', 'Why does `npm ci` fail?', 'entity'],
+    ['Explain "eventual consistency"', 'Explain "strong consistency"', 'entity'],
+    ['How do I use docker?', 'How do I use podman?', 'entity'],
+    ['Read config.yaml', 'Read config.json', 'entity'],
+    ['Flights from Boston to Chicago', 'Flights from Chicago to Boston', 'order'],
+    ['How do I enable dark mode?', 'How do I disable dark mode?', 'polarity'],
+    ['Sort in ascending order', 'Sort in descending order', 'polarity'],
+    ['Turn notifications on', 'Turn notifications off', 'polarity'],
+    ['Can dogs eat grapes?', 'Can dogs eat carrots?', 'substitution'],
+  ])('rejects %j vs %j (%s)', (a, b, reason) => {
+    const r = nearMissGuard(a, b, 0.9);
+    expect(r.ok).toBe(false);
+    expect(r.reason).toBe(reason);
+    // Symmetric.
+    expect(nearMissGuard(b, a, 0.9).ok).toBe(false);
+  });
+
+  it('a content-word substitution passes only at or above SUBSTITUTION_MIN_SIMILARITY', () => {
+    expect(nearMissGuard('How do I change my email?', 'How do I modify my email?', 0.5).ok).toBe(true); // synonyms
+    expect(nearMissGuard('What are your opening hours?', 'What are your business hours?', 0.9).reason).toBe('substitution');
+    expect(nearMissGuard('What are your opening hours?', 'What are your business hours?', SUBSTITUTION_MIN_SIMILARITY).ok).toBe(true);
+  });
+
+  it('extracts features', () => {
+    const f = guardFeatures('Can\'t I send 5 USD to "Bob Smith" on Monday via sendMoney() without fees?');
+    expect(f.negations).toBe(2);
+    expect(f.numbers).toEqual(['5']);
+    expect(f.units).toEqual(['usd']);
+    expect(f.times).toEqual(['monday']);
+    expect(f.entities).toEqual(expect.arrayContaining(['bob smith', 'usd', 'monday', 'sendmoney']));
+  });
+});
