@@ -111,7 +111,7 @@ export function messageEvents(message: Json, usage: NormalizedUsage): CachedSseE
     switch (block.type) {
       case 'text': {
         const { citations, text, ...rest } = block;
-        out.push(ev('content_block_start', { type: 'content_block_start', index, content_block: { ...rest, ...(Array.isArray(citations) ? { citations: [] } : {}), text: '' } }));
+        out.push(ev('content_block_start', { type: 'content_block_start', index, content_block: { ...rest, ...(Array.isArray(citations) ? { citations: [] } : citations === null ? { citations: null } : {}), text: '' } }));
         for (const p of textPieces(typeof text === 'string' ? text : '')) delta({ type: 'text_delta', text: p });
         if (Array.isArray(citations)) for (const c of citations) delta({ type: 'citations_delta', citation: c });
         break;
