@@ -7,7 +7,7 @@ const USAGE = `Usage: llm-sidecar <command> [options]
 Commands:
   proxy       Run the sidecar proxy (default command)
   demo        Run the whole product in one process against a simulated provider, then print a report
-  evaluator   Run the evaluation service            (not available yet)
+  evaluator   Run the evaluation service: LLM-as-judge on sampled calls, scores into ClickHouse
   report      Summarise the dashboards' key figures from the store (last 24 h and 7 days)
   migrate     Apply the ClickHouse schema (numbered, idempotent migrations) and exit
 
@@ -92,8 +92,11 @@ export async function main(argv: string[]): Promise<number> {
         const { config } = await loadConfig(values.config);
         return await runReportCommand(config);
       }
-      case 'evaluator':
-        return fail(`"${command}" is not available in this version yet`);
+      case 'evaluator': {
+        const { runEvaluatorCommand } = await import('../evaluator/main.ts');
+        const { config } = await loadConfig(values.config);
+        return await runEvaluatorCommand(config);
+      }
       default:
         return fail(`unknown command "${command}"\n\n${USAGE}`);
     }

@@ -1,0 +1,134 @@
+// The command-line entry points the CLI wires up:
+//   llm-sidecar evaluator --config FILE                       → runEvaluatorCommand(config)
+//   llm-sidecar evaluator calibrate --labels F --evaluator N  → runCalibrateCommand(config, …)
+// Same configuration file as the proxy: telemetry.clickhouse says where the calls are,
+// evaluation.evaluators what to score, pricing.models the judge prices, admin where /healthz,
+// /readyz and /metrics listen.
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { migrate } from '../shared/clickhouse/migrate.ts';
+import { ClickHouseSpanExporter } from '../shared/clickhouse/span-exporter.ts';
+import type { ClickHouseStore } from '../shared/clickhouse/store.ts';
+import type { Config } from '../shared/config/schema.ts';
+import { loadPriceTable } from '../shared/pricing/price-table.ts';
+import { AdminServer } from '../proxy/admin.ts';
+import { openStore } from '../proxy/telemetry/storage.ts';
+import { createTracing, type Tracing } from '../proxy/telemetry/tracing.ts';
+import { runCalibration, type CalibrationResult } from './calibrate.ts';
+import { EvaluatorConfigError, parseEvaluatorsConfig } from './config.ts';
+import { renderMetrics } from './metrics.ts';
+import { startEvaluator, type RunningEvaluator } from './service.ts';
+
+export { runCalibration } from './calibrate.ts';
+export { recordFeedback } from './feedback.ts';
+export { startEvaluator } from './service.ts';
+
+const say = (message: string) => process.stderr.write(`llm-sidecar evaluator: ${message}\n`);
+
+/** `evaluation.evaluators` of a loaded config (the key the lead mounts EvaluatorsSchema under). */
+export function evaluatorsOf(config: Config): unknown {
+  return (config.evaluation as unknown as { evaluators?: unknown }).evaluators;
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve(signal);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+async function openConfiguredStore(config: Config): Promise<ClickHouseStore | undefined> {
+  const c = config.telemetry.clickhouse;
+  const store = await openStore(c);
+  if (store && c.migrate) await migrate(store, { database: c.database, ttlDays: c.ttlDays, contentTtlDays: c.contentTtlDays });
+  return store;
+}
+
+/**
+ * Runs the evaluator until SIGTERM/SIGINT; returns the exit code (0 stopped cleanly, 2 bad
+ * configuration). With the embedded store the data directory must not be held by a proxy
+ * process: run the evaluator in the proxy's process (startEvaluator with its store) or use a
+ * ClickHouse server.
+ */
+export async function runEvaluatorCommand(config: Config, options: { stop?: Promise<unknown> } = {}): Promise<number> {
+  let evaluators;
+  try {
+    evaluators = parseEvaluatorsConfig(evaluatorsOf(config));
+  } catch (err) {
+    if (err instanceof EvaluatorConfigError) {
+      say(err.message);
+      return 2;
+    }
+    throw err;
+  }
+  if (config.telemetry.clickhouse.mode === 'off') {
+    say('telemetry.clickhouse.mode is "off": the evaluator reads calls from ClickHouse and writes scores there; configure a store');
+    return 2;
+  }
+  let running: RunningEvaluator | undefined;
+  const admin = new AdminServer(config.admin.host, config.admin.port, {
+    ready: () => running !== undefined || !evaluators.enabled,
+    metrics: () => (running ? renderMetrics(running.stats()) : ''),
+  });
+  const address = await admin.listen();
+  say(`admin on http://${address.address}:${address.port} (/healthz, /readyz, /metrics)`);
+  const stopSignal = options.stop ?? waitForSignal();
+
+  if (!evaluators.enabled || evaluators.list.length === 0) {
+    say(evaluators.enabled ? 'no evaluators configured (evaluation.evaluators.list): idle' : 'evaluation.evaluators.enabled is false: idle');
+    await stopSignal;
+    await admin.close();
+    return 0;
+  }
+
+  const store = (await openConfiguredStore(config)) as ClickHouseStore;
+  let tracing: Tracing | undefined;
+  try {
+    if (evaluators.emitEvents) {
+      const t = config.telemetry;
+      // Its own spool directory: one exporter per directory, and a proxy may share this disk.
+      const exporters: SpanExporter[] = [new ClickHouseSpanExporter({ store, database: t.clickhouse.database, spoolDir: `${t.spool.dir}/evaluator`, spoolMaxBytes: t.spool.maxBytes })];
+      if (t.otlp) {
+        const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+        exporters.push(new OTLPTraceExporter({ url: t.otlp.endpoint, headers: t.otlp.headers }));
+      }
+      tracing = createTracing({ serviceName: 'llm-sidecar-evaluator', exporters });
+    }
+    running = await startEvaluator({ store, config: evaluators, database: config.telemetry.clickhouse.database, prices: loadPriceTable(config.pricing.models), tracer: tracing?.tracer, log: (level, m) => say(level === 'info' ? m : `${level}: ${m}`) });
+    const signal = await stopSignal;
+    say(`${typeof signal === 'string' ? signal : 'stop'} received: finishing the current page`);
+    await running.stop();
+    return 0;
+  } finally {
+    await tracing?.shutdown().catch(() => undefined);
+    await admin.close();
+    await store.close();
+    say('stopped');
+  }
+}
+
+export function formatCalibration(r: CalibrationResult): string {
+  const pct = (v: number | null) => (v === null ? 'n/a' : `${(v * 100).toFixed(1)}%`);
+  const num = (v: number | null) => (v === null ? 'n/a' : v.toFixed(3));
+  const metrics = r.outputType === 'scale' ? `exact ${pct(r.accuracy)}, Spearman ${num(r.spearman)}, MAE ${num(r.mae)}` : `accuracy ${pct(r.accuracy)}, Cohen's kappa ${num(r.kappa)}`;
+  return `${r.evaluator}@${r.version} (judge ${r.judgeModel || 'none'}) on ${r.labelsFile} [${r.labelsHash}]: ${r.judged}/${r.examples} judged, ${r.errors} errors; ${metrics}; judge cost ${r.judgeCostUsd ?? 'unknown'} USD`;
+}
+
+/** `llm-sidecar evaluator calibrate`: runs the labelled set, stores the agreement, prints it. */
+export async function runCalibrateCommand(config: Config, args: { labelsFile: string; evaluator: string }): Promise<number> {
+  const store = await openConfiguredStore(config);
+  try {
+    const r = await runCalibration({ labelsFile: args.labelsFile, evaluator: args.evaluator, evaluators: evaluatorsOf(config), store, database: config.telemetry.clickhouse.database, prices: loadPriceTable(config.pricing.models) });
+    process.stdout.write(`${formatCalibration(r)}\n`);
+    return 0;
+  } catch (err) {
+    say(`calibration failed: ${(err as Error).message}`);
+    return err instanceof EvaluatorConfigError ? 2 : 1;
+  } finally {
+    await store?.close();
+  }
+}
