@@ -75,7 +75,15 @@ export async function demoTraffic(opts: DemoOptions = {}): Promise<DemoResult & 
       },
     },
     telemetry: { serviceName: 'demo-shop', clickhouse: { mode: 'embedded', dataDir: `${dataDir}/clickhouse` }, spool: { dir: `${dataDir}/spool` } },
-    evaluation: { sampleRate: 0.25 },
+    evaluation: {
+      sampleRate: 0.25,
+      // The judge is called through this same sidecar (marked feature "judge", never sampled itself).
+      evaluators: {
+        settleSeconds: 0,
+        judge: { provider: 'openai', baseUrl: 'http://127.0.0.1:4000/v1', model: 'gpt-4o-mini', apiKey: 'sk-demo-judge' },
+        list: [{ builtin: 'helpfulness' }, { builtin: 'safety' }, { builtin: 'refusal' }, { builtin: 'completeness' }],
+      },
+    },
     // "initech" is on the free tier: its users run out of daily tokens during the demo.
     budgets: {
       tiers: { free: { userDailyTokens: 1500 }, paid: { userDailyTokens: 500_000, tenantMonthlyUsd: '100' } },
@@ -143,6 +151,17 @@ export async function demoTraffic(opts: DemoOptions = {}): Promise<DemoResult & 
   if (process.stdout.isTTY) process.stdout.write('\n');
   await new Promise((r) => setTimeout(r, 50));
   await sidecar.flush();
+  // The evaluator, in this process on the sidecar's embedded store: judge the sampled calls once.
+  const evalConfig = structuredClone(config.evaluation.evaluators) as { judge: { baseUrl: string } };
+  evalConfig.judge.baseUrl = `${sidecar.url}/v1`;
+  const { startEvaluator } = await import('../evaluator/service.ts');
+  const evaluator = await startEvaluator({ store: sidecar.telemetry.store!, config: evalConfig, loop: false, log: () => undefined });
+  await evaluator.runOnce();
+  const stats = evaluator.stats();
+  await evaluator.stop();
+  await sidecar.flush();
+  const scored = Object.values(stats.rows).reduce((a, r) => a + r.scored, 0);
+  out(`  evaluator: ${scored} scores written (${Object.keys(stats.rows).join(', ')}), judge spend $${stats.judgeCostUsd}`);
   out(`  ${records.length} calls in ${((Date.now() - started) / 1000).toFixed(1)} s; ${failures} surfaced to the apps as errors, as designed (${budgetRefusals} refused: initech's free-tier user ran out of daily tokens)\n`);
   return {
     calls: records,
@@ -179,6 +198,10 @@ async function printReport(sidecar: RunningSidecar, out: (l: string) => void): P
   out(`\ntotal spend $${formatPicoUsd(total)} at list prices · by tenant: ${JSON.stringify(tenants?.t ?? [])}`);
   const [sampled] = await store.query<Record<string, string>>(`SELECT countIf(EvalSampled = 1) AS sampled, count() AS calls FROM otel.llm_calls WHERE ServiceName = 'demo-shop'`);
   out(`${sampled?.sampled} of ${sampled?.calls} calls sampled for evaluation (content captured, redacted)`);
+  const scores = await store.query<Record<string, string>>(
+    `SELECT Evaluator, count() AS n, round(avg(ScoreValue), 2) AS avg FROM otel.llm_evaluations FINAL WHERE ScoreValue IS NOT NULL GROUP BY Evaluator ORDER BY Evaluator`,
+  );
+  out(`quality: ${scores.map((r) => `${r.Evaluator} ${r.avg} (${r.n})`).join(' · ') || 'no scores'}`);
   out(`cache: ${cache?.hits} hits of ${cache?.lookups} lookups on cached routes`);
 }
 

@@ -1,4 +1,4 @@
-// The demo end to end (shortened): its data has calls, cache hits, fallbacks and budget refusals.
+// The demo end to end (shortened): its data has calls, cache hits, fallbacks, budget refusals and evaluations.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,10 @@ it.skipIf(!available)('runs end to end and leaves the data the dashboards show',
     expect(Number(row!.sampled)).toBeGreaterThan(0);
     expect(Number(row!.streams)).toBeGreaterThan(0);
     expect(demo.sidecar.metrics.render()).toMatch(/llm_sidecar_breaker_opens_total\{[^}]*\} 1/);
+    // The in-process evaluator scored the sampled calls.
+    const [ev] = await store.query<Record<string, string>>(`SELECT count() AS n, uniqExact(Evaluator) AS evaluators FROM otel.llm_evaluations FINAL WHERE ScoreValue IS NOT NULL`);
+    expect(Number(ev!.n)).toBeGreaterThan(0);
+    expect(Number(ev!.evaluators)).toBe(4);
   } finally {
     await demo.close();
   }
