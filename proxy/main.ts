@@ -15,6 +15,7 @@ import type { CacheStore } from './cache-gate.ts';
 import { MemoryStore } from './cache/memory-store.ts';
 import { RedisStore } from './cache/redis-store.ts';
 import { SemanticCache } from './cache/semantic-cache.ts';
+import { SemanticRedisSync } from './cache/semantic-sync.ts';
 import { UseEmbedder } from './cache/use-embedder.ts';
 import { OpenAIEmbedder } from './cache/openai-embedder.ts';
 import type { Embedder } from './cache/embedder.ts';
@@ -52,7 +53,7 @@ export interface SidecarOptions {
 }
 
 /** One semantic index per sidecar; the embedder is loaded on the first lookup, in a worker thread. */
-function createSemanticCache(config: Config, metrics: ProxyMetrics): { cache: SemanticCache; embedder: Embedder } {
+function createSemanticCache(config: Config, metrics: ProxyMetrics): { cache: SemanticCache; embedder: Embedder; embedderId: string } {
   const e = config.cache.embedder;
   const embedder: Embedder = e.type === 'openai' ? new OpenAIEmbedder({ baseUrl: e.baseUrl, model: e.model, apiKey: e.apiKey }) : new UseEmbedder();
   const thresholds = Object.values(config.routes).map((r) => r.cache?.semantic?.threshold).filter((t): t is number => t !== undefined);
@@ -64,7 +65,27 @@ function createSemanticCache(config: Config, metrics: ProxyMetrics): { cache: Se
       console.error(`llm-sidecar: semantic cache ${op} failed (served as a miss): ${err.message}`);
     },
   });
-  return { cache, embedder };
+  return { cache, embedder, embedderId: e.type === 'openai' ? `openai:${e.model}` : 'use-lite-512' };
+}
+
+/**
+ * With a Redis cache store, semantic entries are shared too: a new sidecar warms its index from
+ * Redis at start and follows what the other sidecars learn while it runs.
+ */
+async function shareSemantic(config: Config, semantic: { cache: SemanticCache; embedderId: string }, metrics: ProxyMetrics): Promise<SemanticRedisSync | undefined> {
+  if (config.cache.store.type !== 'redis') return undefined;
+  const sync = new SemanticRedisSync({
+    url: config.cache.store.url,
+    embedderId: semantic.embedderId,
+    onError: (err, op) => {
+      metrics.cacheError(`semantic_sync_${op}`);
+      console.error(`llm-sidecar: semantic cache sync ${op} failed: ${err.message}`);
+    },
+  });
+  await sync.warm(semantic.cache.index);
+  sync.start(semantic.cache.index);
+  semantic.cache.publisher = sync;
+  return sync;
 }
 
 export async function startSidecar(config: Config, options: SidecarOptions = {}): Promise<RunningSidecar> {
@@ -101,6 +122,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
       ? new RedisStore({ url: config.cache.store.url, maxStalenessMs: config.cache.staleMaxSeconds * 1000, onError: (e) => metrics.cacheError(String((e as { op?: string }).op ?? 'redis')) })
       : new MemoryStore({ maxBytes: config.cache.store.maxBytes, maxStalenessMs: config.cache.staleMaxSeconds * 1000 });
   const semantic = cacheStore && Object.values(config.routes).some((r) => r.cache?.semantic?.enabled) ? createSemanticCache(config, metrics) : undefined;
+  const semanticSync = semantic ? await shareSemantic(config, semantic, metrics) : undefined;
   const proxy = new ProxyServer({
     config,
     budgets,
@@ -165,6 +187,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     await tracing.shutdown();
     await budgets?.enforcer.close();
     await cacheStore?.close();
+    await semanticSync?.close();
     await semantic?.embedder.close?.();
     await telemetry.close();
     await admin.close();

@@ -117,7 +117,8 @@ describe('shared Redis tier', () => {
     const down = await post(a, { ...body, messages: [{ role: 'user', content: 'redis is down' }] });
     expect(down.status).toBe(200);
     expect(down.headers['x-llm-sidecar-cache']).toBe('miss');
-    redis = undefined;
+    await redis!.stop();
+    redis = await startRedis();
   });
 });
 
@@ -140,5 +141,24 @@ describe('semantic cache', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(n1.headers['x-llm-sidecar-cache']).toBe('miss');
     expect((await ask('Can I get a refund within 30 days?')).headers['x-llm-sidecar-cache']).toBe('miss');
+  }, 60_000);
+});
+
+describe('semantic entries shared through Redis', () => {
+  it('a sidecar answers a paraphrase from what another sidecar learned, also one started later', async () => {
+    const cfg = (url: string) => ({
+      providers: providers(url),
+      cache: { store: { type: 'redis', url: redis!.url } },
+      routes: { faq: { models: ['faq'], cache: { mode: 'all', semantic: { enabled: true } }, targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] } },
+    });
+    const a = await startStack(cfg);
+    extra.push(a);
+    const ask = (s: Stack, q: string) => post(s, { model: 'faq', messages: [{ role: 'user', content: q }] });
+    expect((await ask(a, 'What is the capital of France?')).headers['x-llm-sidecar-cache']).toBe('miss');
+    await new Promise((r) => setTimeout(r, 500));
+    // Started after the entry was learned: warms its index from Redis at start.
+    const b = await startStack(cfg);
+    extra.push(b);
+    await expect.poll(async () => (await ask(b, 'What is the capital city of France?')).headers['x-llm-sidecar-cache'], { timeout: 20_000, interval: 250 }).toBe('semantic-hit');
   }, 60_000);
 });
