@@ -49,10 +49,11 @@ async function openConfiguredStore(config: Config): Promise<ClickHouseStore | un
 }
 
 /**
- * Runs the evaluator until SIGTERM/SIGINT; returns the exit code (0 stopped cleanly, 2 bad
- * configuration). With the embedded store the data directory must not be held by a proxy
- * process: run the evaluator in the proxy's process (startEvaluator with its store) or use a
- * ClickHouse server.
+ * Runs the evaluator until SIGTERM/SIGINT (or `options.stop` resolves); returns the exit code (0
+ * stopped cleanly, 2 bad configuration). A ClickHouse server that is not reachable yet is waited
+ * for (readiness stays false meanwhile). With the embedded store the data directory must not be
+ * held by a proxy process: run the evaluator in the proxy's process (startEvaluator with its
+ * store) or use a ClickHouse server.
  */
 export async function runEvaluatorCommand(config: Config, options: { stop?: Promise<unknown> } = {}): Promise<number> {
   let evaluators;
@@ -65,50 +66,66 @@ export async function runEvaluatorCommand(config: Config, options: { stop?: Prom
     }
     throw err;
   }
-  if (config.telemetry.clickhouse.mode === 'off') {
+  const c = config.telemetry.clickhouse;
+  if (c.mode === 'off') {
     say('telemetry.clickhouse.mode is "off": the evaluator reads calls from ClickHouse and writes scores there; configure a store');
     return 2;
   }
   let running: RunningEvaluator | undefined;
   const admin = new AdminServer(config.admin.host, config.admin.port, {
-    ready: () => running !== undefined || !evaluators.enabled,
+    ready: () => running !== undefined || !evaluators.enabled || evaluators.list.length === 0,
     metrics: () => (running ? renderMetrics(running.stats()) : ''),
   });
   const address = await admin.listen();
   say(`admin on http://${address.address}:${address.port} (/healthz, /readyz, /metrics)`);
-  const stopSignal = options.stop ?? waitForSignal();
-
-  if (!evaluators.enabled || evaluators.list.length === 0) {
-    say(evaluators.enabled ? 'no evaluators configured (evaluation.evaluators.list): idle' : 'evaluation.evaluators.enabled is false: idle');
-    await stopSignal;
-    await admin.close();
-    return 0;
-  }
-
-  const store = (await openConfiguredStore(config)) as ClickHouseStore;
-  let tracing: Tracing | undefined;
+  let stopped = false;
+  const stopSignal = (options.stop ?? waitForSignal()).then((signal) => {
+    stopped = true;
+    return signal;
+  });
   try {
-    if (evaluators.emitEvents) {
-      const t = config.telemetry;
-      // Its own spool directory: one exporter per directory, and a proxy may share this disk.
-      const exporters: SpanExporter[] = [new ClickHouseSpanExporter({ store, database: t.clickhouse.database, spoolDir: `${t.spool.dir}/evaluator`, spoolMaxBytes: t.spool.maxBytes })];
-      if (t.otlp) {
-        const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-        exporters.push(new OTLPTraceExporter({ url: t.otlp.endpoint, headers: t.otlp.headers }));
-      }
-      tracing = createTracing({ serviceName: 'llm-sidecar-evaluator', exporters });
+    if (!evaluators.enabled || evaluators.list.length === 0) {
+      say(evaluators.enabled ? 'no evaluators configured (evaluation.evaluators.list): idle' : 'evaluation.evaluators.enabled is false: idle');
+      await stopSignal;
+      return 0;
     }
-    running = await startEvaluator({ store, config: evaluators, database: config.telemetry.clickhouse.database, prices: loadPriceTable(config.pricing.models), tracer: tracing?.tracer, log: (level, m) => say(level === 'info' ? m : `${level}: ${m}`) });
-    const signal = await stopSignal;
-    say(`${typeof signal === 'string' ? signal : 'stop'} received: finishing the current page`);
-    await running.stop();
-    return 0;
+    const store = (await openStore(c)) as ClickHouseStore;
+    let tracing: Tracing | undefined;
+    try {
+      if (evaluators.emitEvents) tracing = await eventTracing(config, store);
+      for (let delay = 1_000; running === undefined && !stopped; delay = Math.min(delay * 2, 30_000)) {
+        try {
+          if (c.migrate) await migrate(store, { database: c.database, ttlDays: c.ttlDays, contentTtlDays: c.contentTtlDays });
+          running = await startEvaluator({ store, config: evaluators, database: c.database, prices: loadPriceTable(config.pricing.models), tracer: tracing?.tracer, log: (level, m) => say(level === 'info' ? m : `${level}: ${m}`) });
+        } catch (err) {
+          say(`cannot start yet, retrying in ${delay / 1000} s: ${(err as Error).message}`);
+          await Promise.race([stopSignal, new Promise((r) => setTimeout(r, delay).unref())]);
+        }
+      }
+      const signal = await stopSignal;
+      say(`${typeof signal === 'string' ? signal : 'stop'} received: finishing the current page`);
+      await running?.stop();
+      return 0;
+    } finally {
+      await tracing?.shutdown().catch(() => undefined);
+      await store.close();
+    }
   } finally {
-    await tracing?.shutdown().catch(() => undefined);
     await admin.close();
-    await store.close();
     say('stopped');
   }
+}
+
+/** Tracing for the gen_ai.evaluation.result events: the same store (own spool directory) and OTLP when configured. */
+async function eventTracing(config: Config, store: ClickHouseStore): Promise<Tracing> {
+  const t = config.telemetry;
+  // Its own spool directory: one exporter per directory, and a proxy may share this disk.
+  const exporters: SpanExporter[] = [new ClickHouseSpanExporter({ store, database: t.clickhouse.database, spoolDir: `${t.spool.dir}/evaluator`, spoolMaxBytes: t.spool.maxBytes })];
+  if (t.otlp) {
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+    exporters.push(new OTLPTraceExporter({ url: t.otlp.endpoint, headers: t.otlp.headers }));
+  }
+  return createTracing({ serviceName: 'llm-sidecar-evaluator', exporters });
 }
 
 export function formatCalibration(r: CalibrationResult): string {

@@ -175,7 +175,8 @@ export async function runEvaluatorPass(ev: Evaluator, ctx: PassContext): Promise
       if (outcome.done.length > 0) {
         const evaluatedAt = ctx.now();
         const rows = outcome.done.map((d) => evaluationRow(d.call, ev, d.result, evaluatedAt));
-        await insertRows(ctx, rows, `eval:${ev.name}@${ev.version}:${summary.partition}:${outcome.done.map((d) => d.call.spanId).join(',')}`);
+        // Same token on a retried insert: a first attempt that landed but timed out is not doubled.
+        await insertRows(ctx, rows, `eval:${ev.name}@${ev.version}:${evaluatedAt}:${outcome.done.map((d) => d.call.spanId).join(',')}`);
         for (const d of outcome.done) {
           summary.judgeRequests += d.requests;
           if (d.result.costPico !== undefined) costPico += d.result.costPico;

@@ -89,6 +89,21 @@ describe('configuration', () => {
     }
     expect(writes.join('')).toMatch(/invalid evaluation\.evaluators:\n {2}- list\.0\.builtin/);
   });
+
+  it('the evaluator command waits for a ClickHouse server that is not reachable yet, and stops cleanly', async () => {
+    const config = parseConfig({ admin: { host: '127.0.0.1', port: 0 }, telemetry: { clickhouse: { url: 'http://127.0.0.1:9' } } });
+    (config.evaluation as unknown as { evaluators: unknown }).evaluators = { list: [{ builtin: 'refusal' }] };
+    const writes: string[] = [];
+    const original = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => writes.push(chunk) > 0) as typeof process.stderr.write;
+    try {
+      expect(await runEvaluatorCommand(config, { stop: new Promise((r) => setTimeout(r, 1_500)) })).toBe(0);
+    } finally {
+      process.stderr.write = original;
+    }
+    expect(writes.join('')).toMatch(/cannot start yet, retrying in 1 s: .*127\.0\.0\.1:9/);
+    expect(writes.join('')).toMatch(/stopped/);
+  });
 });
 
 describe('rubric templates', () => {
