@@ -25,6 +25,14 @@ Runs the transparent LLM proxy. Apps point their SDK at it:
 Traffic listens on listen.host:listen.port (default 127.0.0.1:4000); /healthz, /readyz and /metrics
 on admin.host:admin.port (default 0.0.0.0:4001). SIGTERM/SIGINT drain in-flight requests, then exit 0.
 `,
+  evaluator: `Usage: llm-sidecar evaluator [--config FILE]
+       llm-sidecar evaluator calibrate --config FILE --labels labels.jsonl --evaluator NAME[@VERSION]
+
+Scores the calls the proxy sampled (evaluation.sampleRate) with the evaluators of
+evaluation.evaluators, and writes one row per call × evaluator × version to llm_evaluations.
+Runs until SIGTERM/SIGINT; /healthz, /readyz and /metrics on admin.port. "calibrate" measures a
+judge's agreement with human labels (JSONL of {input, output, context?, label}) and stores it.
+`,
   migrate: `Usage: llm-sidecar migrate [--config FILE]
 
 Applies the ClickHouse schema to the store of telemetry.clickhouse (embedded by default, or the
@@ -53,11 +61,19 @@ export async function main(argv: string[]): Promise<number> {
   const explicit = argv[0] !== undefined && !argv[0].startsWith('-');
   const command = explicit ? (argv[0] as string) : 'proxy';
   const rest = explicit ? argv.slice(1) : argv;
-  let values: { config?: string; help?: boolean; requests?: string };
+  let values: { config?: string; help?: boolean; requests?: string; labels?: string; evaluator?: string };
+  let positionals: string[] = [];
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: rest,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, requests: { type: 'string' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        requests: { type: 'string' },
+        labels: { type: 'string' },
+        evaluator: { type: 'string' },
+      },
+      allowPositionals: true,
       strict: true,
     }));
   } catch (err) {
@@ -93,8 +109,13 @@ export async function main(argv: string[]): Promise<number> {
         return await runReportCommand(config);
       }
       case 'evaluator': {
-        const { runEvaluatorCommand } = await import('../evaluator/main.ts');
+        const { runCalibrateCommand, runEvaluatorCommand } = await import('../evaluator/main.ts');
         const { config } = await loadConfig(values.config);
+        if (positionals[0] === 'calibrate') {
+          if (!values.labels || !values.evaluator) return fail('usage: llm-sidecar evaluator calibrate --config FILE --labels labels.jsonl --evaluator NAME[@VERSION]');
+          return await runCalibrateCommand(config, { labelsFile: values.labels, evaluator: values.evaluator });
+        }
+        if (positionals.length > 0) return fail(`unknown evaluator subcommand "${positionals[0]}" (try: calibrate)`);
         return await runEvaluatorCommand(config);
       }
       default:
