@@ -16,7 +16,7 @@ import type { BreakerState } from './resilience/circuit-breaker.ts';
 import type { PriceTable } from '../shared/pricing/price-table.ts';
 import { parseJsonObject, readBody, requireModel } from './request-body.ts';
 import { sendError } from './respond.ts';
-import { Router } from './routing.ts';
+import { Router, type RoutePlan } from './routing.ts';
 import { captureInput, sampledByTraceId } from './telemetry/content.ts';
 import { randomHex } from './telemetry/ids.ts';
 import { admit, BudgetRejection, settleReservation, type BudgetGate } from './budget-gate.ts';
@@ -46,6 +46,64 @@ const NO_RETRY: RetryConfig = { maxRetries: 0, on: [], baseMs: 0, maxMs: 0, maxR
 
 function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+interface CallBase {
+  requestId: string;
+  startEpochMs: number;
+  t0: number;
+  traceparent: string | undefined;
+  tracestate: string | undefined;
+  traceId: string;
+  path: string;
+  requestParams: RequestParams;
+  endpoint: LlmEndpoint;
+  plan: RoutePlan;
+  requestModel: string;
+  stream: boolean;
+  tenant: string | undefined;
+  user: string | undefined;
+  feature: string | undefined;
+}
+
+/** The record of a call answered without a provider attempt: a budget refusal or a cache hit. */
+function callWithoutProvider(b: CallBase, outcome: Pick<CallRecord, 'endEpochMs' | 'decision' | 'httpStatus' | 'completed' | 'cacheStatus'> & Partial<CallRecord>): CallRecord {
+  const first = b.plan.candidates[0];
+  const elapsed = outcome.endEpochMs - (performance.timeOrigin + b.t0);
+  return {
+    requestId: b.requestId,
+    startEpochMs: b.startEpochMs,
+    operationStartEpochMs: performance.timeOrigin + b.t0,
+    traceparent: b.traceparent,
+    tracestate: b.tracestate,
+    traceId: b.traceId,
+    evalSampled: false,
+    method: 'POST',
+    path: b.path,
+    serverAddress: '',
+    serverPort: 0,
+    requestParams: b.requestParams,
+    attemptDetails: [],
+    dialect: b.endpoint.dialect,
+    operation: b.endpoint.operationName,
+    route: b.plan.routeName,
+    strategy: b.plan.strategy,
+    events: [],
+    fallbackIndex: 0,
+    providerName: first?.target.providerName ?? '',
+    providerType: first?.target.provider.type ?? b.endpoint.dialect,
+    requestModel: b.requestModel,
+    upstreamModel: first?.model ?? b.requestModel,
+    stream: b.stream,
+    tenant: b.tenant,
+    user: b.user,
+    feature: b.feature,
+    durationMs: elapsed,
+    overheadMs: elapsed,
+    attempts: 0,
+    clientAborted: false,
+    ...outcome,
+  };
 }
 
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -213,6 +271,26 @@ export class ProxyServer {
     const lazyFeatures = (): RequestFeatures => (features ??= requestFeatures(endpoint.dialect, body));
     const route = this.router.select(requestModel, controls.route, lazyFeatures, tenant, controls.feature);
     const plan = this.router.plan(endpoint.dialect, requestModel, route, lazyFeatures);
+    const traceparent = firstHeader(req.headers.traceparent);
+    const traceId = traceIdOf(traceparent) ?? randomHex(16);
+    // What every call record of this request shares (refusals and cache hits are recorded too).
+    const base = (): CallBase => ({
+      requestId,
+      startEpochMs,
+      t0,
+      traceparent,
+      tracestate: firstHeader(req.headers.tracestate),
+      traceId,
+      path: pathname,
+      requestParams: requestParams(body),
+      endpoint,
+      plan,
+      requestModel,
+      stream: body.stream === true,
+      tenant,
+      user,
+      feature: controls.feature,
+    });
     let reservation: Reservation | undefined;
     if (budgets) {
       try {
@@ -223,24 +301,13 @@ export class ProxyServer {
       } catch (err) {
         // A refusal is a call too: it is recorded (span, llm_calls row) so dashboards show rejections.
         if (err instanceof SidecarError) {
-          const now = epochNow();
-          this.hooks.finish({
-            requestId, startEpochMs, operationStartEpochMs: performance.timeOrigin + t0, endEpochMs: now,
-            traceparent: firstHeader(req.headers.traceparent), tracestate: firstHeader(req.headers.tracestate),
-            traceId: traceIdOf(firstHeader(req.headers.traceparent)) ?? randomHex(16), evalSampled: false,
-            method: 'POST', path: pathname, serverAddress: '', serverPort: 0, requestParams: requestParams(body), attemptDetails: [],
-            dialect: endpoint.dialect, operation: endpoint.operationName, route: plan.routeName, strategy: plan.strategy, decision: 'refused before routing: budget',
-            events: [], fallbackIndex: 0, providerName: plan.candidates[0]?.target.providerName ?? '', providerType: plan.candidates[0]?.target.provider.type ?? endpoint.dialect,
-            requestModel, upstreamModel: plan.candidates[0]?.model ?? requestModel, stream: body.stream === true, tenant, user, feature: controls.feature,
-            httpStatus: err.status, errorCode: err.code, errorType: err.errorType, durationMs: performance.now() - t0, overheadMs: performance.now() - t0,
-            attempts: 0, completed: false, clientAborted: false, cacheStatus: 'bypass',
-          });
+          this.hooks.finish(
+            callWithoutProvider(base(), { endEpochMs: epochNow(), decision: 'refused before routing: budget', httpStatus: err.status, errorCode: err.code, errorType: err.errorType, completed: false, cacheStatus: 'bypass' }),
+          );
         }
         throw err;
       }
     }
-    const traceparent = firstHeader(req.headers.traceparent);
-    const traceId = traceIdOf(traceparent) ?? randomHex(16);
     const evaluation = this.config.evaluation;
     // Judge traffic is never sampled for evaluation itself.
     const evalSampled = controls.feature !== 'judge' && sampledByTraceId(traceId, evaluation.routes[plan.routeName] ?? evaluation.sampleRate);
@@ -271,16 +338,21 @@ export class ProxyServer {
       };
       if (entry && serveEntry(res, entry, { dialect: endpoint.dialect, stream: body.stream === true, includeUsage: cache.includeUsage }, hitHeaders)) {
         void reservation?.release();
-        const now = performance.now();
-        this.hooks.finish({
-          requestId, startEpochMs, operationStartEpochMs: performance.timeOrigin + t0, endEpochMs: performance.timeOrigin + now,
-          traceparent, tracestate: firstHeader(req.headers.tracestate), traceId, evalSampled: false,
-          method: 'POST', path: pathname, serverAddress: '', serverPort: 0, requestParams: requestParams(body), attemptDetails: [],
-          dialect: endpoint.dialect, operation: endpoint.operationName, route: plan.routeName, strategy: plan.strategy, decision: 'served from the cache',
-          events: [], fallbackIndex: 0, providerName: entry.provider ?? '', providerType: endpoint.dialect, requestModel, upstreamModel: entry.model,
-          responseModel: entry.model, stream: body.stream === true, tenant, user, feature: controls.feature, httpStatus: 200, costUsd: '0',
-          cacheStatus: status, savedUsd: entry.costUsd, durationMs: now - t0, overheadMs: now - t0, attempts: 0, completed: true, clientAborted: false,
-        });
+        this.hooks.finish(
+          callWithoutProvider(base(), {
+            endEpochMs: epochNow(),
+            decision: 'served from the cache',
+            providerName: entry.provider ?? '',
+            providerType: (entry.provider && this.config.providers[entry.provider]?.type) || endpoint.dialect,
+            upstreamModel: entry.model,
+            responseModel: entry.model,
+            httpStatus: 200,
+            costUsd: '0',
+            cacheStatus: status,
+            savedUsd: entry.costUsd,
+            completed: true,
+          }),
+        );
         return;
       }
     }
