@@ -142,7 +142,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
       metrics,
       // With no exporter and no processor, spans would be built only to be thrown away.
       ...(telemetry.exporters.length > 0 || (options.spanProcessors?.length ?? 0) > 0
-        ? [new SpanRecorder({ tracer: tracing.tracer, ids: tracing.ids, redactor: new Redactor(config.evaluation.redaction.patterns, config.evaluation.redaction.defaults) })]
+        ? [new SpanRecorder({ sink: tracing, redactor: new Redactor(config.evaluation.redaction.patterns, config.evaluation.redaction.defaults) })]
         : []),
       ...extraRecorders,
     ]),

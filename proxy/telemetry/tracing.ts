@@ -1,13 +1,16 @@
 // The OpenTelemetry tracer provider of one sidecar: resource (the app's service name, Kubernetes pod,
 // namespace and node from the downward API), an always-on sampler (cost and usage must be complete,
 // whatever the app's own sampling decided), and batch processors in front of each exporter, so export
-// never runs on the request path. Instance-based, never registered globally: several sidecars can
+// never runs on the request path (an exporter that is its own processor, like the ClickHouse one,
+// takes spans one by one). `emit` hands a finished span that was built directly (the span recorder's
+// per-call spans) to the same processors the tracer's spans go to. Instance-based, never registered globally: several sidecars can
 // live in one process (tests, the demo) without sharing state.
 import { hostname } from 'node:os';
 import type { Tracer } from '@opentelemetry/api';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { InstrumentationScope } from '@opentelemetry/core';
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { randomHex } from './ids.ts';
-import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type IdGenerator, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type IdGenerator, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 /**
  * Lets the span recorder give a root span the trace id the proxy chose while the request ran
@@ -36,7 +39,14 @@ export interface TracingOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export interface Tracing {
+/** Where directly built spans go: the tracer's processors, with the tracer's resource and scope. */
+export interface SpanSink {
+  resource: Resource;
+  scope: InstrumentationScope;
+  emit(span: ReadableSpan): void;
+}
+
+export interface Tracing extends SpanSink {
   tracer: Tracer;
   ids: PresetTraceIdGenerator;
   forceFlush(): Promise<void>;
@@ -64,20 +74,28 @@ export function resourceAttributes(serviceName: string, env: NodeJS.ProcessEnv):
 
 export function createTracing(options: TracingOptions): Tracing {
   const processors: SpanProcessor[] = [
-    ...options.exporters.map((e) => new BatchSpanProcessor(e, { maxQueueSize: 16384, maxExportBatchSize: 4096, scheduledDelayMillis: 1000, exportTimeoutMillis: 30_000 })),
+    ...options.exporters.map((e) =>
+      isSpanProcessor(e) ? e : new BatchSpanProcessor(e, { maxQueueSize: 16384, maxExportBatchSize: 1024, scheduledDelayMillis: 1000, exportTimeoutMillis: 30_000 }),
+    ),
     ...(options.processors ?? []),
   ];
   const ids = new PresetTraceIdGenerator();
-  const provider = new BasicTracerProvider({
-    idGenerator: ids,
-    resource: resourceFromAttributes(resourceAttributes(options.serviceName, options.env ?? process.env)),
-    sampler: new AlwaysOnSampler(),
-    spanProcessors: processors,
-  });
+  const resource = resourceFromAttributes(resourceAttributes(options.serviceName, options.env ?? process.env));
+  const provider = new BasicTracerProvider({ idGenerator: ids, resource, sampler: new AlwaysOnSampler(), spanProcessors: processors });
+  const scope: InstrumentationScope = { name: 'llm-sidecar', version: '0.1.0' };
   return {
-    tracer: provider.getTracer('llm-sidecar', '0.1.0'),
+    tracer: provider.getTracer(scope.name, scope.version),
     ids,
+    resource,
+    scope,
+    emit(span) {
+      for (const p of processors) p.onEnd(span);
+    },
     forceFlush: () => provider.forceFlush(),
     shutdown: () => provider.shutdown(),
   };
+}
+
+function isSpanProcessor(e: SpanExporter | (SpanExporter & SpanProcessor)): e is SpanExporter & SpanProcessor {
+  return typeof (e as Partial<SpanProcessor>).onEnd === 'function';
 }

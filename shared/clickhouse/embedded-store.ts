@@ -71,6 +71,22 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
     return p;
   }
 
+  function insertJsonLines(table: string, lines: readonly string[], insertOptions?: InsertOptions): Promise<void> {
+    if (lines.length === 0) return Promise.resolve();
+    return track('insert', async () => {
+      assertTableName(table);
+      // Raw passthrough: the engine parses the JSON, no per-value work in JS.
+      const payload = Buffer.from(lines.join('\n'));
+      const token = insertOptions?.dedupToken;
+      // chdb defaults to async_insert=1 (ClickHouse 26's default). In-process there is no round
+      // trip to amortise, and a plain insert is the case where ClickHouse documents token
+      // deduplication for non-replicated tables (what the exporter's replay relies on).
+      const settings: Record<string, string | number> = { async_insert: 0 };
+      if (token !== undefined) settings.insert_deduplication_token = token;
+      await session.insert({ table, values: payload, format: 'JSONEachRow', settings });
+    }, { table });
+  }
+
   return {
     kind: 'embedded',
     database,
@@ -92,20 +108,10 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
     },
 
     insert(table: string, rows: readonly object[], insertOptions?: InsertOptions) {
-      if (rows.length === 0) return Promise.resolve();
-      return track('insert', async () => {
-        assertTableName(table);
-        // Raw passthrough: the engine parses the JSON, no per-value work in JS.
-        const payload = Buffer.from(rows.map((row) => JSON.stringify(row)).join('\n'));
-        const token = insertOptions?.dedupToken;
-        // chdb defaults to async_insert=1 (ClickHouse 26's default). In-process there is no round
-        // trip to amortise, and a plain insert is the case where ClickHouse documents token
-        // deduplication for non-replicated tables (what the exporter's replay relies on).
-        const settings: Record<string, string | number> = { async_insert: 0 };
-        if (token !== undefined) settings.insert_deduplication_token = token;
-        await session.insert({ table, values: payload, format: 'JSONEachRow', settings });
-      }, { table });
+      return insertJsonLines(table, rows.map((row) => JSON.stringify(row)), insertOptions);
     },
+
+    insertJsonLines,
 
     async close() {
       if (closed) return;

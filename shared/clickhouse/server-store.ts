@@ -1,7 +1,9 @@
 // ClickHouseStore over @clickhouse/client (HTTP) for a ClickHouse server or cluster. Inserts are
 // async inserts waited for (async_insert=1, wait_for_async_insert=1): many sidecars sending small
 // batches let the server merge them into few parts, and an insert that returned is durable.
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import { DEFAULT_DATABASE, assertIdentifier, assertTableName } from './schema.ts';
 import { toStoreError, type StoreOperation } from './store-error.ts';
 import type { ClickHouseStore, InsertOptions, QueryParams } from './store.ts';
@@ -61,6 +63,16 @@ export function createServerStore(options: ServerStoreOptions): ClickHouseStore 
     return ready;
   }
 
+  function insertSettings(insertOptions: InsertOptions | undefined): ClickHouseSettings {
+    const token = insertOptions?.dedupToken;
+    return {
+      async_insert: 1,
+      wait_for_async_insert: 1,
+      // Async inserts deduplicate only when asked to (and, on a server, in Replicated tables).
+      ...(token !== undefined ? { insert_deduplication_token: token, async_insert_deduplicate: 1 } : {}),
+    };
+  }
+
   return {
     kind: 'server',
     database,
@@ -88,20 +100,27 @@ export function createServerStore(options: ServerStoreOptions): ClickHouseStore 
     async insert(table: string, rows: readonly object[], insertOptions?: InsertOptions) {
       assertTableName(table);
       if (rows.length === 0) return;
-      const token = insertOptions?.dedupToken;
       try {
         await ensureDatabase();
-        await client.insert({
-          table,
-          values: rows as object[],
-          format: 'JSONEachRow',
-          clickhouse_settings: {
-            async_insert: 1,
-            wait_for_async_insert: 1,
-            // Async inserts deduplicate only when asked to (and, on a server, in Replicated tables).
-            ...(token !== undefined ? { insert_deduplication_token: token, async_insert_deduplicate: 1 } : {}),
-          },
+        await client.insert({ table, values: rows as object[], format: 'JSONEachRow', clickhouse_settings: insertSettings(insertOptions) });
+      } catch (err) {
+        throw fail(err, 'insert', { table });
+      }
+    },
+
+    async insertJsonLines(table: string, lines: readonly string[], insertOptions?: InsertOptions) {
+      assertTableName(table);
+      if (lines.length === 0) return;
+      try {
+        await ensureDatabase();
+        // The rows are JSON already: the INSERT's body is their text, not serialised a second time.
+        const result = await client.exec({
+          query: `INSERT INTO ${table} FORMAT JSONEachRow`,
+          values: Readable.from([lines.join('\n')], { objectMode: false }),
+          clickhouse_settings: insertSettings(insertOptions),
         });
+        result.stream.resume(); // an INSERT answers with an empty body; free the socket
+        await finished(result.stream);
       } catch (err) {
         throw fail(err, 'insert', { table });
       }

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 export interface SpooledBatch {
   /** insert_deduplication_token of the batch, kept so every insert of it uses the same one. */
   token: string;
-  rows: object[];
+  /** The batch's rows, each as its JSONEachRow text (serialised once, when the span ended). */
+  lines: string[];
 }
 
 export interface SpoolOptions {
@@ -85,10 +86,11 @@ export class DiskSpool {
   /** Appends one batch at the end of the queue (dropping the oldest segments past the bound). */
   append(batch: SpooledBatch): Promise<void> {
     return this.exclusive(async () => {
-      const line = `${JSON.stringify({ t: batch.token, r: batch.rows })}\n`;
+      // The rows are JSON already: splice them into the batch record instead of serialising again.
+      const line = `{"t":${JSON.stringify(batch.token)},"r":[${batch.lines.join(',')}]}\n`;
       const size = Buffer.byteLength(line);
       if (size > this.options.maxBytes) {
-        this.options.onDrop(batch.rows.length, `a batch of ${size} bytes is larger than the whole spool (${this.options.maxBytes} bytes)`);
+        this.options.onDrop(batch.lines.length, `a batch of ${size} bytes is larger than the whole spool (${this.options.maxBytes} bytes)`);
         return;
       }
       while (this.totalBytes + size > this.options.maxBytes && this.segments.length > 0) await this.dropOldest();
@@ -103,7 +105,7 @@ export class DiskSpool {
         await appendFile(file, line);
       });
       this.active.bytes += size;
-      this.active.rows = (this.active.rows ?? 0) + batch.rows.length;
+      this.active.rows = (this.active.rows ?? 0) + batch.lines.length;
       this.totalBytes += size;
     });
   }
@@ -151,7 +153,7 @@ export class DiskSpool {
       try {
         const record = JSON.parse(line) as { t?: unknown; r?: unknown };
         if (typeof record.t !== 'string' || !Array.isArray(record.r)) throw new Error('not a batch');
-        batches.push({ token: record.t, rows: record.r as object[] });
+        batches.push({ token: record.t, lines: record.r.map((row) => JSON.stringify(row)) });
         rows += record.r.length;
       } catch {
         this.options.onDrop(0, `an unreadable line in spool segment ${segment.name} (torn write?) was skipped`);
@@ -166,10 +168,10 @@ export class DiskSpool {
     if (oldest === undefined) return;
     let rows: number;
     if (this.reading?.segment === oldest) {
-      rows = this.reading.batches.slice(this.reading.index).reduce((n, b) => n + b.rows.length, 0);
+      rows = this.reading.batches.slice(this.reading.index).reduce((n, b) => n + b.lines.length, 0);
       this.reading = undefined;
     } else {
-      rows = oldest.rows ?? (await this.readSegment(oldest)).reduce((n, b) => n + b.rows.length, 0);
+      rows = oldest.rows ?? (await this.readSegment(oldest)).reduce((n, b) => n + b.lines.length, 0);
     }
     if (oldest === this.active) this.active = undefined;
     await this.removeSegment(oldest);

@@ -39,6 +39,8 @@ export interface ClickHouseStore {
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
   /** Inserts rows (objects keyed by column name, JSONEachRow semantics) into `table` or `db.table`. */
   insert(table: string, rows: readonly object[], options?: InsertOptions): Promise<void>;
+  /** The same, for rows already serialised: each line one row's JSON text (JSONEachRow), sent as is. */
+  insertJsonLines(table: string, lines: readonly string[], options?: InsertOptions): Promise<void>;
   /** Waits for running operations, then releases the connection or the data directory. */
   close(): Promise<void>;
 }

@@ -146,8 +146,9 @@ describe.skipIf(!hasChdb)('span exporter through outages (real ClickHouse SQL vi
         command: (sql) => live.command(sql),
         query: (sql, params) => live.query(sql, params),
         close: () => Promise.resolve(),
-        async insert(table, rows, options) {
-          await live.insert(table, rows, options);
+        insert: (table, rows, options) => live.insert(table, rows, options),
+        async insertJsonLines(table, lines, options) {
+          await live.insertJsonLines(table, lines, options);
           if (lose) {
             lose = false;
             throw new Error('socket hang up');

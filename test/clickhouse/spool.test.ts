@@ -21,7 +21,16 @@ afterEach(async () => {
 });
 
 function fakeStore(insert: ClickHouseStore['insert']): ClickHouseStore {
-  return { kind: 'server', database: 'otel', location: 'fake', command: async () => undefined, query: async () => [], insert, close: async () => undefined };
+  return {
+    kind: 'server',
+    database: 'otel',
+    location: 'fake',
+    command: async () => undefined,
+    query: async () => [],
+    insert,
+    insertJsonLines: (table, lines, options) => insert(table, lines.map((line) => JSON.parse(line) as object), options),
+    close: async () => undefined,
+  };
 }
 
 function spans(): ReadableSpan[] {
@@ -35,7 +44,7 @@ const exportNow = (exporter: ClickHouseSpanExporter, s: ReadableSpan[]) => new P
 describe('DiskSpool', () => {
   it('replays batches in order across segments and removes segments once acknowledged', async () => {
     const spool = await DiskSpool.open({ dir, maxBytes: 1 << 20, segmentBytes: 64, onDrop: () => undefined });
-    for (let i = 0; i < 5; i++) await spool.append({ token: `t${i}`, rows: [{ i }] });
+    for (let i = 0; i < 5; i++) await spool.append({ token: `t${i}`, lines: [JSON.stringify({ i })] });
     const seen: string[] = [];
     for (let b = await spool.next(); b !== undefined; b = await spool.next()) {
       seen.push(b.token);
@@ -51,12 +60,12 @@ describe('DiskSpool', () => {
     const drops: string[] = [];
     const spool = await DiskSpool.open({ dir, maxBytes: 1 << 20, segmentBytes: 1 << 16, onDrop: (_rows, reason) => drops.push(reason) });
     const batch = await spool.next();
-    expect(batch).toEqual({ token: 'ok', rows: [{ a: 1 }] });
+    expect(batch).toEqual({ token: 'ok', lines: ['{"a":1}'] });
     await spool.ack();
     expect(await spool.next()).toBeUndefined();
     expect(drops).toHaveLength(1);
     // New segments sort after what a previous run left.
-    await spool.append({ token: 'new', rows: [] });
+    await spool.append({ token: 'new', lines: [] });
     expect((await spool.next())?.token).toBe('new');
   });
 });
@@ -92,5 +101,41 @@ describe('ClickHouseSpanExporter without ClickHouse', () => {
     const exporter = new ClickHouseSpanExporter({ store: fakeStore(async () => undefined), spoolDir: dir, log: () => undefined });
     await exporter.shutdown();
     expect((await exportNow(exporter, spans())).code).toBe(ExportResultCode.FAILED);
+  });
+});
+
+describe('ClickHouseSpanExporter as a span processor', () => {
+  it('serialises each span as it ends and sends the rows after flushIntervalMs, or at once when a batch is full', async () => {
+    const inserts: object[][] = [];
+    const exporter = new ClickHouseSpanExporter({
+      store: fakeStore(async (_table, rows) => {
+        inserts.push([...rows]);
+      }),
+      spoolDir: dir,
+      maxBatchRows: 4,
+      flushIntervalMs: 50,
+      log: () => undefined,
+    });
+    const all = spans();
+    expect(all.length).toBeGreaterThan(5);
+    // Three spans: below the batch size, so they wait for the interval.
+    for (const span of all.slice(0, 3)) exporter.onEnd(span);
+    expect(inserts).toHaveLength(0);
+    expect(exporter.stats().queued).toBe(3);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(inserts.map((b) => b.length)).toEqual([3]);
+    // A full batch goes without waiting; the remainder waits for the next interval (or a flush).
+    for (const span of all.slice(3, 8)) exporter.onEnd(span);
+    await new Promise((r) => setImmediate(r));
+    expect(inserts.map((b) => b.length)).toEqual([3, 4]);
+    await exporter.forceFlush();
+    expect(inserts.map((b) => b.length)).toEqual([3, 4, 1]);
+    // Rows are the collector layout, in the order the spans ended.
+    const ids = inserts.flat().map((row) => (row as { SpanId: string }).SpanId);
+    expect(ids).toEqual(all.slice(0, 8).map((s) => s.spanContext().spanId));
+    expect(exporter.stats()).toMatchObject({ exported: 8, queued: 0 });
+    await exporter.shutdown();
+    exporter.onEnd(all[0] as ReadableSpan); // after shutdown: ignored, not thrown
+    expect(exporter.stats().queued).toBe(0);
   });
 });
