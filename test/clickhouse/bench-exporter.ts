@@ -2,11 +2,14 @@
 // (so every insert also runs the llm_calls and llm_calls_1m views and the trace-id lookup view).
 //   node --import tsx test/clickhouse/bench-exporter.ts [spans=100000]
 // Spans are the synthetic proxy traffic (SERVER + gen_ai CLIENT + attempt spans, ~30 attributes on
-// the gen_ai ones), created before timing starts. Three measurements:
-//   convert  spanToRow alone (CPU cost per span on the request process)
+// the gen_ai ones), created before timing starts. Four measurements, each with the process's CPU per span
+// (all threads: JS, and the ClickHouse engine's own threads):
+//   convert  spanToRow + JSON text alone (the JS cost per span on the proxy's thread)
+//   processor every span through onEnd() one by one, as the sidecar feeds it: rows serialised as
+//            spans end, sent in 10,000-row inserts
 //   bsp-N    N-span export() calls one after another, each awaited (what a BatchSpanProcessor does
 //            with maxExportBatchSize N): one insert per export
-//   burst    every 1024-span export() at once; the exporter coalesces them into 5000-row inserts
+//   burst    every 1024-span export() at once; the exporter coalesces them into 10,000-row inserts
 // Each insert costs a roughly fixed amount (a new part in otel_traces and in every view's target)
 // on top of the per-row work, so bigger batches go faster.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -43,30 +46,34 @@ try {
 
   const sample = makeSpans(total);
   let t0 = performance.now();
-  for (const s of sample) spanToRow(s);
+  for (const s of sample) JSON.stringify(spanToRow(s));
   results.convert = `${Math.round(total / ((performance.now() - t0) / 1000)).toLocaleString('en')} spans/s (${(((performance.now() - t0) * 1000) / total).toFixed(2)} µs/span)`;
 
-  for (const mode of ['bsp-1024', 'bsp-4096', 'burst'] as const) {
+  for (const mode of ['bsp-1024', 'bsp-4096', 'burst', 'processor'] as const) {
     const spans = makeSpans(total); // fresh ids for each run
     const exporter = new ClickHouseSpanExporter({ store, spoolDir: join(root, `spool-${mode}`), log: () => undefined });
     const before = await rowsIn();
     t0 = performance.now();
-    if (mode !== 'burst') {
+    const cpu0 = process.cpuUsage();
+    if (mode === 'processor') {
+      for (const span of spans) exporter.onEnd(span);
+    } else if (mode !== 'burst') {
       for (const batch of chunks(spans, Number(mode.slice(4)))) await new Promise<void>((done) => exporter.export(batch, () => done()));
     } else {
       await Promise.all(chunks(spans, 1024).map((batch) => new Promise<void>((done) => exporter.export(batch, () => done()))));
     }
     await exporter.forceFlush();
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     const stats = exporter.stats();
     if (stats.exported !== total || (await rowsIn()) - before !== total) throw new Error(`${mode}: expected ${total} rows, stats ${JSON.stringify(stats)}`);
-    results[mode] = `${Math.round(total / seconds).toLocaleString('en')} spans/s (${total.toLocaleString('en')} spans in ${seconds.toFixed(2)} s)`;
+    results[mode] = `${Math.round(total / seconds).toLocaleString('en')} spans/s (${total.toLocaleString('en')} spans in ${seconds.toFixed(2)} s, ${((cpu.user + cpu.system) / total).toFixed(1)} µs CPU/span)`;
     await exporter.shutdown();
   }
   const calls = (await store.query<{ n: string }>(`SELECT count() AS n FROM ${qualified(store.database, TABLE_LLM_CALLS)}`))[0]?.n;
   await store.close();
   console.log(`exporter → embedded ClickHouse (chdb), ${total.toLocaleString('en')} spans per run, llm_calls rows derived: ${calls}`);
-  for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(8)} ${v}`);
+  for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(9)} ${v}`);
 } finally {
   await rm(root, { recursive: true, force: true });
 }
