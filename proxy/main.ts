@@ -2,7 +2,7 @@
 // listeners. `startSidecar` is what the CLI, the demo and the tests all use.
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../shared/config/schema.ts';
-import { loadPriceTable, priceCall } from '../shared/pricing/price-table.ts';
+import { loadPriceTable, totalCostUsd } from '../shared/pricing/price-table.ts';
 import { AdminServer } from './admin.ts';
 import { CompositeRecorder, type CallRecorder } from './call-record.ts';
 import { ProxyMetrics } from './metrics.ts';
@@ -134,10 +134,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
       metrics.breakerChanged(target, to);
       console.error(`llm-sidecar: circuit breaker for ${target}: ${from} → ${to}`);
     },
-    price: (providerType, model, usage) => {
-      const priced = priceCall(prices, providerType, model, usage);
-      return priced.known ? priced.totalUsd : undefined;
-    },
+    price: (providerType, model, usage) => totalCostUsd(prices, providerType, model, usage),
     recorder: new CompositeRecorder([
       metrics,
       // With no exporter and no processor, spans would be built only to be thrown away.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ZERO_USAGE, type NormalizedUsage } from '../usage.ts';
-import { computeCost, computeCostFor, formatPicoUsd, parsePicoUsd, priceCall } from './cost.ts';
+import { computeCost, computeCostFor, formatPicoUsd, parsePicoUsd, priceCall, totalCostUsd } from './cost.ts';
 import { createPriceTable, loadPriceTable, type PriceEntry } from './price-table.ts';
 
 const table = loadPriceTable();
@@ -140,10 +140,27 @@ describe('unknown models', () => {
     expect(priceCall(table, 'openai', 'my-finetune', usage({ inputTokens: 10 }))).toEqual({ known: false });
     expect(computeCostFor(table, 'anthropic', 'gpt-4o', usage({ inputTokens: 10 }))).toEqual({ known: false });
     expect(computeCostFor(table, 'openai', 'gpt-4o-mini-realtime', usage({ inputTokens: 10 }))).toEqual({ known: false });
+    expect(totalCostUsd(table, 'openai', 'my-finetune', usage({ inputTokens: 10 }))).toBeUndefined();
   });
 
   it('become known through a config override', () => {
     const custom = loadPriceTable([{ provider: 'openai', model: 'my-finetune', input: '0.30', output: '1.20' }]);
     expect(priceCall(custom, 'openai', 'my-finetune', usage({ inputTokens: 1_000_000, outputTokens: 1_000_000 }))).toMatchObject({ known: true, totalUsd: '1.5', usd: 1.5 });
+  });
+});
+
+describe('totalCostUsd (the proxy\'s per-call price)', () => {
+  it('is the breakdown\'s exact total, tiers and cache writes included', () => {
+    const cases: [string, string, Partial<NormalizedUsage>][] = [
+      ['openai', 'gpt-4o-mini', { inputTokens: 1234, outputTokens: 567, cacheReadTokens: 1000 }],
+      ['anthropic', 'claude-sonnet-4-5', { inputTokens: 250_000, outputTokens: 10, cacheWrite5mTokens: 1000, cacheWrite1hTokens: 2000 }],
+      ['anthropic', 'claude-sonnet-4-5', { inputTokens: 1, outputTokens: 1 }],
+      ['openai', 'gpt-5-nano', { inputTokens: 0 }],
+    ];
+    for (const [provider, model, u] of cases) {
+      const full = cost(provider, model, u);
+      expect(totalCostUsd(table, provider, model, usage(u))).toBe(full.totalUsd);
+    }
+    expect(totalCostUsd(table, 'anthropic', 'claude-sonnet-4-5', usage({ inputTokens: 250_000 }))).not.toBe(totalCostUsd(table, 'anthropic', 'claude-sonnet-4-5', usage({ inputTokens: 150_000 })));
   });
 });

@@ -49,7 +49,7 @@ function tokens(v: number): bigint {
  * is ABOVE a tier's threshold, every part of the call uses that tier's rates (Anthropic's rule).
  * Inconsistent usage (cache parts larger than the input) never yields a negative part.
  */
-export function computeCost(compiled: CompiledEntry, usage: NormalizedUsage): CostBreakdown {
+function costParts(compiled: CompiledEntry, usage: NormalizedUsage) {
   const input = tokens(usage.inputTokens);
   const read = tokens(usage.cacheReadTokens);
   const w5m = tokens(usage.cacheWrite5mTokens);
@@ -65,7 +65,11 @@ export function computeCost(compiled: CompiledEntry, usage: NormalizedUsage): Co
     cacheWrite: w5m * r.cacheWrite5m + w1h * r.cacheWrite1h,
     output: tokens(usage.outputTokens) * r.output,
   };
-  const total = parts.input + parts.cacheRead + parts.cacheWrite + parts.output;
+  return { parts, total: parts.input + parts.cacheRead + parts.cacheWrite + parts.output, tier };
+}
+
+export function computeCost(compiled: CompiledEntry, usage: NormalizedUsage): CostBreakdown {
+  const { parts, total, tier } = costParts(compiled, usage);
   const totalUsd = formatPicoUsd(total);
   return {
     totalUsd,
@@ -75,11 +79,15 @@ export function computeCost(compiled: CompiledEntry, usage: NormalizedUsage): Co
   };
 }
 
-/** Cost of a call to `model` at `provider`; a model without a price is `{ known: false }`, never 0. */
+/** Only the exact total (what the proxy needs per request): computeCost(...).totalUsd, without the breakdown. */
+export function totalCostUsd(table: PriceTable, provider: string, model: string, usage: NormalizedUsage): string | undefined {
+  const entry = table.find(provider, model);
+  return entry ? formatPicoUsd(costParts(entry, usage).total) : undefined;
+}
+
 export function computeCostFor(table: PriceTable, provider: string, model: string, usage: NormalizedUsage): PricedCall {
   const entry = table.find(provider, model);
   return entry ? { known: true, ...computeCost(entry, usage) } : { known: false };
 }
 
-/** The one call the proxy needs per request (same as computeCostFor). */
 export const priceCall = computeCostFor;

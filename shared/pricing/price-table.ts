@@ -221,5 +221,5 @@ export function loadPriceTable(overrides: readonly PriceEntry[] = [], path: URL 
 }
 
 // Cost computation lives in cost.ts; re-exported so existing imports from this module keep working.
-export { computeCost, computeCostFor, formatPicoUsd, parsePicoUsd, priceCall } from './cost.ts';
+export { computeCost, computeCostFor, formatPicoUsd, parsePicoUsd, priceCall, totalCostUsd } from './cost.ts';
 export type { CostBreakdown, PricedCall } from './cost.ts';
