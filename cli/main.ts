@@ -1,6 +1,7 @@
 // `llm-sidecar <command>`: the one command line for every part of the product.
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../shared/config/load.ts';
+import { ConfigError } from '../shared/config/load.ts';
+import { loadProductConfig } from './config.ts';
 
 const USAGE = `Usage: llm-sidecar <command> [options]
 
@@ -91,7 +92,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'proxy': {
         const { runProxy } = await import('./proxy-command.ts');
-        const { config, source } = await loadConfig(values.config);
+        const { config, source } = await loadProductConfig(values.config);
         return await runProxy(config, source);
       }
       case 'demo': {
@@ -100,17 +101,17 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'migrate': {
         const { runMigrate } = await import('./migrate-command.ts');
-        const { config } = await loadConfig(values.config);
+        const { config } = await loadProductConfig(values.config);
         return await runMigrate(config);
       }
       case 'report': {
         const { runReportCommand } = await import('./report-command.ts');
-        const { config } = await loadConfig(values.config);
+        const { config } = await loadProductConfig(values.config);
         return await runReportCommand(config);
       }
       case 'evaluator': {
         const { runCalibrateCommand, runEvaluatorCommand } = await import('../evaluator/main.ts');
-        const { config } = await loadConfig(values.config);
+        const { config } = await loadProductConfig(values.config);
         if (positionals[0] === 'calibrate') {
           if (!values.labels || !values.evaluator) return fail('usage: llm-sidecar evaluator calibrate --config FILE --labels labels.jsonl --evaluator NAME[@VERSION]');
           return await runCalibrateCommand(config, { labelsFile: values.labels, evaluator: values.evaluator });

@@ -2,13 +2,14 @@
 import { watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Config } from '../shared/config/schema.ts';
-import { ConfigError, loadConfig } from '../shared/config/load.ts';
+import { ConfigError } from '../shared/config/load.ts';
+import { loadProductConfig } from './config.ts';
 import { startSidecar, type RunningSidecar } from '../proxy/main.ts';
 
 /** Re-read the config file; a bad file is refused with its reasons and the running config stays. */
 async function reload(sidecar: RunningSidecar, source: string, why: string): Promise<void> {
   try {
-    const { config } = await loadConfig(source);
+    const { config } = await loadProductConfig(source);
     sidecar.reload(config);
     process.stderr.write(`llm-sidecar: configuration reloaded from ${source} (${why})\n`);
   } catch (err) {

@@ -203,6 +203,18 @@ export function parseEvaluatorsConfig(raw: unknown): EvaluatorsConfig {
   return parsed.data;
 }
 
+/** `evaluation.evaluators` checked with the rest of the file when any command loads it (a SectionCheck of shared/config/load.ts). */
+export function checkEvaluatorsSection(document: unknown): { path: (string | number)[]; message: string }[] {
+  const evaluation = document !== null && typeof document === 'object' ? (document as { evaluation?: unknown }).evaluation : undefined;
+  const raw = evaluation !== null && typeof evaluation === 'object' ? (evaluation as { evaluators?: unknown }).evaluators : undefined;
+  if (raw === undefined) return [];
+  const prefix = ['evaluation', 'evaluators'];
+  const parsed = EvaluatorsSchema.safeParse(raw);
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: [...prefix, ...i.path.map((p) => (typeof p === 'number' ? p : String(p)))], message: i.message }));
+  for (const p of crossCheckEvaluators(raw)) problems.push({ path: [...prefix, ...p.path], message: p.message });
+  return problems;
+}
+
 /** This replica's index: a number, or the pod ordinal (`evaluator-2` → 2) for `ordinal`. */
 export function replicaIndex(replicas: EvaluatorsConfig['replicas'], env: NodeJS.ProcessEnv = process.env): number {
   if (typeof replicas.index === 'number') return replicas.index;

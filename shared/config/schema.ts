@@ -204,7 +204,10 @@ const regex = z.string().refine((p) => {
 }, 'not a valid regular expression');
 
 const EvaluationSchema = z.strictObject({
-  /** The evaluator service's judges and checks; validated by its own schema (evaluator/config.ts) when the evaluator starts. */
+  /**
+   * The evaluator service's judges and checks. Owned by the evaluator (evaluator/config.ts); the
+   * commands check it with the rest of the file at load (a SectionCheck), so every command refuses it.
+   */
   evaluators: z.unknown().optional(),
   /** Share of calls (0–1) whose content is captured for the evaluator, decided from the trace id. */
   sampleRate: z.number().min(0).max(1).default(0),

@@ -30,6 +30,15 @@ describe('llm-sidecar CLI', () => {
     for (const path of ['listen.port', 'providers.p.type', 'providers.p.baseUrl', 'providers.p.apiKey', 'routes.r.targets[0].provider']) expect(r.stderr).toContain(path);
     expect(r.stderr).toContain('NOT_SET_ANYWHERE is not set');
     expect(r.stderr).not.toMatch(/\n\s+at /);
+    // The evaluator's section is checked by every command, with the rest of the file.
+    const judged = join(dir, 'judged.yaml');
+    writeFileSync(judged, 'listen: { port: -1 }\nevaluation:\n  evaluators:\n    list: [{ builtin: helpfulness }, { builtin: helpfulness }]\n    replicas: { count: 2, index: 5 }\n');
+    const e = run(['proxy', '--config', judged]);
+    expect(e.status).toBe(2);
+    for (const path of ['listen.port', 'evaluation.evaluators.list[0].judge', 'evaluation.evaluators.list[1]: evaluator "helpfulness" version', 'evaluation.evaluators.replicas.index']) expect(e.stderr).toContain(path);
+    expect(e.stderr).not.toMatch(/\n\s+at /);
+    writeFileSync(judged, 'evaluation:\n  evaluators:\n    list: [{ builtin: nonsense }]\n');
+    expect(run(['migrate', '--config', judged]).stderr).toMatch(/evaluation\.evaluators\.list\[0\]\.builtin: Invalid option/);
     const missing = run(['proxy'], { LLM_SIDECAR_CONFIG: join(dir, 'nope.yaml') });
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/nope\.yaml[\s\S]*file not found/);
