@@ -5,6 +5,7 @@
 // Scores are read on a 0..1 scale (the buckets of the distribution and the agreement threshold).
 import { Format, dashboard, panel, target, type Dashboard, type FieldOverride } from './builder.ts';
 import { feedbackSql, qualityWeekOverWeekSql } from './queries.ts';
+import { SCORE_LABEL_NOT_APPLICABLE } from '../shared/clickhouse/schema.ts';
 import { EVALS as E, FEEDBACK as F, SCORE_PASS, evaluationFilters, feedbackFilters, traceIdOverride, type Tables } from './sql.ts';
 import { callVariables, evaluatorVariable } from './variables.ts';
 
@@ -46,8 +47,9 @@ export function qualityDashboard(t: Tables): Dashboard {
   const overview = [
     stat(
       'Evaluations · average score',
-      'Evaluations in the range (latest per call × evaluator × version) and their average score (0..1; failed evaluations have no score).',
-      `SELECT count() AS evaluations, avg(${E.ScoreValue}) AS average_score, countIf(${E.ErrorType} != '') AS failed_evaluations
+      'Scored evaluations in the range (latest per call × evaluator × version) and their average score (0..1). Failed evaluations have no score; not applicable: the evaluator did not apply to the call (e.g. a JSON check on a free-text answer).',
+      `SELECT countIf(${E.ScoreValue} IS NOT NULL) AS evaluations, avg(${E.ScoreValue}) AS average_score, countIf(${E.ErrorType} != '') AS failed_evaluations,
+  countIf(${E.ScoreLabel} = '${SCORE_LABEL_NOT_APPLICABLE}') AS not_applicable
 FROM ${t.evaluations} FINAL
 WHERE $__timeFilter(${E.Timestamp})
   AND ${f}`,
@@ -202,16 +204,17 @@ ORDER BY time`,
     panel({
       type: 'timeseries',
       title: 'Judge spend by judge model',
-      description: 'Spend of the LLM judge per interval (list prices) and judge model.',
+      description: 'Spend of the LLM judge per interval (list prices) and judge model (checks without a judge cost nothing and are left out; an interval whose judge calls all failed shows 0).',
       w: 12,
       h: 8,
       unit: 'currencyUSD',
       defaults: { ...byLabel('judge_model'), custom: { drawStyle: 'bars', fillOpacity: 80, stacking: { mode: 'normal', group: 'A' } } },
       targets: [
         target(
-          `SELECT $__timeInterval(${E.Timestamp}) AS time, ${E.JudgeModel} AS judge_model, toFloat64(sum(${E.JudgeCostUsd})) AS judge_spend_usd
+          `SELECT $__timeInterval(${E.Timestamp}) AS time, ${E.JudgeModel} AS judge_model, toFloat64(ifNull(sum(${E.JudgeCostUsd}), 0)) AS judge_spend_usd
 FROM ${t.evaluations} FINAL
 WHERE $__timeFilter(${E.Timestamp})
+  AND ${E.JudgeModel} != ''
   AND ${f}
 GROUP BY time, judge_model
 ORDER BY time`,

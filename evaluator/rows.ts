@@ -2,14 +2,14 @@
 // gen_ai.evaluation.result: Evaluator = gen_ai.evaluation.name, ScoreValue = score.value (0..1,
 // higher is better), ScoreLabel = score.label, Explanation = explanation, ErrorType = error.type.
 // Timestamp is the CALL's (it is in the table's key: a re-run lands on the same key and replaces).
-import { LLM_EVALUATIONS as E } from '../shared/clickhouse/schema.ts';
+import { LLM_EVALUATIONS as E, SCORE_LABEL_NOT_APPLICABLE } from '../shared/clickhouse/schema.ts';
 import { formatPicoUsd } from '../shared/pricing/cost.ts';
 import type { NormalizedUsage } from '../shared/usage.ts';
 import type { CallRow } from './calls.ts';
 import { msToDateTime64, nsToDateTime64 } from './time.ts';
 
 /** Label of a row whose evaluator does not apply to the call (no score, no error). */
-export const NOT_APPLICABLE = 'not_applicable';
+export const NOT_APPLICABLE = SCORE_LABEL_NOT_APPLICABLE;
 
 export interface EvaluationResult {
   value: number | null;

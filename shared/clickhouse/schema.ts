@@ -187,6 +187,8 @@ export const LLM_EVALUATIONS = names(
   'JudgeOutputTokens',
   'JudgeCostUsd',
 );
+/** ScoreLabel of a row whose evaluator does not apply to the call: no score, no error, not an evaluation to count. */
+export const SCORE_LABEL_NOT_APPLICABLE = 'not_applicable';
 
 // --- llm_feedback (migrations/006-llm-feedback.ts) ---
 /** `Score` is −1 / +1 for thumbs, or a small integer scale; a newer row of the same key replaces. */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type HrTime } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { LLM_EVALUATIONS as E, LLM_FEEDBACK as F, TABLE_LLM_EVALUATIONS, TABLE_LLM_FEEDBACK } from '../../shared/clickhouse/schema.ts';
+import { LLM_EVALUATIONS as E, LLM_FEEDBACK as F, SCORE_LABEL_NOT_APPLICABLE, TABLE_LLM_EVALUATIONS, TABLE_LLM_FEEDBACK } from '../../shared/clickhouse/schema.ts';
 import { ClickHouseSpanExporter } from '../../shared/clickhouse/span-exporter.ts';
 import { hrTimeToDateTime64 } from '../../shared/clickhouse/span-rows.ts';
 import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
@@ -296,7 +296,24 @@ export function planQuality(calls: SeedCall[], now: number): { evaluations: Seed
         evaluatedAtMs: Math.min(call.startMs + 60_000, now - 1000),
       });
     }
-    const rel = evaluations[evaluations.length - 2] as SeedEvaluation;
+    // A check that applies to JSON answers only: most calls get a not_applicable row (no score, no error).
+    const applies = r() < 0.2;
+    const jsonScore = applies ? (r() < 0.9 ? 1 : 0) : null;
+    evaluations.push({
+      call,
+      evaluator: 'valid_json',
+      version: 'v1',
+      score: jsonScore,
+      label: jsonScore === null ? SCORE_LABEL_NOT_APPLICABLE : jsonScore === 1 ? 'pass' : 'fail',
+      explanation: jsonScore === null ? 'the call did not ask for JSON' : jsonScore === 1 ? 'valid JSON' : 'invalid JSON',
+      errorType: '',
+      judgeModel: '',
+      judgeInputTokens: 0,
+      judgeOutputTokens: 0,
+      judgeCostPico: 0n,
+      evaluatedAtMs: Math.min(call.startMs + 60_000, now - 1000),
+    });
+    const rel = evaluations[evaluations.length - 3] as SeedEvaluation;
     if (r() < 0.4) {
       // Users mostly agree with the judge (85 %).
       const agree = r() < 0.85;
