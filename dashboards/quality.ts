@@ -6,17 +6,26 @@
 import { Format, dashboard, panel, target, type Dashboard, type FieldOverride } from './builder.ts';
 import { feedbackSql, qualityWeekOverWeekSql } from './queries.ts';
 import { SCORE_LABEL_NOT_APPLICABLE } from '../shared/clickhouse/schema.ts';
-import { EVALS as E, FEEDBACK as F, SCORE_PASS, evaluationFilters, feedbackFilters, traceIdOverride, type Tables } from './sql.ts';
+import { CALIBRATION as K, EVALS as E, FEEDBACK as F, SCORE_PASS, variableFilter, evaluationFilters, feedbackFilters, traceIdOverride, type Tables } from './sql.ts';
 import { callVariables, evaluatorVariable } from './variables.ts';
 
 export const QUALITY_UID = 'llm-sidecar-quality';
+
+/** The latest calibration run per evaluator version and labelled set (not time-filtered: a version is calibrated once, whenever). */
+export function calibrationSql(t: Tables): string {
+  return `SELECT ${K.Evaluator} AS evaluator, ${K.EvaluatorVersion} AS version, ${K.JudgeModel} AS judge_model, ${K.LabelsFile} AS labels,
+  ${K.Examples} AS examples, ${K.Errors} AS errors, ${K.Accuracy} AS accuracy, ${K.Kappa} AS kappa, ${K.Spearman} AS spearman, ${K.Mae} AS mae,
+  ${K.RunAt} AS calibrated_at
+FROM ${t.calibration} FINAL
+WHERE ${variableFilter(K.Evaluator, 'evaluator')}
+ORDER BY evaluator, version, calibrated_at DESC`;
+}
 const byLabel = (label: string) => ({ displayName: `\${__field.labels.${label}}` });
 
 /**
- * Judge agreement per evaluator version, derived from what exists: on calls that have both a
- * score and users' thumbs, the share where the judge (score ≥ 0.5) and the users (average thumb
- * > 0) agree. When the evaluator writes a calibration table (judge vs human labels), it is the
- * better source.
+ * Live judge agreement per evaluator version: on calls that have both a score and users' thumbs,
+ * the share where the judge (score ≥ 0.5) and the users (average thumb > 0) agree. The reference
+ * is calibration against human labels (calibrationSql); this shows drift on real traffic.
  */
 export function judgeAgreementSql(t: Tables): string {
   return `SELECT e.${E.Evaluator} AS evaluator, e.${E.EvaluatorVersion} AS version, count() AS rated_calls,
@@ -194,8 +203,18 @@ ORDER BY time`,
     }),
     panel({
       type: 'table',
+      title: 'Judge calibration against human labels',
+      description:
+        'From `llm-sidecar evaluator calibrate` (llm_eval_calibration): per evaluator version and labelled set, how often the judge agreed with the humans (accuracy), chance-corrected agreement (Cohen\'s kappa), rank correlation (Spearman) and mean absolute error on scales; the latest run per set. Empty until a calibration has run.',
+      w: 24,
+      h: 8,
+      overrides: [{ matcher: { id: 'byName', options: 'accuracy' }, properties: [{ id: 'unit', value: 'percentunit' }] }],
+      targets: [target(calibrationSql(t), Format.Table)],
+    }),
+    panel({
+      type: 'table',
       title: 'Judge agreement per evaluator version',
-      description: `No calibration set is stored yet, so this is derived: on calls rated by users, the share where the judge (score ≥ ${SCORE_PASS}) and the users (average thumb > 0) agree. rated_calls is how many such calls back the figure.`,
+      description: `Live agreement with end users: on calls rated by users, the share where the judge (score ≥ ${SCORE_PASS}) and the users (average thumb > 0) agree. rated_calls is how many such calls back the figure. The calibration table above is the reference; a gap between the two is drift on real traffic.`,
       w: 12,
       h: 8,
       overrides: [{ matcher: { id: 'byName', options: 'agreement' }, properties: [{ id: 'unit', value: 'percentunit' }] }],

@@ -7,6 +7,7 @@ import {
   LLM_CALLS as C,
   LLM_CALLS_1M as R,
   LLM_EVALUATIONS as E,
+  LLM_EVAL_CALIBRATION as K,
   LLM_FEEDBACK as F,
   OTEL_TRACES as T,
   OTEL_TRACES_NESTED as N,
@@ -19,6 +20,7 @@ import {
   TABLE_LLM_CALLS,
   TABLE_LLM_CALLS_1M,
   TABLE_LLM_EVALUATIONS,
+  TABLE_LLM_EVAL_CALIBRATION,
   TABLE_LLM_FEEDBACK,
   TABLE_OTEL_TRACES,
   TABLE_OTEL_TRACES_TRACE_ID_TS,
@@ -36,6 +38,7 @@ export interface Tables {
   traceIdTs: string;
   evaluations: string;
   feedback: string;
+  calibration: string;
 }
 
 export function tables(db: string): Tables {
@@ -47,6 +50,7 @@ export function tables(db: string): Tables {
     traceIdTs: qualified(db, TABLE_OTEL_TRACES_TRACE_ID_TS),
     evaluations: qualified(db, TABLE_LLM_EVALUATIONS),
     feedback: qualified(db, TABLE_LLM_FEEDBACK),
+    calibration: qualified(db, TABLE_LLM_EVAL_CALIBRATION),
   };
 }
 
@@ -248,4 +252,4 @@ export function traceIdOverride(t: Tables, column: string = C.TraceId): FieldOve
 
 // --- Small helpers for column lists ---
 
-export { C as CALLS, R as ROLLUP, E as EVALS, F as FEEDBACK, T as TRACES, N as TRACES_NESTED };
+export { C as CALLS, R as ROLLUP, E as EVALS, K as CALIBRATION, F as FEEDBACK, T as TRACES, N as TRACES_NESTED };

@@ -28,6 +28,8 @@ export const VIEW_LLM_CALLS_1M_MV = 'llm_calls_1m_mv';
 export const TABLE_LLM_EVALUATIONS = 'llm_evaluations';
 /** End-user feedback (thumbs / scores) on a call. */
 export const TABLE_LLM_FEEDBACK = 'llm_feedback';
+/** Judge agreement with human labels per evaluator version and labelled set (`llm-sidecar evaluator calibrate`). */
+export const TABLE_LLM_EVAL_CALIBRATION = 'llm_eval_calibration';
 /** Which numbered migrations have been applied. */
 export const TABLE_SCHEMA_MIGRATIONS = 'schema_migrations';
 
@@ -189,6 +191,27 @@ export const LLM_EVALUATIONS = names(
 );
 /** ScoreLabel of a row whose evaluator does not apply to the call: no score, no error, not an evaluation to count. */
 export const SCORE_LABEL_NOT_APPLICABLE = 'not_applicable';
+
+// --- llm_eval_calibration (migrations/007-llm-eval-calibration.ts) ---
+/** One row per evaluator × version × labelled set (LabelsHash); a re-run replaces it (latest RunAt wins). */
+export const LLM_EVAL_CALIBRATION = names(
+  'RunAt',
+  'Evaluator',
+  'EvaluatorVersion',
+  'JudgeModel',
+  'LabelsFile',
+  'LabelsHash',
+  'OutputType',
+  'Examples',
+  'Judged',
+  'Errors',
+  'Accuracy',
+  'Kappa',
+  'Spearman',
+  'Mae',
+  'JudgeCostUsd',
+  'Details',
+);
 
 // --- llm_feedback (migrations/006-llm-feedback.ts) ---
 /** `Score` is −1 / +1 for thumbs, or a small integer scale; a newer row of the same key replaces. */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../shared/clickhouse/migrate.ts';
+import { MIGRATIONS } from '../../shared/clickhouse/migrations/index.ts';
 import {
   LLM_CALLS as L,
   LLM_CALLS_1M as R,
@@ -33,6 +34,7 @@ const ALL_TABLES = [
   'llm_calls_1m',
   'llm_calls_1m_mv',
   'llm_calls_mv',
+  'llm_eval_calibration',
   'llm_evaluations',
   'llm_feedback',
   'otel_traces',
@@ -95,7 +97,7 @@ describe.skipIf(!hasChdb)('ClickHouse storage on real ClickHouse SQL (chdb)', ()
 
     it('applies the migrations, twice and concurrently, creating every table', async () => {
       const first = await migrate(store());
-      expect(first.applied).toHaveLength(6);
+      expect(first.applied).toHaveLength(MIGRATIONS.length);
       const second = await migrate(store());
       expect(second.applied).toEqual([]);
       expect(second.alreadyApplied).toEqual(first.applied);
@@ -105,9 +107,9 @@ describe.skipIf(!hasChdb)('ClickHouse storage on real ClickHouse SQL (chdb)', ()
 
       const concurrent = `${db()}_concurrent`;
       const results = await Promise.all([migrate(store(), { database: concurrent }), migrate(store(), { database: concurrent })]);
-      expect(results.every((r) => r.applied.length + r.alreadyApplied.length === 6)).toBe(true);
+      expect(results.every((r) => r.applied.length + r.alreadyApplied.length === MIGRATIONS.length)).toBe(true);
       const ids = await store().query<{ n: string }>(`SELECT uniqExact(Id) AS n FROM ${qualified(concurrent, TABLE_SCHEMA_MIGRATIONS)}`);
-      expect(ids[0]?.n).toBe('6');
+      expect(ids[0]?.n).toBe(String(MIGRATIONS.length));
       await store().command(`DROP DATABASE ${concurrent}`);
     });
 

@@ -16,6 +16,7 @@ import {
   LLM_CALLS,
   LLM_CALLS_1M,
   LLM_EVALUATIONS,
+  LLM_EVAL_CALIBRATION,
   LLM_FEEDBACK,
   OTEL_TRACES,
   OTEL_TRACES_NESTED,
@@ -23,6 +24,7 @@ import {
   TABLE_LLM_CALLS,
   TABLE_LLM_CALLS_1M,
   TABLE_LLM_EVALUATIONS,
+  TABLE_LLM_EVAL_CALIBRATION,
   TABLE_LLM_FEEDBACK,
   TABLE_OTEL_TRACES,
   TABLE_OTEL_TRACES_TRACE_ID_TS,
@@ -47,7 +49,7 @@ import {
   variableQueries,
   type Committed,
 } from './harness.ts';
-import { BREAKER_TARGET, BURST_ROUTE, SERVICES, STALE_SERVICE, TENANTS, percentile, picoToNumber, seed, sumPico, type Seed, type SeedCall } from './seed.ts';
+import { BREAKER_TARGET, BURST_ROUTE, SERVICES, STALE_SERVICE, TENANTS, percentile, picoToNumber, seed, sumPico, type Seed, type SeedCalibration, type SeedCall } from './seed.ts';
 
 const hasChdb = await chdbAvailable();
 const DB = 'otel';
@@ -62,6 +64,7 @@ const SCHEMA_COLUMNS: Record<string, Set<string>> = {
   [`${DB}.${TABLE_LLM_CALLS_1M}`]: new Set(Object.values(LLM_CALLS_1M)),
   [`${DB}.${TABLE_LLM_EVALUATIONS}`]: new Set(Object.values(LLM_EVALUATIONS)),
   [`${DB}.${TABLE_LLM_FEEDBACK}`]: new Set(Object.values(LLM_FEEDBACK)),
+  [`${DB}.${TABLE_LLM_EVAL_CALIBRATION}`]: new Set(Object.values(LLM_EVAL_CALIBRATION)),
   [`${DB}.${TABLE_OTEL_TRACES}`]: new Set([...Object.values(OTEL_TRACES), ...Object.values(OTEL_TRACES_NESTED)]),
   [`${DB}.${TABLE_OTEL_TRACES_TRACE_ID_TS}`]: new Set(Object.values(OTEL_TRACES_TRACE_ID_TS)),
 };
@@ -500,6 +503,21 @@ describe.skipIf(!hasChdb)('dashboards and alert rules on real ClickHouse (chdb) 
       const drop = rows.filter((r) => r.Evaluator === 'relevance' && r.Route === 'default' && Number.isFinite(num(r.change)));
       expect(drop.length).toBeGreaterThan(0);
       expect(drop.reduce((a, r) => a + num(r.change), 0) / drop.length).toBeLessThan(0);
+    });
+
+    it('calibration: the latest run per evaluator version and labelled set, filtered by the evaluator variable', async () => {
+      expect(s.supersededCalibrations).toBeGreaterThan(0);
+      const rows = panel('quality', 'Judge calibration against human labels');
+      const key = (r: Row | SeedCalibration) => `${String(r.evaluator)}@${String(r.version)}`;
+      expect(rows.map(key).sort()).toEqual(s.calibrations.map(key).sort());
+      for (const c of s.calibrations) {
+        const r = rows.find((x) => key(x) === key(c)) as Row;
+        expectClose(r.accuracy, c.accuracy, `accuracy ${key(c)}`);
+        expectClose(r.kappa, c.kappa, `kappa ${key(c)}`);
+        expect(num(r.examples)).toBe(c.examples);
+      }
+      const one = await run<Row>(store, sqlOf('quality', 'Judge calibration against human labels'), { ...ctx, variables: select({ evaluator: ['faithfulness'] }) });
+      expect(one.map(key)).toEqual(['faithfulness@v1']);
     });
 
     it('lowest-scored calls come first, with explanation and trace id', () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type HrTime } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { LLM_EVALUATIONS as E, LLM_FEEDBACK as F, SCORE_LABEL_NOT_APPLICABLE, TABLE_LLM_EVALUATIONS, TABLE_LLM_FEEDBACK } from '../../shared/clickhouse/schema.ts';
+import { LLM_EVAL_CALIBRATION as K, LLM_EVALUATIONS as E, LLM_FEEDBACK as F, SCORE_LABEL_NOT_APPLICABLE, TABLE_LLM_EVAL_CALIBRATION, TABLE_LLM_EVALUATIONS, TABLE_LLM_FEEDBACK } from '../../shared/clickhouse/schema.ts';
 import { ClickHouseSpanExporter } from '../../shared/clickhouse/span-exporter.ts';
 import { hrTimeToDateTime64 } from '../../shared/clickhouse/span-rows.ts';
 import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
@@ -73,6 +73,52 @@ export interface Seed {
   /** Rows written before the final ones (older EvaluatedAt / Timestamp): must not count. */
   supersededEvaluations: number;
   supersededFeedback: number;
+  /** Latest calibration run per evaluator × version × labelled set. */
+  calibrations: SeedCalibration[];
+  supersededCalibrations: number;
+}
+
+export interface SeedCalibration {
+  evaluator: string;
+  version: string;
+  labelsHash: string;
+  examples: number;
+  accuracy: number;
+  kappa: number;
+  runAtMs: number;
+}
+
+/** Calibration runs: relevance v1 was re-calibrated (the older run must not show), v2 and faithfulness once. */
+export function planCalibration(now: number): { final: SeedCalibration[]; superseded: SeedCalibration[] } {
+  const day = 24 * 3600_000;
+  const final: SeedCalibration[] = [
+    { evaluator: 'relevance', version: 'v1', labelsHash: 'h-support', examples: 120, accuracy: 0.86, kappa: 0.71, runAtMs: now - 10 * day },
+    { evaluator: 'relevance', version: 'v2', labelsHash: 'h-support', examples: 120, accuracy: 0.91, kappa: 0.8, runAtMs: now - 6 * day },
+    { evaluator: 'faithfulness', version: 'v1', labelsHash: 'h-rag', examples: 80, accuracy: 0.78, kappa: 0.55, runAtMs: now - 20 * day },
+  ];
+  const superseded = [{ ...(final[0] as SeedCalibration), accuracy: 0.5, kappa: 0.1, runAtMs: now - 12 * day }];
+  return { final, superseded };
+}
+
+function calibrationRow(c: SeedCalibration): Record<string, string | number | null> {
+  return {
+    [K.RunAt]: (c.runAtMs / 1000).toFixed(3),
+    [K.Evaluator]: c.evaluator,
+    [K.EvaluatorVersion]: c.version,
+    [K.JudgeModel]: 'gpt-4o-mini',
+    [K.LabelsFile]: `${c.labelsHash}.jsonl`,
+    [K.LabelsHash]: c.labelsHash,
+    [K.OutputType]: 'scale',
+    [K.Examples]: c.examples,
+    [K.Judged]: c.examples,
+    [K.Errors]: 0,
+    [K.Accuracy]: c.accuracy,
+    [K.Kappa]: c.kappa,
+    [K.Spearman]: null,
+    [K.Mae]: null,
+    [K.JudgeCostUsd]: '0.01',
+    [K.Details]: '{}',
+  };
 }
 
 export const SERVICES = ['checkout-api', 'support-bot', 'batch-worker'] as const;
@@ -424,7 +470,19 @@ export async function seed(store: ClickHouseStore, now = Date.now()): Promise<Se
   await store.insert(`${db}.${TABLE_LLM_EVALUATIONS}`, q.evaluations.map(evaluationRow));
   await store.insert(`${db}.${TABLE_LLM_FEEDBACK}`, q.supersededFeedback.map(feedbackRow));
   await store.insert(`${db}.${TABLE_LLM_FEEDBACK}`, q.feedback.map(feedbackRow));
-  return { now, calls, evaluations: q.evaluations, feedback: q.feedback, supersededEvaluations: q.superseded.length, supersededFeedback: q.supersededFeedback.length };
+  const k = planCalibration(now);
+  await store.insert(`${db}.${TABLE_LLM_EVAL_CALIBRATION}`, k.superseded.map(calibrationRow));
+  await store.insert(`${db}.${TABLE_LLM_EVAL_CALIBRATION}`, k.final.map(calibrationRow));
+  return {
+    now,
+    calls,
+    evaluations: q.evaluations,
+    feedback: q.feedback,
+    supersededEvaluations: q.superseded.length,
+    supersededFeedback: q.supersededFeedback.length,
+    calibrations: k.final,
+    supersededCalibrations: k.superseded.length,
+  };
 }
 
 // --- Expected figures, computed from the plan ---
