@@ -32,6 +32,8 @@ export interface CallCache {
   write: boolean;
   ttlMs: number;
   staleMaxMs: number;
+  /** Wait for an identical request in flight instead of calling the provider again (non-streaming only). */
+  coalesce: boolean;
   includeUsage: boolean;
   /** Set when the route has a semantic cache: the prepared request and (after a miss) its vector. */
   semantic?: { cache: SemanticCache; req: SemanticRequest; vector: Float32Array | undefined };
@@ -75,6 +77,7 @@ export function planCache(
     write: true,
     ttlMs: (route?.cache?.ttlSeconds ?? config.ttlSeconds) * 1000,
     staleMaxMs: config.staleMaxSeconds * 1000,
+    coalesce: req.body.stream !== true && (route?.cache?.coalesce ?? config.coalesce),
     includeUsage: so?.include_usage === true,
     ...(semanticReq && semantic ? { semantic: { cache: semantic, req: semanticReq, vector: undefined } } : {}),
   };

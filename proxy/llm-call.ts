@@ -104,6 +104,8 @@ interface Served {
 
 export class LlmCall {
   private readonly attempts: AttemptRecord[] = [];
+  /** The cache write of this call's answer, once started. */
+  private cacheWrite: Promise<void> | undefined;
   private current: Attempt | undefined;
   private clientGone = false;
   private overheadMs = 0;
@@ -353,7 +355,15 @@ export class LlmCall {
 
   /** Store the answer, then teach the semantic index that this question has an answer under this key. */
   private writeCache(c: CallCache, entry: CacheEntry): void {
-    void c.store.set(c.key, entry, c.ttlMs).then(() => (c.semantic ? c.semantic.cache.add(c.semantic.req, c.key, entry.expiresAt, c.semantic.vector) : undefined));
+    this.cacheWrite = c.store
+      .set(c.key, entry, c.ttlMs)
+      .then(() => (c.semantic ? c.semantic.cache.add(c.semantic.req, c.key, entry.expiresAt, c.semantic.vector) : undefined))
+      .catch(() => undefined); // a store failure is a lost entry, never a failed call
+  }
+
+  /** Resolves once this call's cache write (if any) is in the store: identical requests waiting on it can then read it. */
+  cacheWritten(): Promise<void> {
+    return this.cacheWrite ?? Promise.resolve();
   }
 
   /** Every target failed or was skipped: a stale cache entry if there is one, else the last error. */

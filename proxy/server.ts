@@ -313,9 +313,12 @@ export class ProxyServer {
     const evalSampled = controls.feature !== 'judge' && sampledByTraceId(traceId, evaluation.routes[plan.routeName] ?? evaluation.sampleRate);
     const rc = route?.config;
     const cache = planCache(this.options.cacheStore, this.options.semanticCache, this.config.cache, rc, { endpoint, body, headers: req.headers, plan, tenant, control: controls.cache });
+    // Single flight: set when this request leads its cache key; the requests waiting on it go once it answered.
+    let leading: (() => void) | undefined;
     if (cache?.read) {
       let entry = await cache.store.get(cache.key);
       let status = 'hit';
+      let decision = 'served from the cache';
       if (!entry && cache.semantic) {
         // Exact miss: the same context with a similar last question may answer it.
         const found = await cache.semantic.cache.lookup(cache.semantic.req);
@@ -324,6 +327,22 @@ export class ProxyServer {
           entry = await cache.store.get(found.hit.key);
           if (entry) status = 'semantic-hit';
           else cache.semantic.cache.forget(found.hit.key);
+        }
+      }
+      if (!entry && cache.coalesce) {
+        const leader = this.inFlight.get(cache.key);
+        if (leader) {
+          await leader;
+          entry = await cache.store.get(cache.key);
+          decision = 'served from the cache after waiting for an identical request in flight';
+        } else {
+          let done!: () => void;
+          this.inFlight.set(cache.key, new Promise<void>((r) => (done = r)));
+          const key = cache.key;
+          leading = () => {
+            this.inFlight.delete(key);
+            done();
+          };
         }
       }
       const hitHeaders = {
@@ -341,7 +360,7 @@ export class ProxyServer {
         this.hooks.finish(
           callWithoutProvider(base(), {
             endEpochMs: epochNow(),
-            decision: 'served from the cache',
+            decision,
             providerName: entry.provider ?? '',
             providerType: (entry.provider && this.config.providers[entry.provider]?.type) || endpoint.dialect,
             upstreamModel: entry.model,
@@ -356,42 +375,50 @@ export class ProxyServer {
         return;
       }
     }
-    const call = new LlmCall(
-      {
-        requestId,
-        method: 'POST',
-        path: pathname,
-        url: req.url ?? pathname,
-        startEpochMs,
-        t0,
-        traceparent,
-        tracestate: firstHeader(req.headers.tracestate),
-        traceId,
-        evalSampled,
-        capture: evalSampled && evaluation.captureContent ? captureInput(endpoint, body) : undefined,
-        endpoint,
-        inboundHeaders: req.headers,
-        raw: sendRaw,
-        body,
-        requestModel,
-        stream: body.stream === true,
-        plan,
-        // Without a configured route the sidecar is transparent: the app's SDK does its own retries.
-        retry: rc?.retry ?? NO_RETRY,
-        cascade: rc ? { validators: rc.cascade.validators, refusal: this.refusalPatterns(rc.cascade.refusalPatterns), streams: rc.cascade.streams } : undefined,
-        tenant,
-        user,
-        feature: controls.feature,
-        requestParams: requestParams(body),
-        cache,
-      },
-      res,
-      reservation ? { ...this.callDeps, finish: settleReservation(reservation, this.callDeps.finish) } : this.callDeps,
-    );
-    await call.run();
+    try {
+      const call = new LlmCall(
+        {
+          requestId,
+          method: 'POST',
+          path: pathname,
+          url: req.url ?? pathname,
+          startEpochMs,
+          t0,
+          traceparent,
+          tracestate: firstHeader(req.headers.tracestate),
+          traceId,
+          evalSampled,
+          capture: evalSampled && evaluation.captureContent ? captureInput(endpoint, body) : undefined,
+          endpoint,
+          inboundHeaders: req.headers,
+          raw: sendRaw,
+          body,
+          requestModel,
+          stream: body.stream === true,
+          plan,
+          // Without a configured route the sidecar is transparent: the app's SDK does its own retries.
+          retry: rc?.retry ?? NO_RETRY,
+          cascade: rc ? { validators: rc.cascade.validators, refusal: this.refusalPatterns(rc.cascade.refusalPatterns), streams: rc.cascade.streams } : undefined,
+          tenant,
+          user,
+          feature: controls.feature,
+          requestParams: requestParams(body),
+          cache,
+        },
+        res,
+        reservation ? { ...this.callDeps, finish: settleReservation(reservation, this.callDeps.finish) } : this.callDeps,
+      );
+      await call.run();
+      if (leading) await call.cacheWritten();
+    } finally {
+      // Answered, failed or not cacheable: the waiting requests look again (and call the provider themselves on a miss).
+      leading?.();
+    }
   }
 
   private readonly refusalCache = new Map<string, RegExp>();
+  /** Cache keys with a request on its way to the provider (single flight); resolved when its answer is stored or lost. */
+  private readonly inFlight = new Map<string, Promise<void>>();
 
   private refusalPatterns(patterns: string[]): RegExp[] {
     return patterns.map((p) => {

@@ -106,6 +106,8 @@ const RouteCacheSchema = z.strictObject({
   ttlSeconds: z.number().int().positive().optional(),
   /** Share entries across every API key of a tenant (never across tenants). */
   shared: z.boolean().optional(),
+  /** Overrides cache.coalesce for this route. */
+  coalesce: z.boolean().optional(),
   /**
    * Semantic cache for this route (opt-in): same context (system prompt, earlier turns, tools,
    * model), last user turn similar above the threshold, and a near-miss guard (negation, numbers,
@@ -170,6 +172,13 @@ const CacheSchema = z.strictObject({
   ttlSeconds: z.number().int().positive().default(3600),
   /** How long past its TTL an entry may still be served when every target failed (stale fallback); 0 = never. */
   staleMaxSeconds: z.number().int().min(0).default(86_400),
+  /**
+   * Single flight: a non-streaming request that misses while an identical one (same cache key) is
+   * already on its way to the provider waits for that answer and is served from the cache, instead
+   * of paying for the same answer again. Per sidecar process. Streams never wait (they would lose
+   * their first token to the other request's whole generation).
+   */
+  coalesce: z.boolean().default(true),
   /** Embeddings for the semantic cache: the offline Universal Sentence Encoder lite, or any OpenAI-compatible endpoint. */
   embedder: z
     .discriminatedUnion('type', [

@@ -57,6 +57,37 @@ describe('exact cache', () => {
   });
 });
 
+describe('single flight', () => {
+  it('identical non-streaming requests in flight call the provider once; the others are served from its answer', async () => {
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `herd ${Math.random()}` }] };
+    const slow = { 'x-fake-fault': 'delay=300' };
+    const before = stack.fake.stats.received;
+    const answers = await Promise.all(Array.from({ length: 8 }, () => post(stack, body, slow)));
+    expect(stack.fake.stats.received - before).toBe(1);
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+    expect(new Set(answers.map((a) => a.text)).size).toBe(1);
+    expect(answers.map((a) => a.headers['x-llm-sidecar-cache']).sort()).toEqual(['hit', 'hit', 'hit', 'hit', 'hit', 'hit', 'hit', 'miss']);
+    const waited = await stack.recorder.byRequestId(answers.find((a) => a.headers['x-llm-sidecar-cache'] === 'hit')?.headers['x-llm-sidecar-request-id'] as string);
+    expect(waited).toMatchObject({ cacheStatus: 'hit', attempts: 0, costUsd: '0' });
+    expect(waited.decision).toMatch(/waiting for an identical request/);
+  });
+
+  it('streams never wait; when the leading request fails, the waiting ones call the provider themselves', async () => {
+    const streamed = { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: `stream herd ${Math.random()}` }] };
+    let before = stack.fake.stats.received;
+    const streams = await Promise.all(Array.from({ length: 3 }, () => post(stack, streamed, { 'x-fake-fault': 'delay=200' })));
+    expect(streams.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect(stack.fake.stats.received - before).toBe(3);
+
+    const failing = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `failing herd ${Math.random()}` }] };
+    before = stack.fake.stats.received;
+    const failed = await Promise.all(Array.from({ length: 4 }, () => post(stack, failing, { 'x-fake-fault': 'status=503,delay=200' })));
+    expect(failed.map((a) => a.status)).toEqual([503, 503, 503, 503]);
+    // One leader, then the three that waited for it (an error is not cached): no request hangs or is lost.
+    expect(stack.fake.stats.received - before).toBe(4);
+  });
+});
+
 describe('stream replay', () => {
   it('OpenAI: a replayed stream with tool calls gives the SDK the identical message; a JSON request is served from it', async () => {
     const client = new OpenAI({ baseURL: `${stack.sidecar.url}/v1`, apiKey: 'k', maxRetries: 0 });
