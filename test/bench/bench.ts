@@ -3,7 +3,10 @@
 // small shared box. Targets (the load generator is this process):
 //   direct  load generator → fake upstream
 //   bare    load generator → bare-passthrough.ts → fake upstream
-//   proxy   load generator → `llm-sidecar proxy` → fake upstream
+//   proxy, proxy-otlp, proxy-embedded
+//           load generator → `llm-sidecar proxy` → fake upstream, with telemetry off, with spans sent
+//           by OTLP/HTTP to a local receiver (its own process), and with the default embedded
+//           ClickHouse in the sidecar's process; each is held to the same targets
 // Phases: open loop at a fixed rate (latency, CPU, RSS), streaming open loop (TTFB), saturation
 // (throughput, CPU). Each phase warms every target up, then measures in ROUNDS: the phase's time
 // is cut into slices and the targets take turns (order rotated each round), so a neighbour's load
@@ -19,7 +22,7 @@ import { request, type Pool } from 'undici';
 import { REPO_ROOT, freePort, indent, killAllChildren, spawnNode, type Child } from './children.ts';
 import { createLoadPool, runOpenLoop, summarize, type OpenLoopRequest, type OpenLoopRun } from './open-loop.ts';
 import { cpuMicros, memory, type Memory } from './procstat.ts';
-import { TARGETS, buildReport, type ProcessCost, type Settings, type TargetName, type TargetOutcome } from './report.ts';
+import { PROXY_VARIANTS, TARGETS, buildReport, type ProcessCost, type ProxyTargetName, type ReportInput, type Settings, type TargetName, type TargetOutcome } from './report.ts';
 import { saturate, summarizeSaturation, type SaturationRun } from './saturate.ts';
 
 const env = (name: string, fallback: number): number => {
@@ -41,8 +44,8 @@ const settings: Settings = {
 };
 /**
  * BENCH_TARGETS=direct,bare skips the others (e.g. while the proxy does not start yet).
- * BENCH_PROXY_EXTRA_YAML is appended to the sidecar's config, e.g. to measure a variant:
- *   BENCH_PROXY_EXTRA_YAML='telemetry: { clickhouse: { mode: off } }' npm run bench
+ * BENCH_PROXY_EXTRA_YAML is appended to every sidecar's config (not `telemetry`: each variant sets
+ * its own), e.g. BENCH_PROXY_EXTRA_YAML='cache: { mode: all }' BENCH_TARGETS=direct,bare,proxy npm run bench
  */
 const selected = new Set((process.env.BENCH_TARGETS ?? TARGETS.join(',')).split(',').map((s) => s.trim()));
 
@@ -86,10 +89,25 @@ async function startBare(upstreamOrigin: string): Promise<{ child: Child; origin
   return { child, origin: m[1] as string };
 }
 
-async function startProxy(fakePort: number): Promise<{ child: Child; origin: string }> {
+/** The local OTLP receiver for proxy-otlp, started with the first sidecar that needs it. */
+let receiver: { child: Child; origin: string } | undefined;
+async function startReceiver(): Promise<{ child: Child; origin: string }> {
+  if (receiver) return receiver;
+  const child = spawnNode('otlp-receiver', ['--import', 'tsx', 'test/bench/otlp-receiver.ts', '--port', '0']);
+  const m = await child.waitForOutput(/otlp-receiver listening on (http:\/\/\S+)/, 15_000);
+  receiver = { child, origin: m[1] as string };
+  return receiver;
+}
+
+async function startProxy(fakePort: number, variant: ProxyTargetName): Promise<{ child: Child; origin: string }> {
   const [port, adminPort] = [await freePort(), await freePort()];
   tempDir ??= mkdtempSync(join(tmpdir(), 'llm-sidecar-npm-bench-'));
-  const configFile = join(tempDir, 'sidecar.yaml');
+  // One directory per variant: its own config file (a sidecar reloads when its file changes) and
+  // its own on-disk state (the embedded ClickHouse locks its data directory).
+  const dir = join(tempDir, variant);
+  mkdirSync(dir, { recursive: true });
+  const configFile = join(dir, 'sidecar.yaml');
+  const telemetry = variant === 'proxy-otlp' ? PROXY_VARIANTS[variant].telemetry.replace('${OTLP_ENDPOINT}', `${(await startReceiver()).origin}/v1/traces`) : PROXY_VARIANTS[variant].telemetry;
   writeFileSync(
     configFile,
     [
@@ -98,6 +116,7 @@ async function startProxy(fakePort: number): Promise<{ child: Child; origin: str
       'providers:',
       `  openai: { type: openai, baseUrl: http://127.0.0.1:${fakePort}/v1 }`,
       `  anthropic: { type: anthropic, baseUrl: http://127.0.0.1:${fakePort} }`,
+      telemetry,
       settings.proxyExtraYaml ?? '',
       '',
     ].join('\n'),
@@ -105,8 +124,8 @@ async function startProxy(fakePort: number): Promise<{ child: Child; origin: str
   // Working directory = the temp dir: the sidecar's default on-disk state (./.llm-sidecar: embedded
   // ClickHouse, spool) then lands there, is thrown away afterwards, and never collides with another
   // sidecar running from the repo. Short drain so that stopping it does not hold the run up.
-  const child = spawnNode('llm-sidecar proxy', [join(REPO_ROOT, 'bin/llm-sidecar'), 'proxy', '--config', configFile], {
-    cwd: tempDir,
+  const child = spawnNode(`llm-sidecar proxy (${variant})`, [join(REPO_ROOT, 'bin/llm-sidecar'), 'proxy', '--config', configFile], {
+    cwd: dir,
     env: { LLM_SIDECAR_DRAIN_MS: '1000' },
   });
   const deadline = Date.now() + PROXY_READY_TIMEOUT_MS;
@@ -156,6 +175,8 @@ interface Cost {
   target: number;
   upstream: number;
   generator: number;
+  /** The OTLP receiver's CPU (proxy-otlp only). */
+  receiver: number;
 }
 
 /** A phase's slices for one target, and the CPU they cost. */
@@ -180,7 +201,7 @@ interface Target {
   saturation: Slices<SaturationRun>;
 }
 
-const noSlices = <R>(): Slices<R> => ({ runs: [], cost: { target: 0, upstream: 0, generator: 0 } });
+const noSlices = <R>(): Slices<R> => ({ runs: [], cost: { target: 0, upstream: 0, generator: 0, receiver: 0 } });
 const running = (targets: Target[]): Target[] => targets.filter((t) => t.error === undefined);
 
 /** Runs `fn` on a target; a failure (or its process dying) takes it out of the remaining phases. */
@@ -197,10 +218,12 @@ async function guard(t: Target, what: string, fn: () => Promise<void>): Promise<
 
 /** Runs one slice and adds the CPU that the forwarder, the fake upstream and this process spent. */
 async function slice<R>(t: Target, upstreamPid: number, into: Slices<R>, run: () => Promise<R>): Promise<void> {
-  const before = { target: t.child ? cpuMicros(t.child.pid) : 0, upstream: cpuMicros(upstreamPid), self: process.cpuUsage() };
+  const receiverPid = t.name === 'proxy-otlp' ? receiver?.child.pid : undefined;
+  const before = { target: t.child ? cpuMicros(t.child.pid) : 0, upstream: cpuMicros(upstreamPid), receiver: receiverPid ? cpuMicros(receiverPid) : 0, self: process.cpuUsage() };
   const result = await run();
   const self = process.cpuUsage(before.self);
   into.cost.target += t.child ? cpuMicros(t.child.pid) - before.target : 0;
+  into.cost.receiver += receiverPid ? cpuMicros(receiverPid) - before.receiver : 0;
   into.cost.upstream += cpuMicros(upstreamPid) - before.upstream;
   into.cost.generator += self.user + self.system;
   into.runs.push(result);
@@ -208,7 +231,12 @@ async function slice<R>(t: Target, upstreamPid: number, into: Slices<R>, run: ()
 
 function perRequest(t: Target, cost: Cost, requests: number): ProcessCost {
   const n = Math.max(1, requests);
-  return { cpuUsPerReq: t.child ? cost.target / n : undefined, upstreamCpuUsPerReq: cost.upstream / n, generatorCpuUsPerReq: cost.generator / n };
+  return {
+    cpuUsPerReq: t.child ? cost.target / n : undefined,
+    upstreamCpuUsPerReq: cost.upstream / n,
+    generatorCpuUsPerReq: cost.generator / n,
+    ...(t.name === 'proxy-otlp' ? { receiverCpuUsPerReq: cost.receiver / n } : {}),
+  };
 }
 
 /**
@@ -257,7 +285,9 @@ async function main(): Promise<number> {
   const starters: Record<TargetName, () => Promise<{ child?: Child; origin: string }>> = {
     direct: () => Promise.resolve({ origin: fake.origin }),
     bare: () => startBare(fake.origin),
-    proxy: () => startProxy(fake.port),
+    proxy: () => startProxy(fake.port, 'proxy'),
+    'proxy-otlp': () => startProxy(fake.port, 'proxy-otlp'),
+    'proxy-embedded': () => startProxy(fake.port, 'proxy-embedded'),
   };
   const targets: Target[] = [];
   for (const name of TARGETS) {
@@ -330,13 +360,23 @@ async function main(): Promise<number> {
       result: {
         url: t.origin,
         idleRssMb: t.idleRssMb,
-        fixed: { ...fixed, ...perRequest(t, t.fixed.cost, fixed.ok + fixed.non2xx), rssMb: t.memAfterFixed?.rssMb, peakRssMb: t.memAfterFixed?.peakRssMb },
+        fixed: { ...fixed, ...perRequest(t, t.fixed.cost, fixed.ok + fixed.non2xx), rssMb: t.memAfterFixed?.rssMb, anonMb: t.memAfterFixed?.anonMb, peakRssMb: t.memAfterFixed?.peakRssMb },
         stream: { ...stream, ...perRequest(t, t.stream.cost, stream.ok + stream.non2xx) },
         saturation: { ...saturation, ...perRequest(t, t.saturation.cost, saturation.completed) },
       },
     };
   }
   await fake.child.stop();
+  let otlpReceiver: ReportInput['otlpReceiver'];
+  if (receiver) {
+    try {
+      const res = await request(`${receiver.origin}/stats`);
+      otlpReceiver = (await res.body.json()) as ReportInput['otlpReceiver'];
+    } catch (err) {
+      log(`otlp receiver: no stats (${err instanceof Error ? err.message : String(err)})`);
+    }
+    await receiver.child.stop();
+  }
 
   const cpu = cpus();
   const { json, text } = buildReport({
@@ -348,6 +388,7 @@ async function main(): Promise<number> {
     loadAverage,
     settings,
     targets: outcomes,
+    otlpReceiver,
   });
   const outDir = join(REPO_ROOT, 'bench-results');
   mkdirSync(outDir, { recursive: true });

@@ -29,6 +29,12 @@ export function cpuMicros(pid: number): number {
 
 export interface Memory {
   rssMb: number;
+  /**
+   * The anonymous part of RSS (heap, stacks, buffers): memory only this process uses. The rest is
+   * file-backed (code pages of the binary and of native libraries such as the embedded ClickHouse),
+   * clean and shared with the page cache.
+   */
+  anonMb: number;
   /** Peak RSS since the process started (VmHWM). */
   peakRssMb: number;
 }
@@ -36,5 +42,5 @@ export interface Memory {
 export function memory(pid: number): Memory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024 };
+  return { rssMb: kb('VmRSS') / 1024, anonMb: kb('RssAnon') / 1024, peakRssMb: kb('VmHWM') / 1024 };
 }
