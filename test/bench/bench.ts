@@ -4,14 +4,20 @@
 //   direct  load generator → fake upstream
 //   bare    load generator → bare-passthrough.ts → fake upstream
 //   proxy, proxy-otlp, proxy-embedded
-//           load generator → `llm-sidecar proxy` → fake upstream, with telemetry off, with spans sent
-//           by OTLP/HTTP to a local receiver (its own process), and with the default embedded
-//           ClickHouse in the sidecar's process; each is held to the same targets
+//           load generator → `llm-sidecar proxy` → fake upstream, one sidecar per telemetry setup:
+//             proxy           telemetry off (clickhouse mode off, no OTLP): no spans at all
+//             proxy-otlp      spans by OTLP/HTTP to otlp-receiver.ts (its own process, whose CPU is
+//                             reported beside the sidecar's), ClickHouse off
+//             proxy-embedded  the default: spans into the embedded ClickHouse (chdb) in the
+//                             sidecar's own process
+//           each is compared with direct and bare and held to the same targets (report.ts)
 // Phases: open loop at a fixed rate (latency, CPU, RSS), streaming open loop (TTFB), saturation
 // (throughput, CPU). Each phase warms every target up, then measures in ROUNDS: the phase's time
 // is cut into slices and the targets take turns (order rotated each round), so a neighbour's load
 // spike or a slow drift of the machine lands on all targets alike instead of on whichever was
 // measured at that moment. Only the target of the current slice gets load; the others sit idle.
+// After its load, a slice lasts until the target has done the work the load caused (the sidecar
+// exports spans in batches after answering): that CPU is the target's, not the next target's.
 // Report on stdout and in bench-results/latest.json; progress on stderr. Exit 0 when every target
 // ran (MISS is a result, not a failure), 1 otherwise.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +28,7 @@ import { request, type Pool } from 'undici';
 import { REPO_ROOT, freePort, indent, killAllChildren, spawnNode, type Child } from './children.ts';
 import { createLoadPool, runOpenLoop, summarize, type OpenLoopRequest, type OpenLoopRun } from './open-loop.ts';
 import { cpuMicros, memory, type Memory } from './procstat.ts';
-import { PROXY_VARIANTS, TARGETS, buildReport, type ProcessCost, type ProxyTargetName, type ReportInput, type Settings, type TargetName, type TargetOutcome } from './report.ts';
+import { PROXY_TARGETS, PROXY_VARIANTS, TARGETS, buildReport, type ProcessCost, type OtlpReceiverStats, type ProxyTargetName, type Settings, type TargetName, type TargetOutcome } from './report.ts';
 import { saturate, summarizeSaturation, type SaturationRun } from './saturate.ts';
 
 const env = (name: string, fallback: number): number => {
@@ -47,10 +53,20 @@ const settings: Settings = {
  * BENCH_PROXY_EXTRA_YAML is appended to every sidecar's config (not `telemetry`: each variant sets
  * its own), e.g. BENCH_PROXY_EXTRA_YAML='cache: { mode: all }' BENCH_TARGETS=direct,bare,proxy npm run bench
  */
-const selected = new Set((process.env.BENCH_TARGETS ?? TARGETS.join(',')).split(',').map((s) => s.trim()));
+const selected = new Set(
+  (process.env.BENCH_TARGETS ?? TARGETS.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 const PROXY_READY_TIMEOUT_MS = 15_000;
 const SETTLE_MS = 300;
+/** After its load, a target counts as done once it uses less than QUIET_CPU_SHARE of a core over a window. */
+const QUIET_WINDOW_MS = 200;
+const QUIET_CPU_SHARE = 0.1;
+/** …or once this much time has passed after the settle (a process that never goes quiet). */
+const MAX_QUIESCE_MS = 3_000;
 const PATH = '/v1/chat/completions';
 const HEADERS = { 'content-type': 'application/json', authorization: 'Bearer sk-bench' };
 const MESSAGES = [{ role: 'user', content: 'Say hello to the benchmark' }];
@@ -156,12 +172,14 @@ async function startProxy(fakePort: number, variant: ProxyTargetName): Promise<{
   return { child, origin: `http://127.0.0.1:${port}` };
 }
 
+const SMOKE_REQUESTS = [
+  ['JSON', JSON_REQUEST, '"choices"'],
+  ['streaming', STREAM_REQUEST, 'data: '],
+] as const;
+
 /** One JSON and one streaming request must succeed before any load: a broken target fails fast. */
 async function smokeTest(origin: string): Promise<void> {
-  for (const [kind, req, expect] of [
-    ['JSON', JSON_REQUEST, '"choices"'],
-    ['streaming', STREAM_REQUEST, 'data: '],
-  ] as const) {
+  for (const [kind, req, expect] of SMOKE_REQUESTS) {
     const res = await request(origin + PATH, { method: 'POST', headers: req.headers, body: req.body, headersTimeout: 5_000, bodyTimeout: 5_000 });
     const text = await res.body.text();
     if (res.statusCode !== 200 || !text.includes(expect)) {
@@ -199,7 +217,15 @@ interface Target {
   fixed: Slices<OpenLoopRun>;
   stream: Slices<OpenLoopRun>;
   saturation: Slices<SaturationRun>;
+  /** Requests answered (any status) over the whole run, warm-ups and smoke test included. */
+  answered: number;
 }
+
+type Run = OpenLoopRun | SaturationRun;
+const answered = (r: Run): number => ('completed' in r ? r.completed : r.ok + r.non2xx);
+const isProxy = (name: TargetName): name is ProxyTargetName => (PROXY_TARGETS as readonly TargetName[]).includes(name);
+/** The OTLP receiver works for proxy-otlp only: its CPU is that target's. */
+const receiverPidOf = (t: Target): number | undefined => (t.name === 'proxy-otlp' ? receiver?.child.pid : undefined);
 
 const noSlices = <R>(): Slices<R> => ({ runs: [], cost: { target: 0, upstream: 0, generator: 0, receiver: 0 } });
 const running = (targets: Target[]): Target[] => targets.filter((t) => t.error === undefined);
@@ -216,17 +242,43 @@ async function guard(t: Target, what: string, fn: () => Promise<void>): Promise<
   }
 }
 
-/** Runs one slice and adds the CPU that the forwarder, the fake upstream and this process spent. */
-async function slice<R>(t: Target, upstreamPid: number, into: Slices<R>, run: () => Promise<R>): Promise<void> {
-  const receiverPid = t.name === 'proxy-otlp' ? receiver?.child.pid : undefined;
+/**
+ * After a target's load, waits until it has finished the work that the load caused: the sidecar
+ * exports spans after the answers went out, in batches (PROXY_VARIANTS' exportDelayMs), and the
+ * OTLP receiver then reads them. That work is so counted in the target's own slice, and kept out
+ * of the next target's. Every target gets the same treatment (those without exports settle fast).
+ */
+async function settle(t: Target, signal: AbortSignal): Promise<void> {
+  await sleep(SETTLE_MS + (isProxy(t.name) ? PROXY_VARIANTS[t.name].exportDelayMs : 0), undefined, { signal });
+  const pids = [t.child?.pid, receiverPidOf(t)].filter((pid): pid is number => pid !== undefined);
+  if (!pids.length) return;
+  const cpu = (): number => pids.reduce((n, pid) => n + cpuMicros(pid), 0);
+  const deadline = Date.now() + MAX_QUIESCE_MS;
+  for (let last = cpu(); Date.now() < deadline; ) {
+    await sleep(QUIET_WINDOW_MS, undefined, { signal });
+    const now = cpu();
+    if (now - last <= QUIET_WINDOW_MS * 1000 * QUIET_CPU_SHARE) return;
+    last = now;
+  }
+  log(`${t.name}: still busy ${MAX_QUIESCE_MS} ms after its settle; going on`);
+}
+
+/**
+ * Runs one slice, lets the target settle, and adds the CPU that the target, the OTLP receiver
+ * (proxy-otlp), the fake upstream and this process spent meanwhile.
+ */
+async function slice<R extends Run>(t: Target, upstreamPid: number, into: Slices<R>, run: () => Promise<R>): Promise<void> {
+  const receiverPid = receiverPidOf(t);
   const before = { target: t.child ? cpuMicros(t.child.pid) : 0, upstream: cpuMicros(upstreamPid), receiver: receiverPid ? cpuMicros(receiverPid) : 0, self: process.cpuUsage() };
   const result = await run();
+  await settle(t, t.crashed.signal);
   const self = process.cpuUsage(before.self);
   into.cost.target += t.child ? cpuMicros(t.child.pid) - before.target : 0;
   into.cost.receiver += receiverPid ? cpuMicros(receiverPid) - before.receiver : 0;
   into.cost.upstream += cpuMicros(upstreamPid) - before.upstream;
   into.cost.generator += self.user + self.system;
   into.runs.push(result);
+  t.answered += answered(result);
 }
 
 function perRequest(t: Target, cost: Cost, requests: number): ProcessCost {
@@ -239,33 +291,35 @@ function perRequest(t: Target, cost: Cost, requests: number): ProcessCost {
   };
 }
 
+interface Phase<R extends Run> {
+  label: string;
+  /** Measured time per target, cut into `settings.rounds` slices. */
+  totalS: number;
+  warmup: (t: Target, signal: AbortSignal) => Promise<R>;
+  /** One slice of load on `t`. */
+  run: (t: Target, sliceS: number, signal: AbortSignal) => Promise<R>;
+  /** Where `t`'s slices of this phase go. */
+  slices: (t: Target) => Slices<R>;
+}
+
 /**
  * A phase: warm every target up, then `rounds` rounds in which each target in turn gets one
  * slice of the phase's time. The order rotates so that no target is always first after a pause.
  */
-async function phase(
-  label: string,
-  targets: Target[],
-  warmup: (t: Target, signal: AbortSignal) => Promise<unknown>,
-  measure: (t: Target, sliceS: number, signal: AbortSignal) => Promise<void>,
-  totalS: number,
-): Promise<void> {
+async function phase<R extends Run>(p: Phase<R>, targets: Target[], upstreamPid: number): Promise<void> {
   for (const t of running(targets)) {
-    await guard(t, `${label} warm-up`, async () => {
-      await warmup(t, t.crashed.signal);
-      await sleep(SETTLE_MS, undefined, { signal: t.crashed.signal });
+    await guard(t, `${p.label} warm-up`, async () => {
+      t.answered += answered(await p.warmup(t, t.crashed.signal));
+      await settle(t, t.crashed.signal);
     });
   }
-  const sliceS = totalS / settings.rounds;
+  const sliceS = p.totalS / settings.rounds;
   for (let round = 0; round < settings.rounds; round++) {
     const order = running(targets);
     const rotated = [...order.slice(round % Math.max(1, order.length)), ...order.slice(0, round % Math.max(1, order.length))];
-    log(`${label}: round ${round + 1}/${settings.rounds} (${rotated.map((t) => t.name).join(', ')}; ${sliceS.toFixed(2)} s each)`);
+    log(`${p.label}: round ${round + 1}/${settings.rounds} (${rotated.map((t) => t.name).join(', ')}; ${sliceS.toFixed(2)} s each)`);
     for (const t of rotated) {
-      await guard(t, label, async () => {
-        await measure(t, sliceS, t.crashed.signal);
-        await sleep(SETTLE_MS, undefined, { signal: t.crashed.signal });
-      });
+      await guard(t, p.label, () => slice(t, upstreamPid, p.slices(t), () => p.run(t, sliceS, t.crashed.signal)));
     }
   }
 }
@@ -276,6 +330,11 @@ async function main(): Promise<number> {
   // Other work on the machine skews every figure: record how busy it was when the run began.
   const loadAverage = loadavg()[0] ?? 0;
   const outcomes = Object.fromEntries(TARGETS.map((t) => [t, { status: 'skipped' }])) as Record<TargetName, TargetOutcome>;
+  const unknown = [...selected].filter((name) => !(TARGETS as readonly string[]).includes(name));
+  if (unknown.length) throw new Error(`BENCH_TARGETS: unknown ${unknown.join(', ')} (known: ${TARGETS.join(', ')})`);
+  if (settings.proxyExtraYaml !== undefined && /^telemetry\s*:/m.test(settings.proxyExtraYaml)) {
+    throw new Error('BENCH_PROXY_EXTRA_YAML must not set `telemetry`: each sidecar variant sets its own');
+  }
   log(`node ${process.version}; targets ${[...selected].join(', ')}; report follows on stdout`);
 
   const fake = await startFakeUpstream();
@@ -298,7 +357,7 @@ async function main(): Promise<number> {
       const crashed = new AbortController();
       fake.child.exited.catch((err: unknown) => crashed.abort(err));
       child?.exited.catch((err: unknown) => crashed.abort(err));
-      const t: Target = { name, origin, child, crashed, pool: createLoadPool(origin, settings.openLoopConnections), fixed: noSlices(), stream: noSlices(), saturation: noSlices() };
+      const t: Target = { name, origin, child, crashed, pool: createLoadPool(origin, settings.openLoopConnections), fixed: noSlices(), stream: noSlices(), saturation: noSlices(), answered: 0 };
       t.idleRssMb = child ? memory(child.pid).rssMb : undefined;
       await guard(t, 'smoke test', () => smokeTest(origin));
       if (t.error !== undefined) {
@@ -308,6 +367,7 @@ async function main(): Promise<number> {
         await child?.stop();
         continue;
       }
+      t.answered += SMOKE_REQUESTS.length;
       targets.push(t);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -318,32 +378,46 @@ async function main(): Promise<number> {
 
   const rate = settings.rate;
   await phase(
-    `open loop ${rate} req/s`,
-    targets,
-    (t, signal) => runOpenLoop(t.pool, JSON_REQUEST, { rate, durationS: settings.warmupS, signal }),
-    async (t, sliceS, signal) => {
-      await slice(t, upstreamPid, t.fixed, () => runOpenLoop(t.pool, JSON_REQUEST, { rate, durationS: sliceS, signal }));
-      // Kept from the last slice: RSS at the end of the fixed-rate phase, before saturation.
-      if (t.child) t.memAfterFixed = memory(t.child.pid);
+    {
+      label: `open loop ${rate} req/s`,
+      totalS: settings.durationS,
+      warmup: (t, signal) => runOpenLoop(t.pool, JSON_REQUEST, { rate, durationS: settings.warmupS, signal }),
+      run: async (t, sliceS, signal) => {
+        const run = await runOpenLoop(t.pool, JSON_REQUEST, { rate, durationS: sliceS, signal });
+        // Kept from the last slice: memory at the end of the fixed-rate load, before saturation.
+        if (t.child) t.memAfterFixed = memory(t.child.pid);
+        return run;
+      },
+      slices: (t) => t.fixed,
     },
-    settings.durationS,
-  );
-  await phase(
-    `streaming ${settings.streamRate} req/s`,
     targets,
-    (t, signal) => runOpenLoop(t.pool, STREAM_REQUEST, { rate: settings.streamRate, durationS: 1, signal }),
-    (t, sliceS, signal) => slice(t, upstreamPid, t.stream, () => runOpenLoop(t.pool, STREAM_REQUEST, { rate: settings.streamRate, durationS: sliceS, signal })),
-    settings.streamDurationS,
+    upstreamPid,
+  );
+  const streamRate = settings.streamRate;
+  await phase(
+    {
+      label: `streaming ${streamRate} req/s`,
+      totalS: settings.streamDurationS,
+      warmup: (t, signal) => runOpenLoop(t.pool, STREAM_REQUEST, { rate: streamRate, durationS: 1, signal }),
+      run: (t, sliceS, signal) => runOpenLoop(t.pool, STREAM_REQUEST, { rate: streamRate, durationS: sliceS, signal }),
+      slices: (t) => t.stream,
+    },
+    targets,
+    upstreamPid,
   );
   for (const t of targets) await t.pool.destroy();
   const load = { headers: JSON_REQUEST.headers, body: JSON_REQUEST.body };
   const connections = settings.connections;
   await phase(
-    `saturation ${connections} connections`,
+    {
+      label: `saturation ${connections} connections`,
+      totalS: settings.durationS,
+      warmup: (t, signal) => saturate(t.origin + PATH, load, { connections, durationS: settings.warmupS, signal }),
+      run: (t, sliceS, signal) => saturate(t.origin + PATH, load, { connections, durationS: sliceS, signal }),
+      slices: (t) => t.saturation,
+    },
     targets,
-    (t, signal) => saturate(t.origin + PATH, load, { connections, durationS: settings.warmupS, signal }),
-    (t, sliceS, signal) => slice(t, upstreamPid, t.saturation, () => saturate(t.origin + PATH, load, { connections, durationS: sliceS, signal })),
-    settings.durationS,
+    upstreamPid,
   );
 
   for (const t of targets) {
@@ -367,11 +441,14 @@ async function main(): Promise<number> {
     };
   }
   await fake.child.stop();
-  let otlpReceiver: ReportInput['otlpReceiver'];
+  // The sidecars are stopped (proxy-otlp flushed its last spans on the way out): the count is final.
+  let otlpReceiver: OtlpReceiverStats | undefined;
   if (receiver) {
     try {
-      const res = await request(`${receiver.origin}/stats`);
-      otlpReceiver = (await res.body.json()) as ReportInput['otlpReceiver'];
+      const res = await request(`${receiver.origin}/stats`, { headersTimeout: 5_000, bodyTimeout: 5_000 });
+      if (res.statusCode !== 200) throw new Error(`GET /stats answered ${res.statusCode}`);
+      const stats = (await res.body.json()) as Omit<OtlpReceiverStats, 'proxiedRequests'>;
+      otlpReceiver = { ...stats, proxiedRequests: targets.find((t) => t.name === 'proxy-otlp')?.answered };
     } catch (err) {
       log(`otlp receiver: no stats (${err instanceof Error ? err.message : String(err)})`);
     }

@@ -1,7 +1,8 @@
 // `node --import tsx test/bench/otlp-receiver.ts --port N`: the bench's local OTLP/HTTP receiver, in
 // its own process so its CPU is not the load generator's. Accepts POST /v1/traces (JSON or protobuf),
 // reads the whole body, counts spans cheaply and answers 200 `{}` as a collector would; GET /stats
-// says how many requests, bytes and spans arrived (JSON bodies only are counted as spans).
+// says how many requests, bytes and spans arrived (JSON bodies only are counted as spans). Prints
+// `otlp-receiver listening on http://127.0.0.1:PORT` when ready.
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 
@@ -18,6 +19,12 @@ function countSpans(body: Buffer): number {
 const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/stats') {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(stats));
+    return;
+  }
+  if (req.method !== 'POST' || req.url !== '/v1/traces') {
+    // A sidecar exporting somewhere else would show as export errors and 0 spans, not as success.
+    req.resume();
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: POST /v1/traces or GET /stats\n');
     return;
   }
   const chunks: Buffer[] = [];
