@@ -103,7 +103,14 @@ export function createLoadPool(origin: string, connections: number): Pool {
 export async function runOpenLoop(
   pool: Pool,
   request: OpenLoopRequest,
-  opts: { rate: number; durationS: number; drainTimeoutMs?: number; signal?: AbortSignal },
+  opts: {
+    rate: number;
+    durationS: number;
+    drainTimeoutMs?: number;
+    signal?: AbortSignal;
+    /** Sees each response's status and headers (lower-case names), e.g. to read a timing header. */
+    onHeaders?: (statusCode: number, headers: Record<string, string | string[] | undefined>) => void;
+  },
 ): Promise<OpenLoopRun> {
   const total = Math.max(1, Math.round(opts.rate * opts.durationS));
   const intervalMs = 1000 / opts.rate;
@@ -130,8 +137,9 @@ export async function runOpenLoop(
     const handler: Dispatcher.DispatchHandler = {
       // undici 7 treats a handler as the controller-style API only when onRequestStart exists.
       onRequestStart: () => undefined,
-      onResponseStart: (_c, statusCode) => {
+      onResponseStart: (_c, statusCode, headers) => {
         status = statusCode;
+        opts.onHeaders?.(statusCode, headers);
       },
       onResponseData: () => {
         if (firstByteAt === 0) firstByteAt = performance.now();
