@@ -8,9 +8,13 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Session } from 'chdb';
+import { jsonLinesBody, jsonLinesMaxBytes } from './json-lines.ts';
 import { DEFAULT_DATABASE, assertIdentifier, assertTableName } from './schema.ts';
 import { ClickHouseStoreError, toStoreError, type StoreOperation } from './store-error.ts';
 import type { ClickHouseStore, InsertOptions, QueryParams } from './store.ts';
+
+/** chdb's own default chunk size for stream inserts. */
+const MIN_CHUNK_BYTES = 8 * 1024 * 1024;
 
 export const DEFAULT_EMBEDDED_DATA_DIR = './.llm-sidecar/clickhouse';
 
@@ -75,15 +79,16 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
     if (lines.length === 0) return Promise.resolve();
     return track('insert', async () => {
       assertTableName(table);
-      // Raw passthrough: the engine parses the JSON, no per-value work in JS.
-      const payload = Buffer.from(lines.join('\n'));
       const token = insertOptions?.dedupToken;
       // chdb defaults to async_insert=1 (ClickHouse 26's default). In-process there is no round
       // trip to amortise, and a plain insert is the case where ClickHouse documents token
       // deduplication for non-replicated tables (what the exporter's replay relies on).
       const settings: Record<string, string | number> = { async_insert: 0 };
       if (token !== undefined) settings.insert_deduplication_token = token;
-      await session.insert({ table, values: payload, format: 'JSONEachRow', settings });
+      // The engine parses the JSON (no per-value work in JS); the body is built a slice at a time
+      // so that the event loop keeps serving. One chunk, so one INSERT: the dedup token covers the
+      // whole batch (a second chunk under the same token would be dropped as a duplicate).
+      await session.insert({ table, values: jsonLinesBody(lines), format: 'JSONEachRow', settings, maxChunkBytes: Math.max(MIN_CHUNK_BYTES, jsonLinesMaxBytes(lines) + 1) });
     }, { table });
   }
 

@@ -4,6 +4,7 @@
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { jsonLinesBody } from './json-lines.ts';
 import { DEFAULT_DATABASE, assertIdentifier, assertTableName } from './schema.ts';
 import { toStoreError, type StoreOperation } from './store-error.ts';
 import type { ClickHouseStore, InsertOptions, QueryParams } from './store.ts';
@@ -113,10 +114,11 @@ export function createServerStore(options: ServerStoreOptions): ClickHouseStore 
       if (lines.length === 0) return;
       try {
         await ensureDatabase();
-        // The rows are JSON already: the INSERT's body is their text, not serialised a second time.
+        // The rows are JSON already: the INSERT's body is their text, not serialised a second time,
+        // streamed a slice at a time (the event loop keeps serving while a big batch goes out).
         const result = await client.exec({
           query: `INSERT INTO ${table} FORMAT JSONEachRow`,
-          values: Readable.from([lines.join('\n')], { objectMode: false }),
+          values: Readable.from(jsonLinesBody(lines), { objectMode: false }),
           clickhouse_settings: insertSettings(insertOptions),
         });
         result.stream.resume(); // an INSERT answers with an empty body; free the socket

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROWS_PER_SLICE } from '../../shared/clickhouse/json-lines.ts';
 import { migrate } from '../../shared/clickhouse/migrate.ts';
 import { LLM_CALLS_1M as R, TABLE_LLM_CALLS, TABLE_LLM_CALLS_1M, TABLE_OTEL_TRACES, qualified } from '../../shared/clickhouse/schema.ts';
 import { ClickHouseSpanExporter, type ClickHouseSpanExporterOptions } from '../../shared/clickhouse/span-exporter.ts';
@@ -205,5 +206,20 @@ describe.skipIf(!hasChdb)('span exporter through outages (real ClickHouse SQL vi
       ids: exported.flat().map((s) => s.spanContext().spanId),
     });
     expect(new Set(present.map((p) => p.id))).toEqual(new Set(newest));
+  });
+
+  it('inserts a batch of many body slices whole, once per dedup token, on both stores (multi-byte text intact)', async () => {
+    const rows = Array.from({ length: ROWS_PER_SLICE * 3 + 17 }, (_, id) => ({ id, s: `row ${id} é—🙂 ${'x'.repeat(id % 50)}` }));
+    const lines = rows.map((r) => JSON.stringify(r));
+    for (const store of [embedded, server]) {
+      const table = `${store.database}.json_lines_body`;
+      await store.command(`CREATE TABLE IF NOT EXISTS ${table} (id UInt32, s String) ENGINE = MergeTree ORDER BY id SETTINGS non_replicated_deduplication_window = 100`);
+      await store.insertJsonLines(table, lines, { dedupToken: 'batch-1' });
+      // A replay of the same batch under its token is dropped as a duplicate, as a whole.
+      await store.insertJsonLines(table, lines, { dedupToken: 'batch-1' });
+      const got = await store.query<{ id: string; s: string }>(`SELECT id, s FROM ${table} ORDER BY id`);
+      expect(got.length, store.kind).toBe(rows.length);
+      expect(got.map((r) => ({ id: Number(r.id), s: r.s })), store.kind).toEqual(rows);
+    }
   });
 });
