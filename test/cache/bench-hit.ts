@@ -12,13 +12,11 @@
 // to write). Every hit response must say `x-llm-sidecar-cache: hit`, or the run fails.
 // The verdict is on the sidecar's own time (p50 ≤ 0.5 ms); the end-to-end figures include the
 // generator's share of two shared cores, which is why `direct` is printed beside them.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
-import { REPO_ROOT, freePort, killAllChildren, spawnNode, type Child } from '../bench/children.ts';
+import { killAllChildren, spawnNode } from '../bench/children.ts';
 import { createLoadPool, percentiles, runOpenLoop, type OpenLoopRequest, type OpenLoopRun } from '../bench/open-loop.ts';
+import { startSidecar } from '../bench/sidecar.ts';
 
 const rate = Number(process.argv[2] ?? 500);
 const seconds = Number(process.argv[3] ?? 8);
@@ -32,41 +30,7 @@ const body = (stream: boolean): Buffer =>
 const JSON_REQUEST: OpenLoopRequest = { path: PATH, headers: HEADERS, body: body(false) };
 const STREAM_REQUEST: OpenLoopRequest = { path: PATH, headers: HEADERS, body: body(true) };
 
-const dir = mkdtempSync(join(tmpdir(), 'llm-sidecar-bench-hit-'));
-process.on('exit', () => {
-  killAllChildren();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function startSidecar(fakePort: number): Promise<{ child: Child; origin: string }> {
-  const [port, adminPort] = [await freePort(), await freePort()];
-  const configFile = join(dir, 'sidecar.yaml');
-  writeFileSync(
-    configFile,
-    [
-      `listen: { host: 127.0.0.1, port: ${port} }`,
-      `admin: { host: 127.0.0.1, port: ${adminPort} }`,
-      'providers:',
-      `  openai: { type: openai, baseUrl: http://127.0.0.1:${fakePort}/v1 }`,
-      'telemetry: { clickhouse: { mode: off } }',
-      'cache: { mode: all }',
-      '',
-    ].join('\n'),
-  );
-  const child = spawnNode('llm-sidecar proxy', [join(REPO_ROOT, 'bin/llm-sidecar'), 'proxy', '--config', configFile], { cwd: dir, env: { LLM_SIDECAR_DRAIN_MS: '500' } });
-  for (const deadline = Date.now() + 15_000; ; ) {
-    try {
-      const res = await request(`http://127.0.0.1:${adminPort}/readyz`);
-      await res.body.dump();
-      if (res.statusCode === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`sidecar not ready within 15 s:\n${child.tail()}`);
-    await sleep(100);
-  }
-  return { child, origin: `http://127.0.0.1:${port}` };
-}
+process.on('exit', () => killAllChildren());
 
 interface Kind {
   name: 'direct' | 'hit' | 'hit-stream';
@@ -79,7 +43,15 @@ interface Kind {
 
 const fake = spawnNode('fake-provider', ['--import', 'tsx', 'test/fake-provider/main.ts', '--port', '0']);
 const m = await fake.waitForOutput(/fake-provider listening on (http:\/\/\S+:(\d+))/, 15_000);
-const sidecar = await startSidecar(Number(m[2]));
+const sidecar = await startSidecar(
+  'llm-sidecar proxy (cache)',
+  [
+    'providers:',
+    `  openai: { type: openai, baseUrl: http://127.0.0.1:${m[2]}/v1 }`,
+    'telemetry: { clickhouse: { mode: off } }',
+    'cache: { mode: all }',
+  ].join('\n'),
+);
 const kinds: Kind[] = [
   { name: 'direct', origin: m[1] as string, req: JSON_REQUEST, runs: [], sidecarMs: [], notHit: 0 },
   { name: 'hit', origin: sidecar.origin, req: JSON_REQUEST, runs: [], sidecarMs: [], notHit: 0 },
@@ -110,6 +82,7 @@ for (let round = 0; round < ROUNDS; round++) {
 for (const pool of pools.values()) await pool.destroy();
 await sidecar.child.stop();
 await fake.stop();
+rmSync(sidecar.dir, { recursive: true, force: true });
 
 const fmt = (v: number): string => v.toFixed(3);
 const lines = [`cache hits at ${rate} req/s, ${seconds} s per kind in ${ROUNDS} interleaved rounds (node ${process.version})`];
@@ -118,7 +91,8 @@ const directP50 = percentiles(Float64Array.from(kinds[0]!.runs.flatMap((r) => [.
 for (const k of kinds) {
   const e2e = percentiles(Float64Array.from(k.runs.flatMap((r) => [...r.latencies])));
   const bad = k.runs.reduce((n, r) => n + r.non2xx + r.errors + r.timedOut, 0);
-  let line = `${k.name.padEnd(10)} end to end p50 ${fmt(e2e.p50)} ms, p99 ${fmt(e2e.p99)} ms (${e2e.count} ok, ${bad} failed)`;
+  const samples = [...new Set(k.runs.flatMap((r) => r.errorSamples))].slice(0, 3);
+  let line = `${k.name.padEnd(10)} end to end p50 ${fmt(e2e.p50)} ms, p99 ${fmt(e2e.p99)} ms (${e2e.count} ok, ${bad} failed${samples.length ? `: ${samples.join('; ')}` : ''})`;
   if (k.name !== 'direct') {
     const own = percentiles(Float64Array.from(k.sidecarMs));
     const pass = own.p50 <= TARGET_P50_MS;
