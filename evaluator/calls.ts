@@ -90,7 +90,13 @@ export async function readCallsPage(store: ClickHouseStore, database: string, re
     limit: req.limit,
   };
   const filters = filterSql(req.evaluator.filters, params);
-  const window = (ts: string) => `${ts} >= fromUnixTimestamp64Nano({from:Int64}) AND ${ts} < fromUnixTimestamp64Nano({to:Int64})`;
+  // The hour bounds say nothing the time bounds do not, but both tables' keys hold
+  // toStartOfHour(Timestamp) after the service (and evaluator) columns, and ClickHouse uses a
+  // condition on the raw Timestamp only where a granule range shares that prefix: without them a
+  // one-hour window read most of the day's granules (test/evaluator/bench-evaluator.ts).
+  const window = (ts: string) =>
+    `${ts} >= fromUnixTimestamp64Nano({from:Int64}) AND ${ts} < fromUnixTimestamp64Nano({to:Int64})
+    AND toStartOfHour(${ts}) >= toStartOfHour(fromUnixTimestamp64Nano({from:Int64})) AND toStartOfHour(${ts}) <= toStartOfHour(fromUnixTimestamp64Nano({to:Int64}))`;
   const sql = `SELECT toString(toUnixTimestamp64Nano(c.${C.Timestamp})) AS ts, c.${C.TraceId} AS traceId, c.${C.SpanId} AS spanId,
   c.${C.ServiceName} AS serviceName, c.${C.Route} AS route, c.${C.RequestModel} AS requestModel,
   c.${C.InputMessages} AS inputMessages, c.${C.OutputMessages} AS outputMessages, c.${C.SystemInstructions} AS systemInstructions

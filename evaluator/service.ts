@@ -3,6 +3,7 @@
 // ClickHouse only (llm_evaluations, llm_eval_checkpoints): a restarted or rescheduled process, on
 // any machine, continues where the last one stopped. Replicas split the calls by
 // cityHash64(SpanId) % replicas.count, so two replicas never judge the same call.
+import { setMaxListeners } from 'node:events';
 import type { Tracer } from '@opentelemetry/api';
 import type { ClickHouseStore } from '../shared/clickhouse/store.ts';
 import { formatPicoUsd, parsePicoUsd } from '../shared/pricing/cost.ts';
@@ -97,6 +98,9 @@ export async function startEvaluator(options: StartEvaluatorOptions): Promise<Ru
   let spentPico = 0n;
   const budgetLogged = new Map<Evaluator, number>();
   const abort = new AbortController();
+  // Every judge call in flight follows this signal (one listener each, removed when it ends): up
+  // to the evaluators' summed concurrency, past Node's default warning threshold of 10.
+  setMaxListeners(Math.max(10, evaluators.reduce((n, e) => n + e.concurrency, 0) + 10), abort.signal);
   let stopping = false;
   let chain: Promise<unknown> = Promise.resolve();
 

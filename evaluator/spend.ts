@@ -11,6 +11,18 @@ import { utcDayStart } from './time.ts';
 /** Other replicas' spend is seen within this long (a refresh per page would read llm_evaluations per page). */
 const REFRESH_INTERVAL_MS = 5_000;
 
+/**
+ * An evaluator version's judge spend since `day` (epoch ms): params evaluator, version, day.
+ * EvaluatedAt is in no key: the minmax skip index of migration 008 keeps this read to the day's
+ * granules instead of the version's whole history.
+ */
+export function spendSinceSql(database: string): string {
+  return `SELECT toString(sum(${E.JudgeCostUsd})) AS spent
+FROM ${qualified(database, TABLE_LLM_EVALUATIONS)}
+WHERE ${E.Evaluator} = {evaluator:String} AND ${E.EvaluatorVersion} = {version:String}
+  AND ${E.EvaluatedAt} >= fromUnixTimestamp64Milli({day:Int64})`;
+}
+
 export class DailySpend {
   private day = -1;
   private refreshedAt = -Infinity;
@@ -31,13 +43,7 @@ export class DailySpend {
     const now = this.now();
     const day = utcDayStart(now);
     if (!force && day === this.day && now - this.refreshedAt < REFRESH_INTERVAL_MS) return;
-    const [row] = await this.store.query<{ spent: string | null }>(
-      `SELECT toString(sum(${E.JudgeCostUsd})) AS spent
-FROM ${qualified(this.database, TABLE_LLM_EVALUATIONS)}
-WHERE ${E.Evaluator} = {evaluator:String} AND ${E.EvaluatorVersion} = {version:String}
-  AND ${E.EvaluatedAt} >= fromUnixTimestamp64Milli({day:Int64})`,
-      { evaluator: this.evaluator.name, version: this.evaluator.version, day },
-    );
+    const [row] = await this.store.query<{ spent: string | null }>(spendSinceSql(this.database), { evaluator: this.evaluator.name, version: this.evaluator.version, day });
     this.day = day;
     this.refreshedAt = now;
     this.storedPico = parsePicoUsd(row?.spent ?? '0');

@@ -3,6 +3,7 @@
 // call meanwhile gets a budget_exhausted row and one log line says so — and resumes the next UTC day.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEvaluator } from '../../evaluator/service.ts';
+import { spendSinceSql } from '../../evaluator/spend.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
 import { startScriptedJudge, score, type ScriptedJudge } from './scripted-judge.ts';
 import { embeddedStore, evaluations, seedCalls, type EmbeddedFixture } from './seed.ts';
@@ -51,6 +52,16 @@ describe.skipIf(!hasChdb)('daily judge spend cap (chdb)', () => {
     expect(exhausted.every((r) => r.value === null && r.cost === '0' && r.inTokens === '0')).toBe(true);
     expect(exhausted[0]?.explanation).toMatch(/spend cap/);
     expect(logs.filter((l) => l.includes('spend cap reached'))).toHaveLength(1);
+  });
+
+  it('reads the spend through the EvaluatedAt skip index (not the version\'s whole history)', async () => {
+    // force_data_skipping_indices makes ClickHouse fail the query when it cannot use the index.
+    const [row] = await fx.store.query<{ spent: string }>(`${spendSinceSql(fx.store.database)} SETTINGS force_data_skipping_indices = 'idx_evaluated_at'`, {
+      evaluator: 'helpfulness',
+      version: '1',
+      day: Math.floor(clock / DAY) * DAY,
+    });
+    expect(row?.spent).toBe('0.00042');
   });
 
   it('a restarted evaluator on the same day reads the spend from ClickHouse and stays paused', async () => {

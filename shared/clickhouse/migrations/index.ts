@@ -7,6 +7,7 @@ import { llmCalls1m } from './004-llm-calls-1m.ts';
 import { llmEvaluations } from './005-llm-evaluations.ts';
 import { llmFeedback } from './006-llm-feedback.ts';
 import { llmEvalCalibration } from './007-llm-eval-calibration.ts';
+import { llmEvaluationsEvaluatedAtIndex } from './008-llm-evaluations-evaluated-at-index.ts';
 import type { Migration } from './migration.ts';
 
-export const MIGRATIONS: readonly Migration[] = [otelTraces, otelTracesDedup, llmCalls, llmCalls1m, llmEvaluations, llmFeedback, llmEvalCalibration];
+export const MIGRATIONS: readonly Migration[] = [otelTraces, otelTracesDedup, llmCalls, llmCalls1m, llmEvaluations, llmFeedback, llmEvalCalibration, llmEvaluationsEvaluatedAtIndex];
