@@ -21,6 +21,7 @@ import {
   TRACES as T,
   TRACES_NESTED as N,
   budgetExpr,
+  hasEvent,
   type MonthlyBudgets,
   type Tables,
 } from './sql.ts';
@@ -235,6 +236,7 @@ HAVING count() >= ${th.minCalls}`,
 FROM ${t.traces}
 ARRAY JOIN \`${N.EventsName}\` AS event, \`${N.EventsAttributes}\` AS event_attrs
 WHERE $__timeFilter(${T.Timestamp})
+  AND ${hasEvent(EVENT.targetSkipped)}
   AND ${GEN_AI_CLIENT_SPAN}
   AND event = '${EVENT.targetSkipped}' AND event_attrs['${EVENT_ATTR.reason}'] = '${SKIP_REASON_CIRCUIT_OPEN}'
 GROUP BY target`,

@@ -21,7 +21,7 @@ import {
   callFilters,
   spanAttr,
   spanFilters,
-  sqlString,
+  spanHasAttr,
   type MonthlyBudgets,
   type Tables,
 } from './sql.ts';
@@ -55,7 +55,7 @@ export function cacheSavedRecordedSql(t: Tables): string {
 FROM ${t.traces}
 WHERE $__timeFilter(${T.Timestamp})
   AND ${GEN_AI_CLIENT_SPAN}
-  AND mapContains(${T.SpanAttributes}, ${sqlString(ATTR_LLM_SIDECAR_CACHE_SAVED_USD)})
+  AND ${spanHasAttr(ATTR_LLM_SIDECAR_CACHE_SAVED_USD)}
   AND ${spanFilters()}`;
 }
 

@@ -20,6 +20,7 @@ import {
   callFilters,
   evaluationFilters,
   feedbackFilters,
+  hasEvent,
   rollupQuantile,
   spanFilters,
   type Tables,
@@ -70,6 +71,7 @@ export function breakerSkipsSql(t: Tables): string {
 FROM ${t.traces}
 ARRAY JOIN \`${N.EventsName}\` AS event, \`${N.EventsAttributes}\` AS event_attrs
 WHERE $__timeFilter(${T.Timestamp})
+  AND ${hasEvent(EVENT.targetSkipped)}
   AND ${GEN_AI_CLIENT_SPAN}
   AND event = '${EVENT.targetSkipped}' AND event_attrs['${EVENT_ATTR.reason}'] = '${SKIP_REASON_CIRCUIT_OPEN}'
   AND ${spanFilters()}`;

@@ -105,8 +105,26 @@ export const ROLLUP_SPEND = `toFloat64(sum(${R.CostUsd}))`;
 export const ROLLUP_CALLS = `countMerge(${R.Calls})`;
 export const ROLLUP_ERRORS = `countIfMerge(${R.Errors})`;
 
+/**
+ * otel_traces rows whose span has the attribute `name`. Reads only the Map's `keys` subcolumn:
+ * `mapContains` reads keys and values (ClickHouse 26 does not rewrite it to the subcolumn), which on
+ * 10 M gen_ai spans is seconds instead of a fraction of one (test/dashboards/bench-panels.ts).
+ */
+export function spanHasAttr(name: string): string {
+  return `has(${T.SpanAttributes}.keys, ${sqlString(name)})`;
+}
+
 /** otel_traces rows that are gen_ai CLIENT spans (what llm_calls is derived from). */
-export const GEN_AI_CLIENT_SPAN = `${T.SpanKind} IN (${SPAN_KIND_CLIENT_VALUES_SQL}) AND mapContains(${T.SpanAttributes}, ${sqlString(A.ATTR_GEN_AI_OPERATION_NAME)})`;
+export const GEN_AI_CLIENT_SPAN = `${T.SpanKind} IN (${SPAN_KIND_CLIENT_VALUES_SQL}) AND ${spanHasAttr(A.ATTR_GEN_AI_OPERATION_NAME)}`;
+
+/**
+ * otel_traces rows with at least one of these span events: ClickHouse evaluates it on the small
+ * `Events.Name` column first and skips the granules without such an event (attempt and SERVER
+ * spans, most gen_ai spans) before reading the larger columns; the ARRAY JOIN still picks the events.
+ */
+export function hasEvent(...names: string[]): string {
+  return names.length === 1 ? `has(\`${N.EventsName}\`, ${sqlString(names[0] as string)})` : `hasAny(\`${N.EventsName}\`, [${names.map(sqlString).join(', ')}])`;
+}
 
 // --- Template-variable filters ---
 

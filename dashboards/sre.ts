@@ -18,6 +18,7 @@ import {
   TRACES as T,
   TRACES_NESTED as N,
   callFilters,
+  hasEvent,
   rollupQuantile,
   spanFilters,
   traceIdOverride,
@@ -124,11 +125,13 @@ ORDER BY time`,
       defaults: { ...byLabel('status'), custom: { drawStyle: 'bars', fillOpacity: 80, stacking: { mode: 'normal', group: 'A' } } },
       targets: [
         target(
-          `SELECT $__timeInterval(${C.Timestamp}) AS time, if(${C.HttpStatus} = 0, 'none', toString(${C.HttpStatus})) AS status, count() AS calls
-FROM ${t.calls}
-WHERE $__timeFilter(${C.Timestamp})
-  AND ${callFilters()}
-GROUP BY time, status
+          `SELECT time, if(http_status = 0, 'none', toString(http_status)) AS status, calls FROM (
+  SELECT $__timeInterval(${C.Timestamp}) AS time, ${C.HttpStatus} AS http_status, count() AS calls
+  FROM ${t.calls}
+  WHERE $__timeFilter(${C.Timestamp})
+    AND ${callFilters()}
+  GROUP BY time, http_status
+)
 ORDER BY time`,
           Format.TimeSeries,
         ),
@@ -178,11 +181,13 @@ ORDER BY time`,
       defaults: byLabel('series'),
       targets: [
         target(
-          `SELECT ${ROLLUP_TIME} AS time, concat(${R.Route}, ' · ', ${R.RequestModel}) AS series, ${rollupQuantile(R.DurationMsQuantiles, 0.95)} AS p95_ms
-FROM ${t.rollup}
-WHERE $__timeFilter(${R.Minute})
-  AND ${callFilters()}
-GROUP BY time, series
+          `SELECT time, concat(route, ' · ', model) AS series, p95_ms FROM (
+  SELECT ${ROLLUP_TIME} AS time, ${R.Route} AS route, ${R.RequestModel} AS model, ${rollupQuantile(R.DurationMsQuantiles, 0.95)} AS p95_ms
+  FROM ${t.rollup}
+  WHERE $__timeFilter(${R.Minute})
+    AND ${callFilters()}
+  GROUP BY time, route, model
+)
 ORDER BY time`,
           Format.TimeSeries,
         ),
@@ -198,12 +203,12 @@ ORDER BY time`,
       defaults: byLabel('series'),
       targets: [
         target(
-          `SELECT time, series, p95_ms FROM (
-  SELECT ${ROLLUP_TIME} AS time, concat(${R.Route}, ' · ', ${R.RequestModel}) AS series, ${rollupQuantile(R.TtftMsQuantiles, 0.95)} AS p95_ms
+          `SELECT time, concat(route, ' · ', model) AS series, p95_ms FROM (
+  SELECT ${ROLLUP_TIME} AS time, ${R.Route} AS route, ${R.RequestModel} AS model, ${rollupQuantile(R.TtftMsQuantiles, 0.95)} AS p95_ms
   FROM ${t.rollup}
   WHERE $__timeFilter(${R.Minute})
     AND ${callFilters()}
-  GROUP BY time, series
+  GROUP BY time, route, model
 )
 WHERE isFinite(p95_ms)
 ORDER BY time`,
@@ -214,20 +219,23 @@ ORDER BY time`,
     panel({
       type: 'table',
       title: 'Latency and time to first token by route and model',
-      description: 'Exact percentiles over the range, from llm_calls (ms).',
+      description: 'Percentiles over the range from llm_calls (ms; quantiles: a sample of up to 8,192 calls per route and model, exact below that).',
       w: 24,
       h: 8,
       unit: 'ms',
       overrides: [{ matcher: { id: 'byName', options: 'calls' }, properties: [{ id: 'unit', value: 'short' }] }],
       targets: [
         target(
-          `SELECT ${C.Route} AS route, ${C.RequestModel} AS model, count() AS calls,
-  quantile(0.5)(${C.DurationMs}) AS p50_ms, quantile(0.95)(${C.DurationMs}) AS p95_ms, quantile(0.99)(${C.DurationMs}) AS p99_ms,
-  quantile(0.5)(${C.TtftMs}) AS ttft_p50_ms, quantile(0.95)(${C.TtftMs}) AS ttft_p95_ms, quantile(0.99)(${C.TtftMs}) AS ttft_p99_ms
-FROM ${t.calls}
-WHERE $__timeFilter(${C.Timestamp})
-  AND ${callFilters()}
-GROUP BY route, model
+          `SELECT route, model, calls, d[1] AS p50_ms, d[2] AS p95_ms, d[3] AS p99_ms,
+  if(firsts = 0, NULL, f[1]) AS ttft_p50_ms, if(firsts = 0, NULL, f[2]) AS ttft_p95_ms, if(firsts = 0, NULL, f[3]) AS ttft_p99_ms
+FROM (
+  SELECT ${C.Route} AS route, ${C.RequestModel} AS model, count() AS calls, count(${C.TtftMs}) AS firsts,
+    quantiles(0.5, 0.95, 0.99)(${C.DurationMs}) AS d, quantiles(0.5, 0.95, 0.99)(${C.TtftMs}) AS f
+  FROM ${t.calls}
+  WHERE $__timeFilter(${C.Timestamp})
+    AND ${callFilters()}
+  GROUP BY route, model
+)
 ORDER BY calls DESC`,
           Format.Table,
         ),
@@ -272,6 +280,7 @@ ORDER BY time`,
 FROM ${t.traces}
 ARRAY JOIN \`${N.EventsName}\` AS event, \`${N.EventsAttributes}\` AS event_attrs
 WHERE $__timeFilter(${T.Timestamp})
+  AND ${hasEvent(...Object.values(EVENT))}
   AND ${GEN_AI_CLIENT_SPAN}
   AND event IN (${Object.values(EVENT)
             .map((e) => `'${e}'`)
@@ -298,6 +307,7 @@ ORDER BY time`,
 FROM ${t.traces}
 ARRAY JOIN \`${N.EventsName}\` AS event, \`${N.EventsAttributes}\` AS event_attrs
 WHERE $__timeFilter(${T.Timestamp})
+  AND ${hasEvent(EVENT.targetSkipped)}
   AND ${GEN_AI_CLIENT_SPAN}
   AND event = '${EVENT.targetSkipped}' AND event_attrs['${EVENT_ATTR.reason}'] = '${SKIP_REASON_CIRCUIT_OPEN}'
   AND ${spanFilters()}

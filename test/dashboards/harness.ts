@@ -107,7 +107,7 @@ export async function resultColumns(store: ClickHouseStore, expanded: string): P
   return store.query<{ name: string; type: string }>(`DESCRIBE TABLE (${expanded})`);
 }
 
-/** Table columns the (expanded) query reads, from the analyzer's resolved query tree. */
+/** Table columns the (expanded) query reads, from the analyzer's resolved query tree (a Map's `keys` / `values` subcolumn counts as the Map column). */
 export async function columnsRead(store: ClickHouseStore, expanded: string): Promise<{ table: string; column: string }[]> {
   const rows = await store.query<{ explain: string }>(`EXPLAIN QUERY TREE passes = 1 ${expanded}`);
   const tableById = new Map<string, string>();
@@ -116,7 +116,7 @@ export async function columnsRead(store: ClickHouseStore, expanded: string): Pro
     const table = /TABLE id: (\d+),.*table_name: ([\w.]+)/.exec(explain);
     if (table) tableById.set(table[1] as string, table[2] as string);
     const col = /COLUMN id: \d+,(?: alias: [^,]+,)? column_name: ([^,]+), result_type: .*, source_id: (\d+)/.exec(explain);
-    if (col) columns.push({ column: col[1] as string, source: col[2] as string });
+    if (col) columns.push({ column: (col[1] as string).replace(/\.(keys|values)$/, ''), source: col[2] as string });
   }
   const out = new Map<string, { table: string; column: string }>();
   for (const c of columns) {
