@@ -8,7 +8,6 @@ import { ATTR_LLM_SIDECAR_CACHE_SAVED_USD } from '../shared/telemetry/semconv.ts
 import {
   CACHE_HIT_STATUSES_SQL,
   CALLS as C,
-  GEN_AI_CLIENT_SPAN,
   MONTH_ELAPSED_S,
   MONTH_START_UTC,
   MONTH_TOTAL_S,
@@ -16,12 +15,8 @@ import {
   ROLLUP_CALLS,
   ROLLUP_SPEND,
   ROLLUP_TIME,
-  TRACES as T,
   budgetExpr,
   callFilters,
-  spanAttr,
-  spanFilters,
-  spanHasAttr,
   type MonthlyBudgets,
   type Tables,
 } from './sql.ts';
@@ -49,14 +44,13 @@ WHERE hits > 0 AND isFinite(avg_miss_usd)
 ORDER BY avoided_usd DESC`;
 }
 
-/** Spend avoided by cache hits as the proxy records it on the hit (llm_sidecar.cache.saved_usd: the original call's cost). */
+/** Spend avoided by cache hits as the proxy records it on the hit (llm_sidecar.cache.saved_usd: the original call's cost; llm_calls.CacheSavedUsd). */
 export function cacheSavedRecordedSql(t: Tables): string {
-  return `SELECT toFloat64(sum(toDecimal128OrZero(${spanAttr(ATTR_LLM_SIDECAR_CACHE_SAVED_USD)}, 12))) AS recorded_usd
-FROM ${t.traces}
-WHERE $__timeFilter(${T.Timestamp})
-  AND ${GEN_AI_CLIENT_SPAN}
-  AND ${spanHasAttr(ATTR_LLM_SIDECAR_CACHE_SAVED_USD)}
-  AND ${spanFilters()}`;
+  return `SELECT toFloat64(ifNull(sum(${C.CacheSavedUsd}), 0)) AS recorded_usd
+FROM ${t.calls}
+WHERE $__timeFilter(${C.Timestamp})
+  AND ${C.CacheSavedUsd} IS NOT NULL
+  AND ${callFilters()}`;
 }
 
 /** Month-to-date spend per tenant against its monthly budget, and the linear projection to month end (ignores the dashboard's time range). */
