@@ -88,7 +88,8 @@ export const STATUS_CODE_OK_VALUES_SQL = `'${STATUS_CODE.Ok}', 'STATUS_CODE_OK'`
 /**
  * `StatusCode` is normalised to Ok / Error / Unset. `CostUsd` is NULL when the call had no price
  * (cost unknown — never shown as $0). `CacheSavedUsd` is what a cache hit saved (the cost of the
- * call whose answer it served), NULL on calls that were not hits or whose saving is unknown. `TtftMs` is NULL when no first chunk was observed.
+ * call whose answer it served), NULL on calls that were not hits or whose saving is unknown.
+ * `TtftMs` is NULL when no first chunk was observed.
  * `InputMessages` / `OutputMessages` / `SystemInstructions` are filled on evaluation-sampled rows
  * only and expire sooner than the row (column TTL).
  *
