@@ -3,11 +3,14 @@
 // small shared box. Targets (the load generator is this process):
 //   direct  load generator → fake upstream
 //   bare    load generator → bare-passthrough.ts → fake upstream
-//   proxy, proxy-otlp, proxy-embedded
+//   proxy, proxy-otlp, proxy-server, proxy-embedded
 //           load generator → `llm-sidecar proxy` → fake upstream, one sidecar per telemetry setup:
 //             proxy           telemetry off (clickhouse mode off, no OTLP): no spans at all
 //             proxy-otlp      spans by OTLP/HTTP to otlp-receiver.ts (its own process, whose CPU is
 //                             reported beside the sidecar's), ClickHouse off
+//             proxy-server    spans to a ClickHouse server over HTTP, as at scale: the stand-in is
+//                             clickhouse-endpoint.ts (chdb behind ClickHouse's HTTP interface, its
+//                             own process, CPU reported beside the sidecar's)
 //             proxy-embedded  the default: spans into the embedded ClickHouse (chdb) in the
 //                             sidecar's own process
 //           each is compared with direct and bare and held to the same targets (report.ts)
@@ -115,6 +118,16 @@ async function startReceiver(): Promise<{ child: Child; origin: string }> {
   return receiver;
 }
 
+/** The ClickHouse server stand-in for proxy-server (chdb behind the HTTP interface, its own process). */
+let clickhouse: { child: Child; url: string; stats: string } | undefined;
+async function startClickHouse(): Promise<{ child: Child; url: string; stats: string }> {
+  if (clickhouse) return clickhouse;
+  const child = spawnNode('clickhouse-endpoint', ['--import', 'tsx', 'test/bench/clickhouse-endpoint.ts']);
+  const m = await child.waitForOutput(/clickhouse-endpoint listening on (http:\/\/\S+) stats on (http:\/\/\S+)/, 30_000);
+  clickhouse = { child, url: m[1] as string, stats: m[2] as string };
+  return clickhouse;
+}
+
 async function startProxy(fakePort: number, variant: ProxyTargetName): Promise<{ child: Child; origin: string }> {
   const [port, adminPort] = [await freePort(), await freePort()];
   tempDir ??= mkdtempSync(join(tmpdir(), 'llm-sidecar-npm-bench-'));
@@ -123,7 +136,9 @@ async function startProxy(fakePort: number, variant: ProxyTargetName): Promise<{
   const dir = join(tempDir, variant);
   mkdirSync(dir, { recursive: true });
   const configFile = join(dir, 'sidecar.yaml');
-  const telemetry = variant === 'proxy-otlp' ? PROXY_VARIANTS[variant].telemetry.replace('${OTLP_ENDPOINT}', `${(await startReceiver()).origin}/v1/traces`) : PROXY_VARIANTS[variant].telemetry;
+  let telemetry = PROXY_VARIANTS[variant].telemetry;
+  if (variant === 'proxy-otlp') telemetry = telemetry.replace('${OTLP_ENDPOINT}', `${(await startReceiver()).origin}/v1/traces`);
+  if (variant === 'proxy-server') telemetry = telemetry.replace('${CLICKHOUSE_URL}', (await startClickHouse()).url);
   writeFileSync(
     configFile,
     [
@@ -193,7 +208,7 @@ interface Cost {
   target: number;
   upstream: number;
   generator: number;
-  /** The OTLP receiver's CPU (proxy-otlp only). */
+  /** The OTLP receiver's (proxy-otlp) or the ClickHouse stand-in's (proxy-server) CPU. */
   receiver: number;
 }
 
@@ -224,8 +239,8 @@ interface Target {
 type Run = OpenLoopRun | SaturationRun;
 const answered = (r: Run): number => ('completed' in r ? r.completed : r.ok + r.non2xx);
 const isProxy = (name: TargetName): name is ProxyTargetName => (PROXY_TARGETS as readonly TargetName[]).includes(name);
-/** The OTLP receiver works for proxy-otlp only: its CPU is that target's. */
-const receiverPidOf = (t: Target): number | undefined => (t.name === 'proxy-otlp' ? receiver?.child.pid : undefined);
+/** The OTLP receiver works for proxy-otlp only, the ClickHouse stand-in for proxy-server only: their CPU is that target's. */
+const receiverPidOf = (t: Target): number | undefined => (t.name === 'proxy-otlp' ? receiver?.child.pid : t.name === 'proxy-server' ? clickhouse?.child.pid : undefined);
 
 const noSlices = <R>(): Slices<R> => ({ runs: [], cost: { target: 0, upstream: 0, generator: 0, receiver: 0 } });
 const running = (targets: Target[]): Target[] => targets.filter((t) => t.error === undefined);
@@ -287,7 +302,7 @@ function perRequest(t: Target, cost: Cost, requests: number): ProcessCost {
     cpuUsPerReq: t.child ? cost.target / n : undefined,
     upstreamCpuUsPerReq: cost.upstream / n,
     generatorCpuUsPerReq: cost.generator / n,
-    ...(t.name === 'proxy-otlp' ? { receiverCpuUsPerReq: cost.receiver / n } : {}),
+    ...(t.name === 'proxy-otlp' || t.name === 'proxy-server' ? { receiverCpuUsPerReq: cost.receiver / n } : {}),
   };
 }
 
@@ -346,6 +361,7 @@ async function main(): Promise<number> {
     bare: () => startBare(fake.origin),
     proxy: () => startProxy(fake.port, 'proxy'),
     'proxy-otlp': () => startProxy(fake.port, 'proxy-otlp'),
+    'proxy-server': () => startProxy(fake.port, 'proxy-server'),
     'proxy-embedded': () => startProxy(fake.port, 'proxy-embedded'),
   };
   const targets: Target[] = [];
@@ -454,6 +470,17 @@ async function main(): Promise<number> {
     }
     await receiver.child.stop();
   }
+  let serverRows: number | undefined;
+  if (clickhouse) {
+    try {
+      const res = await request(clickhouse.stats, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+      if (res.statusCode !== 200) throw new Error(`GET ${clickhouse.stats} answered ${res.statusCode}: ${await res.body.text()}`);
+      serverRows = ((await res.body.json()) as { otelTraces: number }).otelTraces;
+    } catch (err) {
+      log(`clickhouse stand-in: no row count (${err instanceof Error ? err.message : String(err)})`);
+    }
+    await clickhouse.child.stop();
+  }
 
   const cpu = cpus();
   const { json, text } = buildReport({
@@ -464,6 +491,7 @@ async function main(): Promise<number> {
     platform: `${platform()} ${arch()}`,
     loadAverage,
     settings,
+    serverRows,
     targets: outcomes,
     otlpReceiver,
   });

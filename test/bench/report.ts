@@ -4,13 +4,13 @@ import type { OpenLoopResult } from './open-loop.ts';
 import type { SaturationResult } from './saturate.ts';
 
 /** The sidecar is measured in three telemetry configurations, in the same run as the references. */
-export const PROXY_TARGETS = ['proxy', 'proxy-otlp', 'proxy-embedded'] as const;
+export const PROXY_TARGETS = ['proxy', 'proxy-otlp', 'proxy-server', 'proxy-embedded'] as const;
 export const TARGETS = ['direct', 'bare', ...PROXY_TARGETS] as const;
 export type TargetName = (typeof TARGETS)[number];
 export type ProxyTargetName = (typeof PROXY_TARGETS)[number];
 
 export interface ProxyVariant {
-  /** Appended to the variant's config (`${OTLP_ENDPOINT}` is replaced by the receiver's URL). */
+  /** Appended to the variant's config (`${OTLP_ENDPOINT}` / `${CLICKHOUSE_URL}`: the receiver's / the ClickHouse stand-in's URL). */
   telemetry: string;
   label: string;
   /**
@@ -32,6 +32,11 @@ export const PROXY_VARIANTS: Record<ProxyTargetName, ProxyVariant> = {
     label: 'spans by OTLP/HTTP to a local receiver (its own process), no ClickHouse',
     exportDelayMs: 1_000,
   },
+  'proxy-server': {
+    telemetry: 'telemetry: { clickhouse: { url: "${CLICKHOUSE_URL}" } }',
+    label: 'spans to a ClickHouse server over HTTP (async inserts; the stand-in server is chdb in its own process)',
+    exportDelayMs: 2_000,
+  },
   'proxy-embedded': { telemetry: '', label: 'the default: spans into the embedded ClickHouse (chdb) in the sidecar process', exportDelayMs: 2_000 },
 };
 
@@ -42,7 +47,7 @@ export interface ProcessCost {
   upstreamCpuUsPerReq: number;
   /** The load generator's (this process's) CPU per request. */
   generatorCpuUsPerReq: number;
-  /** proxy-otlp only: the OTLP receiver's CPU per request (what a collector would spend). */
+  /** proxy-otlp / proxy-server only: the OTLP receiver's / the ClickHouse stand-in's CPU per request (what a collector or server would spend). */
   receiverCpuUsPerReq?: number;
 }
 
@@ -83,6 +88,8 @@ export interface ReportInput {
   targets: Record<TargetName, TargetOutcome>;
   /** What the OTLP receiver got from proxy-otlp over the whole run. */
   otlpReceiver?: OtlpReceiverStats;
+  /** Rows in the ClickHouse stand-in's otel_traces after proxy-server stopped (its spans flushed). */
+  serverRows?: number;
 }
 
 export interface OtlpReceiverStats {
@@ -171,6 +178,8 @@ export function buildReport(input: ReportInput): { json: unknown; text: string }
   if (references.length) checks.push(check('errors + non-2xx direct and bare, all phases', references.reduce((n, m) => n + failures(m), 0), '', '= 0', (v) => v === 0));
   // Sanity, not a target: proxy-otlp really exported spans to the receiver.
   if (ok('proxy-otlp')) checks.push(check('spans received from proxy-otlp (sanity)', input.otlpReceiver?.spans, '', '> 0', (v) => v > 0));
+  // …and proxy-server really wrote its spans to the ClickHouse stand-in.
+  if (ok('proxy-server')) checks.push(check('otel_traces rows written by proxy-server (sanity)', input.serverRows, '', '> 0', (v) => v > 0));
 
   const json = { ...input, addedLatencyMs: addedLatency, addedTtfbMs: addedTtfb, throughputRatio, checks };
   const all = Object.fromEntries(TARGETS.map((name) => [name, ok(name)])) as Record<TargetName, TargetMeasurement | undefined>;
@@ -284,6 +293,13 @@ function renderText(
       `OTLP receiver CPU per proxy-otlp request: ${num(otlp.fixed.receiverCpuUsPerReq, 0)} µs @ ${s.rate} req/s, ${num(otlp.stream.receiverCpuUsPerReq, 0)} µs streaming, ${num(otlp.saturation.receiverCpuUsPerReq, 0)} µs at saturation (not in proxy-otlp's own cpu µs/req)`,
     );
     if (!r?.spans) out.push('WARNING: the OTLP receiver got no spans from proxy-otlp: its figures do not include exporting them.');
+  }
+  const server = m['proxy-server'];
+  if (server) {
+    out.push(
+      `ClickHouse stand-in: ${input.serverRows ?? 'unknown'} otel_traces rows from proxy-server`,
+      `ClickHouse stand-in CPU per proxy-server request: ${num(server.fixed.receiverCpuUsPerReq, 0)} µs @ ${s.rate} req/s, ${num(server.stream.receiverCpuUsPerReq, 0)} µs streaming, ${num(server.saturation.receiverCpuUsPerReq, 0)} µs at saturation (a ClickHouse server's work, not in proxy-server's own cpu µs/req)`,
+    );
   }
   out.push('RSS counts the code pages of native libraries too (the embedded ClickHouse maps ~200 MB of them, clean and shared); "of it anon" is the memory the process itself allocated.');
   for (const name of TARGETS) {
