@@ -42,6 +42,23 @@ export const SRE_PANELS = {
   freshness: 'Seconds since the last span, per service',
 } as const;
 
+/**
+ * A p95 per interval and route · model from one of the rollup's quantile states (its series label
+ * is built per group, after the GROUP BY). Groups with no value (TTFT of calls that never streamed)
+ * are left out.
+ */
+function p95ByRouteAndModelSql(t: Tables, quantiles: Parameters<typeof rollupQuantile>[0]): string {
+  return `SELECT time, concat(route, ' · ', model) AS series, p95_ms FROM (
+  SELECT ${ROLLUP_TIME} AS time, ${R.Route} AS route, ${R.RequestModel} AS model, ${rollupQuantile(quantiles, 0.95)} AS p95_ms
+  FROM ${t.rollup}
+  WHERE $__timeFilter(${R.Minute})
+    AND ${callFilters()}
+  GROUP BY time, route, model
+)
+WHERE isFinite(p95_ms)
+ORDER BY time`;
+}
+
 export function sreDashboard(t: Tables): Dashboard {
   const stat = (title: string, description: string, sql: string, unit: string, w = 4) => panel({ type: 'stat', title, description, w, h: 4, unit, targets: [target(sql, Format.Table)] });
 
@@ -181,14 +198,7 @@ ORDER BY time`,
       defaults: byLabel('series'),
       targets: [
         target(
-          `SELECT time, concat(route, ' · ', model) AS series, p95_ms FROM (
-  SELECT ${ROLLUP_TIME} AS time, ${R.Route} AS route, ${R.RequestModel} AS model, ${rollupQuantile(R.DurationMsQuantiles, 0.95)} AS p95_ms
-  FROM ${t.rollup}
-  WHERE $__timeFilter(${R.Minute})
-    AND ${callFilters()}
-  GROUP BY time, route, model
-)
-ORDER BY time`,
+          p95ByRouteAndModelSql(t, R.DurationMsQuantiles),
           Format.TimeSeries,
         ),
       ],
@@ -203,15 +213,7 @@ ORDER BY time`,
       defaults: byLabel('series'),
       targets: [
         target(
-          `SELECT time, concat(route, ' · ', model) AS series, p95_ms FROM (
-  SELECT ${ROLLUP_TIME} AS time, ${R.Route} AS route, ${R.RequestModel} AS model, ${rollupQuantile(R.TtftMsQuantiles, 0.95)} AS p95_ms
-  FROM ${t.rollup}
-  WHERE $__timeFilter(${R.Minute})
-    AND ${callFilters()}
-  GROUP BY time, route, model
-)
-WHERE isFinite(p95_ms)
-ORDER BY time`,
+          p95ByRouteAndModelSql(t, R.TtftMsQuantiles),
           Format.TimeSeries,
         ),
       ],

@@ -28,11 +28,12 @@ import { arch, constants as osConstants, cpus, loadavg, platform, tmpdir } from 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Pool } from 'undici';
-import { REPO_ROOT, freePort, indent, killAllChildren, spawnNode, type Child } from './children.ts';
+import { REPO_ROOT, killAllChildren, spawnNode, type Child } from './children.ts';
 import { createLoadPool, runOpenLoop, summarize, type OpenLoopRequest, type OpenLoopRun } from './open-loop.ts';
 import { cpuMicros, memory, type Memory } from './procstat.ts';
 import { PROXY_TARGETS, PROXY_VARIANTS, TARGETS, buildReport, type ProcessCost, type OtlpReceiverStats, type ProxyTargetName, type Settings, type TargetName, type TargetOutcome } from './report.ts';
 import { saturate, summarizeSaturation, type SaturationRun } from './saturate.ts';
+import { startFakeProvider, startSidecar } from './sidecar.ts';
 
 const env = (name: string, fallback: number): number => {
   const v = Number(process.env[name]);
@@ -63,7 +64,6 @@ const selected = new Set(
     .filter(Boolean),
 );
 
-const PROXY_READY_TIMEOUT_MS = 15_000;
 const SETTLE_MS = 300;
 /** After its load, a target counts as done once it uses less than QUIET_CPU_SHARE of a core over a window. */
 const QUIET_WINDOW_MS = 200;
@@ -95,12 +95,6 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 // ---- the three ways to reach the fake upstream ------------------------------------------------
-async function startFakeUpstream(): Promise<{ child: Child; origin: string; port: number }> {
-  const child = spawnNode('fake-provider', ['--import', 'tsx', 'test/fake-provider/main.ts', '--port', '0']);
-  const m = await child.waitForOutput(/fake-provider listening on (http:\/\/\S+:(\d+))/, 15_000);
-  return { child, origin: m[1] as string, port: Number(m[2]) };
-}
-
 async function startBare(upstreamOrigin: string): Promise<{ child: Child; origin: string }> {
   // IPC only so that the forwarder notices the bench's death (it exits on 'disconnect').
   const child = spawnNode('bare-passthrough', ['--import', 'tsx', 'test/bench/bare-passthrough.ts', '--upstream', upstreamOrigin], { ipc: true });
@@ -129,62 +123,22 @@ async function startClickHouse(): Promise<{ child: Child; url: string; stats: st
 }
 
 async function startProxy(fakePort: number, variant: ProxyTargetName): Promise<{ child: Child; origin: string }> {
-  const [port, adminPort] = [await freePort(), await freePort()];
   tempDir ??= mkdtempSync(join(tmpdir(), 'llm-sidecar-npm-bench-'));
   // One directory per variant: its own config file (a sidecar reloads when its file changes) and
-  // its own on-disk state (the embedded ClickHouse locks its data directory).
+  // its own on-disk state (the embedded ClickHouse locks its data directory); thrown away at exit.
   const dir = join(tempDir, variant);
   mkdirSync(dir, { recursive: true });
-  const configFile = join(dir, 'sidecar.yaml');
   let telemetry = PROXY_VARIANTS[variant].telemetry;
   if (variant === 'proxy-otlp') telemetry = telemetry.replace('${OTLP_ENDPOINT}', `${(await startReceiver()).origin}/v1/traces`);
   if (variant === 'proxy-server') telemetry = telemetry.replace('${CLICKHOUSE_URL}', (await startClickHouse()).url);
-  writeFileSync(
-    configFile,
-    [
-      `listen: { host: 127.0.0.1, port: ${port} }`,
-      `admin: { host: 127.0.0.1, port: ${adminPort} }`,
-      'providers:',
-      `  openai: { type: openai, baseUrl: http://127.0.0.1:${fakePort}/v1 }`,
-      `  anthropic: { type: anthropic, baseUrl: http://127.0.0.1:${fakePort} }`,
-      telemetry,
-      settings.proxyExtraYaml ?? '',
-      '',
-    ].join('\n'),
-  );
-  // Working directory = the temp dir: the sidecar's default on-disk state (./.llm-sidecar: embedded
-  // ClickHouse, spool) then lands there, is thrown away afterwards, and never collides with another
-  // sidecar running from the repo. Short drain so that stopping it does not hold the run up.
-  const child = spawnNode(`llm-sidecar proxy (${variant})`, [join(REPO_ROOT, 'bin/llm-sidecar'), 'proxy', '--config', configFile], {
-    cwd: dir,
-    env: { LLM_SIDECAR_DRAIN_MS: '1000' },
-  });
-  const deadline = Date.now() + PROXY_READY_TIMEOUT_MS;
-  let gaveUp = false;
-  const ready = async (): Promise<void> => {
-    while (!gaveUp) {
-      try {
-        const res = await request(`http://127.0.0.1:${adminPort}/readyz`, { headersTimeout: 1_000, bodyTimeout: 1_000 });
-        await res.body.dump();
-        if (res.statusCode === 200) return;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) {
-        throw new Error(`not ready (GET /readyz on admin port ${adminPort} ≠ 200) within ${PROXY_READY_TIMEOUT_MS / 1000} s\noutput:\n${indent(child.tail())}`);
-      }
-      await sleep(100);
-    }
-  };
-  try {
-    await Promise.race([ready(), child.exited]);
-  } catch (err) {
-    await child.stop(500);
-    throw err;
-  } finally {
-    gaveUp = true;
-  }
-  return { child, origin: `http://127.0.0.1:${port}` };
+  const config = [
+    'providers:',
+    `  openai: { type: openai, baseUrl: http://127.0.0.1:${fakePort}/v1 }`,
+    `  anthropic: { type: anthropic, baseUrl: http://127.0.0.1:${fakePort} }`,
+    telemetry,
+    settings.proxyExtraYaml ?? '',
+  ].join('\n');
+  return startSidecar(`llm-sidecar proxy (${variant})`, config, { dir, drainMs: 1000 });
 }
 
 const SMOKE_REQUESTS = [
@@ -352,7 +306,7 @@ async function main(): Promise<number> {
   }
   log(`node ${process.version}; targets ${[...selected].join(', ')}; report follows on stdout`);
 
-  const fake = await startFakeUpstream();
+  const fake = await startFakeProvider();
   const upstreamPid = fake.child.pid;
   log(`fake upstream on ${fake.origin} (pid ${upstreamPid})`);
 

@@ -9,9 +9,9 @@
 import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { killAllChildren, spawnNode } from '../bench/children.ts';
+import { killAllChildren } from '../bench/children.ts';
 import { createLoadPool, percentiles, runOpenLoop, type OpenLoopRequest, type OpenLoopRun } from '../bench/open-loop.ts';
-import { startSidecar } from '../bench/sidecar.ts';
+import { startFakeProvider, startSidecar } from '../bench/sidecar.ts';
 import { startRedis } from './redis-server.ts';
 
 const rate = Number(process.argv[2] ?? 500);
@@ -27,10 +27,9 @@ const REQUEST: OpenLoopRequest = {
 
 process.on('exit', () => killAllChildren());
 
-const fake = spawnNode('fake-provider', ['--import', 'tsx', 'test/fake-provider/main.ts', '--port', '0']);
-const m = await fake.waitForOutput(/fake-provider listening on (http:\/\/\S+:(\d+))/, 15_000);
+const fake = await startFakeProvider();
 const redis = await startRedis();
-const common = ['providers:', `  openai: { type: openai, baseUrl: http://127.0.0.1:${m[2]}/v1 }`, 'telemetry: { clickhouse: { mode: off } }'];
+const common = ['providers:', `  openai: { type: openai, baseUrl: ${fake.origin}/v1 }`, 'telemetry: { clickhouse: { mode: off } }'];
 const plain = await startSidecar('llm-sidecar proxy (plain)', common.join('\n'));
 const budgets = await startSidecar(
   'llm-sidecar proxy (budgets on Redis)',
@@ -79,7 +78,7 @@ for (const s of [plain, budgets]) {
   rmSync(s.dir, { recursive: true, force: true });
 }
 await redis.stop();
-await fake.stop();
+await fake.child.stop();
 
 const fmt = (v: number): string => v.toFixed(3);
 let failed = keys === 0;

@@ -14,9 +14,9 @@
 // generator's share of two shared cores, which is why `direct` is printed beside them.
 import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { killAllChildren, spawnNode } from '../bench/children.ts';
+import { killAllChildren } from '../bench/children.ts';
 import { createLoadPool, percentiles, runOpenLoop, type OpenLoopRequest, type OpenLoopRun } from '../bench/open-loop.ts';
-import { startSidecar } from '../bench/sidecar.ts';
+import { startFakeProvider, startSidecar } from '../bench/sidecar.ts';
 
 const rate = Number(process.argv[2] ?? 500);
 const seconds = Number(process.argv[3] ?? 8);
@@ -41,19 +41,18 @@ interface Kind {
   notHit: number;
 }
 
-const fake = spawnNode('fake-provider', ['--import', 'tsx', 'test/fake-provider/main.ts', '--port', '0']);
-const m = await fake.waitForOutput(/fake-provider listening on (http:\/\/\S+:(\d+))/, 15_000);
+const fake = await startFakeProvider();
 const sidecar = await startSidecar(
   'llm-sidecar proxy (cache)',
   [
     'providers:',
-    `  openai: { type: openai, baseUrl: http://127.0.0.1:${m[2]}/v1 }`,
+    `  openai: { type: openai, baseUrl: ${fake.origin}/v1 }`,
     'telemetry: { clickhouse: { mode: off } }',
     'cache: { mode: all }',
   ].join('\n'),
 );
 const kinds: Kind[] = [
-  { name: 'direct', origin: m[1] as string, req: JSON_REQUEST, runs: [], sidecarMs: [], notHit: 0 },
+  { name: 'direct', origin: fake.origin, req: JSON_REQUEST, runs: [], sidecarMs: [], notHit: 0 },
   { name: 'hit', origin: sidecar.origin, req: JSON_REQUEST, runs: [], sidecarMs: [], notHit: 0 },
   { name: 'hit-stream', origin: sidecar.origin, req: STREAM_REQUEST, runs: [], sidecarMs: [], notHit: 0 },
 ];
@@ -81,7 +80,7 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 for (const pool of pools.values()) await pool.destroy();
 await sidecar.child.stop();
-await fake.stop();
+await fake.child.stop();
 rmSync(sidecar.dir, { recursive: true, force: true });
 
 const fmt = (v: number): string => v.toFixed(3);

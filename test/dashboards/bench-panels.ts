@@ -66,6 +66,7 @@ import {
 } from '../../shared/clickhouse/schema.ts';
 import { createEmbeddedStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
 import * as A from '../../shared/telemetry/semconv.ts';
+import { percentiles } from '../bench/open-loop.ts';
 import { alertQueries, allSelected, panelQueries, readCommitted, traceLinkQuery, traceLinks, variableQueries } from './harness.ts';
 
 const DB = 'otel';
@@ -494,12 +495,6 @@ interface Measured extends Job {
   error?: string;
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
 
 async function measure(store: ClickHouseStore, job: Job, runs: number): Promise<Measured> {
   const times: number[] = [];
@@ -516,7 +511,7 @@ async function measure(store: ClickHouseStore, job: Job, runs: number): Promise<
     return { ...job, cold: NaN, p50: NaN, max: NaN, rows: 0, error: message.split('\n')[0] ?? message };
   }
   const warm = times.length > 1 ? times.slice(1) : times;
-  return { ...job, cold: times[0] as number, p50: median(warm), max: Math.max(...times), rows };
+  return { ...job, cold: times[0] as number, p50: percentiles(Float64Array.from(warm)).p50, max: Math.max(...times), rows };
 }
 
 function jobs(end: Date): Job[] {

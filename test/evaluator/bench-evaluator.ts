@@ -58,6 +58,7 @@ import { LLM_CALLS as C, LLM_EVALUATIONS as E, TABLE_LLM_CALLS, TABLE_LLM_EVALUA
 import { createEmbeddedStore, type ClickHouseStore, type QueryParams } from '../../shared/clickhouse/store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { freePort, killAllChildren, spawnNode } from '../bench/children.ts';
+import { percentiles } from '../bench/open-loop.ts';
 import { cpuMicros } from '../bench/procstat.ts';
 import { seedCalls, type SeedCall } from './seed.ts';
 
@@ -135,10 +136,7 @@ const num = (name: keyof typeof opts): number => {
   return v;
 };
 
-function p50(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)] ?? NaN;
-}
+const p50 = (xs: readonly number[]): number => percentiles(Float64Array.from(xs)).p50;
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const t = performance.now();
