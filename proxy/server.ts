@@ -40,7 +40,17 @@ export interface ProxyOptions {
   recorder?: CallRecorder;
   translation?: (from: ApiDialect, to: ApiDialect) => Translation | undefined;
   onBreakerChange?: (target: string, from: BreakerState, to: BreakerState) => void;
+  /** `POST /llm-sidecar/v1/feedback`: the sidecar's own endpoint (paths under /llm-sidecar/ are never forwarded). */
+  feedback?: OwnEndpoint;
 }
+
+/** An endpoint of the sidecar's own on the traffic port; it answers the request itself. */
+export interface OwnEndpoint {
+  handle(req: IncomingMessage, res: ServerResponse, requestId: string): void | Promise<void>;
+}
+
+/** Paths under this prefix are the sidecar's own and never reach a provider. */
+export const OWN_PATH_PREFIX = '/llm-sidecar/';
 
 const NO_RETRY: RetryConfig = { maxRetries: 0, on: [], baseMs: 0, maxMs: 0, maxRetryAfterMs: 0, budgetRatio: 0 };
 
@@ -225,6 +235,10 @@ export class ProxyServer {
       sendError(res, dialect, new SidecarError('LLM_SIDECAR_SHUTTING_DOWN', 'llm-sidecar is shutting down; retry'), requestId, { connection: 'close' });
       return;
     }
+    if (pathname.startsWith(OWN_PATH_PREFIX)) {
+      this.handleOwn(req, res, pathname, dialect, requestId);
+      return;
+    }
     const controls = readControls(req.headers);
     if (endpoint.kind === 'llm') {
       this.handleLlm(req, res, endpoint, pathname, controls, requestId, startEpochMs).catch((err: unknown) => this.fail(req, res, dialect, err, requestId));
@@ -235,6 +249,19 @@ export class ProxyServer {
         this.fail(req, res, dialect, err, requestId);
       }
     }
+  }
+
+  /** The sidecar's own endpoints: answered here, never forwarded; unknown ones are a 404 of ours. */
+  private handleOwn(req: IncomingMessage, res: ServerResponse, pathname: string, dialect: ApiDialect, requestId: string): void {
+    const own = pathname === '/llm-sidecar/v1/feedback' ? this.options.feedback : undefined;
+    if (!own) {
+      req.resume();
+      sendError(res, dialect, new SidecarError('LLM_SIDECAR_NOT_FOUND', `${pathname} is not an endpoint of llm-sidecar`), requestId);
+      return;
+    }
+    Promise.resolve()
+      .then(() => own.handle(req, res, requestId))
+      .catch((err: unknown) => this.fail(req, res, dialect, err, requestId));
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, dialect: ApiDialect, err: unknown, requestId: string): void {

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   LLM_SIDECAR_BUDGET_EXCEEDED: { status: 429, retryable: false, errorType: 'budget_exceeded' },
   LLM_SIDECAR_RATE_LIMITED: { status: 429, retryable: true, errorType: 'rate_limited' },
   LLM_SIDECAR_BUDGET_UNAVAILABLE: { status: 503, retryable: true, errorType: 'budget_unavailable' },
+  LLM_SIDECAR_NOT_FOUND: { status: 404, retryable: false, errorType: 'not_found' },
   LLM_SIDECAR_NO_PROVIDER: { status: 404, retryable: false, errorType: 'no_provider' },
   LLM_SIDECAR_BODY_TOO_LARGE: { status: 413, retryable: false, errorType: 'request_too_large' },
   LLM_SIDECAR_UPSTREAM_UNREACHABLE: { status: 502, retryable: true, errorType: 'upstream_unreachable' },
