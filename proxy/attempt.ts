@@ -1,15 +1,21 @@
 // One physical request to a provider, as an undici dispatch handler. It decides nothing about
 // retries; it reports what happened, and writes to the app only once the call commits to it:
-//   JSON answers are held whole and handed back (the call validates them, then sends);
+//   JSON answers are held whole and handed back (the call validates them, then sends), up to
+//   `maxBufferedBytes`; a larger one is streamed through as it arrives (cost and overhead then go
+//   in trailers) unless it must be translated, which needs it whole;
 //   streams hold their preamble (role-only chunk, message_start, ping) until the first content,
 //   so that a failure before content can still be retried or fall back invisibly; from the first
 //   content on, chunks go to the app as they arrive, with backpressure.
+// Nothing that looks like an answer but is not one reaches the app as a clean answer: a stream
+// without the provider's end marker ends with an error event, a 2xx that is not JSON (or not SSE
+// we can read) fails the attempt. The outcomes per fault are tabled in docs/errors.md.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { brotliDecompress, gunzip, inflate, type InputType } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { errorEvent, SidecarError, type ApiDialect } from '../shared/errors.ts';
 import type { LlmEndpoint } from './endpoints.ts';
-import { hideInjectedUsage, streamObserver, type ObservedResponse, type StreamObserver } from './response-observer.ts';
-import { parseEvent, SseSplitter, type SseEvent } from './sse.ts';
+import { hideInjectedUsage, LARGE_ANSWER_EDGE_BYTES, observeJson, observeLargeJson, streamObserver, type ObservedResponse, type StreamObserver } from './response-observer.ts';
+import { readEvent, SseSplitter, type SseEvent } from './sse.ts';
 import { StreamAssembler } from './telemetry/content.ts';
 import type { StreamRecorder } from './cache/stream-recorder.ts';
 import { mapUpstreamError } from './upstream.ts';
@@ -31,6 +37,9 @@ export interface AttemptOptions {
   /** Hold the stream's preamble until content (only worth it when a retry or fallback could follow). */
   holdPreamble: boolean;
   maxBufferedBytes: number;
+  /** A JSON answer above `maxBufferedBytes` may go to the app as it arrives (false when it must be translated). */
+  streamLargeAnswers: boolean;
+  /** Until the headers of a JSON answer, or the first content of a stream (every attempt, the last one included). */
   firstTokenMs: number | undefined;
   totalMs: number | undefined;
   capture: boolean;
@@ -42,8 +51,8 @@ export interface AttemptOptions {
 }
 
 export type AttemptOutcome =
-  /** A complete non-streaming answer (any status), not sent yet. */
-  | { kind: 'answer'; status: number; headers: IncomingHttpHeaders; body: Buffer }
+  /** A complete non-streaming answer (any status), not sent yet, with what was read from it. */
+  | { kind: 'answer'; status: number; headers: IncomingHttpHeaders; body: Buffer; observed: ObservedResponse }
   /** A stream that ended before any content: nothing sent yet; the held bytes can still be flushed. */
   | { kind: 'empty-stream'; status: number; headers: IncomingHttpHeaders; held: (Buffer | string)[]; observed: ObservedResponse }
   /** The answer went to the app (possibly ending in an error event). */
@@ -62,6 +71,18 @@ function isContent(ev: SseEvent): boolean {
   for (const m of CONTENT_MARKERS) if (ev.data.includes(m) && !ev.data.includes('"content":""')) return true;
   return false;
 }
+
+/** Cheap shape check: every event of the APIs the sidecar reads carries one JSON object. */
+function looksJson(data: string): boolean {
+  return data.charCodeAt(0) === 123 && data.charCodeAt(data.length - 1) === 125;
+}
+
+const DECODERS: Record<string, (buf: InputType, opts: { maxOutputLength: number }, cb: (err: Error | null, out: Buffer) => void) => void> = {
+  gzip: gunzip,
+  'x-gzip': gunzip,
+  deflate: inflate,
+  br: brotliDecompress,
+};
 
 export class Attempt implements Dispatcher.DispatchHandler {
   readonly result: Promise<AttemptOutcome>;
@@ -82,6 +103,13 @@ export class Attempt implements Dispatcher.DispatchHandler {
   private totalTimer: NodeJS.Timeout | undefined;
   private abortReason: 'timeout' | 'client' | undefined;
   private waitingDrain = false;
+  /** The stream has shown content (the first-token timer stops there). */
+  private contentSeen = false;
+  /** A stream event that is not JSON (garbage from the provider or a gateway in between). */
+  private invalidEvent = false;
+  private expectJsonEvents = false;
+  /** A JSON answer too large to hold, going to the app as it arrives: its first and last bytes. */
+  private large: { head: string; tail: Buffer[]; tailBytes: number } | undefined;
   tStart = 0;
   tHeaders = 0;
   tFirstChunk = 0;
@@ -121,17 +149,24 @@ export class Attempt implements Dispatcher.DispatchHandler {
     if (this.abortReason) controller.abort(new Error('aborted before start'));
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     this.tHeaders = performance.now();
     this.status = statusCode;
     this.headers = headers;
     const ct = headers['content-type'];
-    this.sse = statusCode < 300 && typeof ct === 'string' && ct.startsWith('text/event-stream');
+    this.sse = statusCode < 300 && typeof ct === 'string' && ct.trimStart().toLowerCase().startsWith('text/event-stream');
     if (!this.sse) {
       // A JSON answer's first token is its headers.
       clearTimeout(this.firstTokenTimer);
       return;
     }
+    const encoding = headers['content-encoding'];
+    if (encoding !== undefined && encoding !== 'identity') {
+      // The sidecar asked for identity; a compressed stream cannot be read for usage or end markers.
+      controller.abort(new SidecarError('LLM_SIDECAR_UPSTREAM_INVALID_RESPONSE', `provider "${this.o.providerName}" sent a stream with content-encoding "${String(encoding)}" although identity was asked`));
+      return;
+    }
+    this.expectJsonEvents = this.o.upstreamEndpoint.operation === 'chat' || this.o.upstreamEndpoint.operation === 'responses';
     this.splitter = new SseSplitter();
     this.observer = streamObserver(this.o.upstreamEndpoint);
     if (this.o.capture) this.assembler = new StreamAssembler();
@@ -142,11 +177,9 @@ export class Attempt implements Dispatcher.DispatchHandler {
     if (this.tFirstChunk === 0) this.tFirstChunk = performance.now();
     if (!this.sse) {
       this.size += chunk.length;
-      if (this.size > this.o.maxBufferedBytes) {
-        controller.abort(new SidecarError('LLM_SIDECAR_UPSTREAM_CONNECTION_RESET', `answer from provider "${this.o.providerName}" exceeds ${this.o.maxBufferedBytes} bytes`));
-        return;
-      }
+      if (this.large) return this.passLarge(controller, chunk);
       this.chunks.push(chunk);
+      if (this.size > this.o.maxBufferedBytes) this.startLarge(controller);
       return;
     }
     const events = (this.splitter as SseSplitter).push(chunk);
@@ -154,7 +187,12 @@ export class Attempt implements Dispatcher.DispatchHandler {
     let out = '';
     let sawContent = false;
     for (const raw of events) {
-      const ev = parseEvent(raw);
+      const ev = readEvent(raw);
+      if (ev === undefined) {
+        // Comments and data-less blocks (keep-alives): forwarded, never observed or translated.
+        if (!passRaw && !this.o.translator) out += `${raw}\n\n`;
+        continue;
+      }
       this.observe(ev);
       if (!sawContent && isContent(ev)) sawContent = true;
       if (passRaw) continue;
@@ -172,9 +210,18 @@ export class Attempt implements Dispatcher.DispatchHandler {
       }
     }
     const payload: Buffer | string = passRaw ? chunk : out;
+    const content = this.o.translator ? this.o.translator.hasContent : sawContent;
+    if (content && !this.contentSeen) {
+      this.contentSeen = true;
+      clearTimeout(this.firstTokenTimer);
+    }
     if (!this.committed) {
+      if (this.invalidEvent) {
+        // Garbage before any content: nothing reached the app, so the next attempt or target can answer.
+        controller.abort(new SidecarError('LLM_SIDECAR_UPSTREAM_INVALID_RESPONSE', `provider "${this.o.providerName}" sent a stream event that is not JSON`));
+        return;
+      }
       if (payload.length > 0) this.held.push(payload);
-      const content = this.o.translator ? this.o.translator.hasContent : sawContent;
       if (!content) return;
       this.commitStream();
       return;
@@ -182,24 +229,75 @@ export class Attempt implements Dispatcher.DispatchHandler {
     if (payload.length > 0) this.write(controller, payload);
   }
 
+  /** The JSON answer outgrew the buffer: send it through as it comes, or fail when it must be held. */
+  private startLarge(controller: Dispatcher.DispatchController): void {
+    if (!this.o.streamLargeAnswers) {
+      controller.abort(
+        new SidecarError('LLM_SIDECAR_UPSTREAM_RESPONSE_TOO_LARGE', `the answer of provider "${this.o.providerName}" exceeds listen.maxBufferedResponseBytes (${this.o.maxBufferedBytes} bytes) and must be translated whole`),
+      );
+      return;
+    }
+    clearTimeout(this.firstTokenTimer);
+    const held = Buffer.concat(this.chunks, this.size);
+    this.chunks = [];
+    this.large = { head: held.subarray(0, LARGE_ANSWER_EDGE_BYTES).toString('utf8'), tail: [], tailBytes: 0 };
+    this.committed = true;
+    this.tCommit = performance.now();
+    this.o.commit(this.status, this.headers);
+    this.size -= held.length;
+    this.passLarge(controller, held);
+  }
+
+  private passLarge(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const l = this.large as NonNullable<typeof this.large>;
+    l.tail.push(chunk);
+    l.tailBytes += chunk.length;
+    while (l.tail.length > 1 && l.tailBytes - (l.tail[0] as Buffer).length >= LARGE_ANSWER_EDGE_BYTES) l.tailBytes -= (l.tail.shift() as Buffer).length;
+    this.write(controller, chunk);
+  }
+
   onResponseEnd(): void {
     this.tEnd = performance.now();
     this.clearTimers();
+    if (this.large) {
+      const tail = Buffer.concat(this.large.tail).toString('utf8');
+      this.settle({ kind: 'committed', status: this.status, observed: observeLargeJson(this.o.upstreamEndpoint, this.large.head, tail) });
+      return;
+    }
     if (!this.sse) {
       const body = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.size);
       this.chunks = [];
-      this.settle({ kind: 'answer', status: this.status, headers: this.headers, body });
+      const encoding = this.headers['content-encoding'];
+      if (encoding === undefined || encoding === 'identity') this.settleAnswer(body);
+      else this.decode(String(encoding).toLowerCase(), body);
       return;
     }
     const rest = (this.splitter as SseSplitter).end();
     let tail = '';
-    if (rest.length > 0) {
-      const ev = parseEvent(rest);
+    // An unterminated last event is read all the same (a lenient end, as the SDKs' own parsers are).
+    const ev = rest.length > 0 ? readEvent(rest) : undefined;
+    if (ev) {
       this.observe(ev);
-      if (this.o.hideUsage && !this.o.translator) tail = hideInjectedUsage(ev) ?? '';
+      if (this.o.hideUsage && !this.o.translator) {
+        const kept = hideInjectedUsage(ev);
+        if (kept !== undefined) tail = `${kept}\n\n`;
+      }
+    }
+    const observed = (this.observer as StreamObserver).result;
+    const failure = this.streamFailure(observed);
+    if (failure) {
+      this.o.recorder?.abandon();
+      if (!this.committed) {
+        this.settle({ kind: 'failed', error: failure, cause: 'other' });
+        return;
+      }
+      if (tail) this.o.res.write(tail);
+      // The provider's own error event already reached the app; anything else gets ours.
+      if (failure.code !== 'LLM_SIDECAR_UPSTREAM_STREAM_ERROR' && !this.o.res.destroyed) this.o.res.write(errorEvent(this.o.clientDialect, failure));
+      this.settle({ kind: 'committed', status: this.status, observed, error: failure, output: this.assembler });
+      return;
     }
     if (this.o.translator) tail += this.o.translator.end();
-    const observed = (this.observer as StreamObserver).result;
     if (!this.committed) {
       if (tail) this.held.push(tail);
       this.settle({ kind: 'empty-stream', status: this.status, headers: this.headers, held: this.held, observed });
@@ -207,6 +305,43 @@ export class Attempt implements Dispatcher.DispatchHandler {
     }
     if (tail) this.o.res.write(tail);
     this.settle({ kind: 'committed', status: this.status, observed, output: this.assembler });
+  }
+
+  /** Why a stream that ended cleanly at the transport level is still not a complete answer. */
+  private streamFailure(observed: ObservedResponse): SidecarError | undefined {
+    const p = `provider "${this.o.providerName}"`;
+    if (observed.providerError) return new SidecarError('LLM_SIDECAR_UPSTREAM_STREAM_ERROR', `${p} ended the stream with an error event`);
+    if (this.invalidEvent) return new SidecarError('LLM_SIDECAR_UPSTREAM_INVALID_RESPONSE', `${p} sent a stream event that is not JSON`);
+    if (!observed.completed) {
+      const marker = this.o.upstreamEndpoint.dialect === 'anthropic' ? 'message_stop' : this.o.upstreamEndpoint.operation === 'responses' ? 'response.completed' : 'a finish chunk and [DONE]';
+      return new SidecarError('LLM_SIDECAR_UPSTREAM_STREAM_CUT', `the stream from ${p} was cut before it completed: it ended without ${marker}`);
+    }
+    return undefined;
+  }
+
+  /** A JSON answer, read once here; a 2xx that is not JSON is no answer (retry, fall back, or 502). */
+  private settleAnswer(body: Buffer): void {
+    const observed = observeJson(this.o.upstreamEndpoint, body);
+    if (this.status < 300 && observed.json === undefined) {
+      const type = this.headers['content-type'];
+      this.settle({ kind: 'failed', error: new SidecarError('LLM_SIDECAR_UPSTREAM_INVALID_RESPONSE', `provider "${this.o.providerName}" answered ${this.status} with a body that is not JSON (content-type ${JSON.stringify(type ?? null)})`), cause: 'other' });
+      return;
+    }
+    this.settle({ kind: 'answer', status: this.status, headers: this.headers, body, observed });
+  }
+
+  /** A compressed JSON answer although identity was asked: decoded (bounded), then read as usual. */
+  private decode(encoding: string, body: Buffer): void {
+    const fn = DECODERS[encoding];
+    const fail = (why: string): void => this.settle({ kind: 'failed', error: new SidecarError('LLM_SIDECAR_UPSTREAM_INVALID_RESPONSE', `provider "${this.o.providerName}" sent a body with content-encoding "${encoding}": ${why}`), cause: 'other' });
+    if (!fn) return fail('not a known encoding');
+    fn(body, { maxOutputLength: this.o.maxBufferedBytes }, (err, out) => {
+      if (err) return fail(err.message);
+      const { 'content-encoding': _dropped, ...rest } = this.headers;
+      this.headers = rest;
+      this.size = out.length;
+      this.settleAnswer(out);
+    });
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
@@ -225,9 +360,19 @@ export class Attempt implements Dispatcher.DispatchHandler {
       this.abortReason === 'timeout'
         ? new SidecarError('LLM_SIDECAR_UPSTREAM_TIMEOUT', `provider "${this.o.providerName}" exceeded the ${this.timeoutWhich} timeout`)
         : mapUpstreamError(err, this.o.providerName);
+    if (this.large) {
+      // Half a JSON document cannot carry an error: the connection to the app is cut, as the provider's was.
+      this.o.res.destroy();
+      this.settle({ kind: 'committed', status: this.status, observed: { completed: false }, error: mapped });
+      return;
+    }
     if (this.committed) {
-      // Never end a cut stream as a clean 200: the app's SDK must see an error event.
-      const cut = new SidecarError('LLM_SIDECAR_UPSTREAM_STREAM_CUT', `the stream from provider "${this.o.providerName}" was cut before it completed: ${mapped.message}`);
+      // Never end a cut stream as a clean 200: the app's SDK must see an error event. A timeout
+      // keeps its own code (it names the cause); anything else is a cut.
+      const cut =
+        mapped.code === 'LLM_SIDECAR_UPSTREAM_TIMEOUT'
+          ? new SidecarError('LLM_SIDECAR_UPSTREAM_TIMEOUT', `the stream from provider "${this.o.providerName}" was cut before it completed: ${mapped.message}`)
+          : new SidecarError('LLM_SIDECAR_UPSTREAM_STREAM_CUT', `the stream from provider "${this.o.providerName}" was cut before it completed: ${mapped.message}`);
       if (!this.o.res.destroyed) this.o.res.write(errorEvent(this.o.clientDialect, cut));
       this.settle({ kind: 'committed', status: this.status, observed: this.observedOrEmpty(), error: cut, output: this.assembler });
       return;
@@ -237,6 +382,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   }
 
   private observe(ev: SseEvent): void {
+    if (this.expectJsonEvents && !looksJson(ev.data) && ev.data !== '[DONE]') this.invalidEvent = true;
     (this.observer as StreamObserver).onEvent(ev);
     this.o.recorder?.push(ev.event, ev.data);
     const a = this.assembler;
@@ -258,7 +404,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   private commitStream(): void {
     this.committed = true;
     this.tCommit = performance.now();
-    clearTimeout(this.firstTokenTimer);
+    // The first-token timer keeps running until content, also on a stream committed at its headers.
     this.o.commit(this.status, this.headers);
     for (const h of this.held) this.o.res.write(h);
     this.held = [];

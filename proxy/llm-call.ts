@@ -233,6 +233,7 @@ export class LlmCall {
       translator: translation && input.stream ? translation.stream({ includeUsage: clientAskedForUsage(input.body), requestedModel: input.requestModel }) : undefined,
       holdPreamble,
       maxBufferedBytes: this.deps.maxBufferedBytes,
+      streamLargeAnswers: !translation,
       firstTokenMs: target.timeouts.firstTokenMs,
       totalMs: target.timeouts.totalMs,
       capture: input.capture !== undefined,
@@ -315,7 +316,7 @@ export class LlmCall {
     }
     if (outcome.kind !== 'answer') return;
     const upstreamEndpoint = translation ? ENDPOINTS[served.target.provider.type] : this.input.endpoint;
-    const observed = observeJson(upstreamEndpoint, outcome.body);
+    const observed = outcome.observed ?? observeJson(upstreamEndpoint, outcome.body);
     let body = outcome.body;
     if (translation && observed.json && outcome.status < 400) body = Buffer.from(JSON.stringify(translation.response(observed.json, this.input.requestModel)));
     else if (translation && outcome.status >= 400) body = Buffer.from(JSON.stringify(translation.error(outcome.status, observed.json)));

@@ -17,8 +17,13 @@ export interface ObservedResponse {
   responseModel?: string;
   responseId?: string;
   finishReasons?: string[];
-  /** True once the provider's own end-of-answer marker was seen (stream completeness). */
+  /**
+   * True once the provider's own end-of-answer marker was seen (stream completeness): OpenAI chat's
+   * finish chunk and `[DONE]`, Anthropic's `message_stop`, the Responses API's terminal event.
+   */
   completed: boolean;
+  /** The provider ended the stream with its own error event (forwarded to the app as it came). */
+  providerError?: boolean;
   /** The parsed JSON answer (non-streaming only), for content capture. */
   json?: Record<string, unknown>;
 }
@@ -77,6 +82,69 @@ export function observeJson(endpoint: LlmEndpoint, body: Buffer): ObservedRespon
   return out;
 }
 
+/** Bytes kept from each end of an answer too large to hold: ids and models open it, usage closes it. */
+export const LARGE_ANSWER_EDGE_BYTES = 64 * 1024;
+
+/** The JSON object that starts at `from` in `text` (string-aware brace matching), or undefined. */
+function objectAt(text: string, from: number): Json | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \\ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 /* { */) depth++;
+    else if (c === 125 /* } */ && --depth === 0) return tryParse(text.slice(from, i + 1));
+  }
+  return undefined;
+}
+
+function stringField(text: string, key: string, last: boolean): string | undefined {
+  const re = new RegExp(`"${key}"\\s*:\\s*"((?:[^"\\\\]|\\\\.)*)"`, 'g');
+  let found: string | undefined;
+  for (const m of text.matchAll(re)) {
+    found = m[1];
+    if (!last) break;
+  }
+  if (found === undefined) return undefined;
+  try {
+    return JSON.parse(`"${found}"`) as string;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Fields of a non-streaming answer too large to hold (it was streamed through to the app), read
+ * from its first and last bytes: `id` and `model` open every answer of both APIs (embeddings put
+ * `model` last), `usage` and the finish reason close them. Best effort by design: what cannot be
+ * found is reported as unknown, never guessed.
+ */
+export function observeLargeJson(endpoint: LlmEndpoint, head: string, tail: string): ObservedResponse {
+  const out: ObservedResponse = { completed: true };
+  out.responseId = stringField(head, 'id', false);
+  out.responseModel = stringField(head, 'model', false) ?? stringField(tail, 'model', true);
+  const at = tail.lastIndexOf('"usage"');
+  const brace = at < 0 ? -1 : tail.indexOf('{', at);
+  const usage = brace < 0 ? undefined : objectAt(tail, brace);
+  if (endpoint.dialect === 'anthropic') {
+    out.usage = fromAnthropicUsage(usage);
+    const stop = stringField(tail, 'stop_reason', true);
+    if (stop) out.finishReasons = [stop];
+    return out;
+  }
+  if (endpoint.operation === 'embeddings') out.usage = fromOpenAIEmbeddingsUsage(usage);
+  else if (endpoint.operation === 'responses') out.usage = fromOpenAIResponsesUsage(usage);
+  else if (endpoint.operation === 'chat') {
+    out.usage = fromOpenAIChatUsage(usage);
+    const finish = stringField(tail, 'finish_reason', true);
+    if (finish) out.finishReasons = [finish];
+  }
+  return out;
+}
+
 export interface StreamObserver {
   readonly result: ObservedResponse;
   onEvent(ev: SseEvent): void;
@@ -89,16 +157,25 @@ class OpenAIChatStreamObserver implements StreamObserver {
   onEvent(ev: SseEvent): void {
     const data = ev.data;
     if (data === '[DONE]') {
-      this.result.completed = true;
+      // `[DONE]` alone does not make an answer: a gateway may append it to a cut stream.
+      this.result.completed = this.finish.size > 0 && !this.result.providerError;
       if (this.finish.size > 0) this.result.finishReasons = [...this.finish.values()];
       return;
     }
     const first = this.result.responseId === undefined;
-    const hasUsage = data.includes('"usage":{');
-    const hasFinish = data.includes('"finish_reason":"');
-    if (!first && !hasUsage && !hasFinish) return;
+    // Compact JSON (OpenAI's own) costs a substring check per chunk; spaced JSON (some compatible
+    // servers) is parsed whenever the key is there with a value that is not null.
+    const hasUsage = data.includes('"usage"') && !data.includes('"usage":null');
+    const hasFinish = data.includes('"finish_reason"') && !data.includes('"finish_reason":null');
+    // Every chunk has `choices`; a mid-stream failure is `{"error":{…}}` (quotes in strings are escaped).
+    const hasError = data.includes('"error"') && !data.includes('"choices"');
+    if (!first && !hasUsage && !hasFinish && !hasError) return;
     const json = tryParse(data);
     if (!json) return;
+    if (asObject(json.error)) {
+      this.result.providerError = true;
+      return;
+    }
     if (first) {
       this.result.responseId = str(json.id);
       this.result.responseModel = str(json.model);
@@ -119,11 +196,13 @@ class OpenAIResponsesStreamObserver implements StreamObserver {
 
   onEvent(ev: SseEvent): void {
     const type = ev.event;
+    if (type === 'error') this.result.providerError = true;
     if (type !== 'response.created' && type !== 'response.completed' && type !== 'response.incomplete' && type !== 'response.failed') return;
     const response = asObject(tryParse(ev.data)?.response);
     if (!response) return;
     this.result.responseId = str(response.id);
     this.result.responseModel = str(response.model);
+    if (type === 'response.failed') this.result.providerError = true;
     if (type !== 'response.created') {
       this.result.completed = true;
       this.result.usage = fromOpenAIResponsesUsage(response.usage);
@@ -155,7 +234,10 @@ class AnthropicStreamObserver implements StreamObserver {
         return;
       }
       case 'message_stop':
-        this.result.completed = true;
+        this.result.completed = !this.result.providerError;
+        return;
+      case 'error':
+        this.result.providerError = true;
         return;
       default:
         return;
