@@ -1,6 +1,8 @@
 // Header handling on both legs. Everything the app sends reaches the provider untouched
 // (`anthropic-version`, `anthropic-beta`, `openai-organization`, …) except hop-by-hop headers,
-// the sidecar's own `x-llm-sidecar-*` controls, and the app's key when a configured key replaces it.
+// the sidecar's own `x-llm-sidecar-*` controls, headers that front ends read as another host, path
+// or method (`forwarded`, `x-forwarded-host`, `x-original-url`, `x-http-method-override`, …), and
+// the app's credentials whenever a configured key replaces them (docs/security.md).
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ProviderConfig } from '../shared/config/schema.ts';
 
@@ -20,6 +22,25 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   'host',
 ]);
+
+// Headers some front ends and frameworks trust to pick the virtual host, the path or the method:
+// the target and method were checked at the edge, so nothing may re-decide them upstream.
+const ROUTING_OVERRIDES = new Set([
+  'forwarded',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-original-host',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+]);
+
+/** Every header a client or the sidecar uses to carry a provider credential. */
+export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization', 'x-api-key', 'api-key']);
 
 export const SIDECAR_REQUEST_HEADERS = {
   route: 'x-llm-sidecar-route',
@@ -62,6 +83,12 @@ function connectionTokens(headers: HeaderBag): Set<string> | undefined {
 
 export interface UpstreamHeaderOptions {
   provider: ProviderConfig;
+  /**
+   * `configured`: the provider's `apiKey` replaces whatever credential the app sent; `app`: the
+   * app's own credential headers pass (only to the provider the request addressed, in its own API:
+   * see credentialFor in routing.ts). There is no third way: a target with neither is never called.
+   */
+  credential: 'configured' | 'app';
   /** The body is re-sent as a buffer: drop the app's length, undici sets the right one. */
   bufferedBody: boolean;
   /** Ask for an uncompressed answer so usage can be read from it (loopback to the app needs no compression). */
@@ -71,14 +98,15 @@ export interface UpstreamHeaderOptions {
 export function upstreamRequestHeaders(inbound: IncomingHttpHeaders, opts: UpstreamHeaderOptions): Record<string, string | string[]> {
   const extra = connectionTokens(inbound);
   const out: Record<string, string | string[]> = {};
-  const injectKey = opts.provider.apiKey !== undefined;
+  const injectKey = opts.credential === 'configured';
+  if (injectKey && opts.provider.apiKey === undefined) throw new Error('credential "configured" on a provider without an apiKey');
   for (const name in inbound) {
     const value = inbound[name];
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || name.startsWith(SIDECAR_PREFIX) || extra?.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || name.startsWith(SIDECAR_PREFIX) || ROUTING_OVERRIDES.has(name) || extra?.has(name)) continue;
     if (opts.bufferedBody && name === 'content-length') continue;
     if (opts.identityEncoding && name === 'accept-encoding') continue;
-    if (injectKey && (name === 'authorization' || name === 'x-api-key')) continue;
+    if (injectKey && CREDENTIAL_HEADERS.has(name)) continue;
     out[name] = value;
   }
   if (opts.identityEncoding) out['accept-encoding'] = 'identity';

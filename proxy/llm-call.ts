@@ -15,12 +15,13 @@ import { sendError } from './respond.ts';
 import { observeJson, type ObservedResponse } from './response-observer.ts';
 import { retryDelayMs } from './resilience/backoff.ts';
 import { cascadeRequest, failedCheck, summarize, type ValidatorName } from './resilience/validators.ts';
-import type { RoutePlan, Target } from './routing.ts';
+import { credentialFor, type RoutePlan, type Target } from './routing.ts';
 import { captureJsonOutput, type CapturedContent, type ChatMessage } from './telemetry/content.ts';
-import { upstreamPath, type UpstreamPools } from './upstream.ts';
+import { upstreamUrl, type UpstreamPools } from './upstream.ts';
 import { serveEntry, type CallCache } from './cache-gate.ts';
 import { jsonEntry, streamEntry, type CacheEntry } from './cache/entry.ts';
 import { StreamRecorder } from './cache/stream-recorder.ts';
+import type { SecretMasker } from './secret-mask.ts';
 
 export const RESPONSE_HEADERS = {
   cache: 'x-llm-sidecar-cache',
@@ -57,6 +58,8 @@ export interface CallDeps {
   finish(record: CallRecord): void;
   translation(from: ApiDialect, to: ApiDialect): Translation | undefined;
   maxBufferedBytes: number;
+  /** Masks configured provider keys in what providers send back (proxy/secret-mask.ts). */
+  masker?: SecretMasker;
 }
 
 export interface CallInput {
@@ -142,6 +145,13 @@ export class LlmCall {
         this.event(EVENT_LLM_SIDECAR_TARGET_SKIPPED, { target: target.key, reason: 'api_mismatch' });
         continue;
       }
+      const credential = credentialFor(target.provider, this.input.endpoint.dialect);
+      if (credential === undefined) {
+        // The app's key is for another API and this target has none of its own: never send it there.
+        this.skippedNoCredential = target.providerName;
+        this.event(EVENT_LLM_SIDECAR_TARGET_SKIPPED, { target: target.key, reason: 'no_credential' });
+        continue;
+      }
       if (!target.breaker.allow()) {
         this.skippedOpen = true;
         this.event(EVENT_LLM_SIDECAR_TARGET_SKIPPED, { target: target.key, reason: 'circuit_open' });
@@ -213,7 +223,7 @@ export class LlmCall {
     if (translation) {
       const translated = translation.request(input.body, model);
       body = Buffer.from(JSON.stringify(translated));
-      path = upstreamPath(upstream.basePath, CHAT_PATH[upstreamDialect]);
+      path = upstreamUrl(upstream, CHAT_PATH[upstreamDialect]);
     } else {
       hideUsage = input.stream && upstreamDialect === 'openai' && input.endpoint.operation === 'chat' && !clientAskedForUsage(input.body);
       if (model !== input.requestModel) {
@@ -221,9 +231,10 @@ export class LlmCall {
         body = Buffer.from(JSON.stringify(patched));
         if (hideUsage) body = withIncludeUsage(body, patched);
       } else body = hideUsage ? withIncludeUsage(input.raw, input.body) : input.raw;
-      path = upstreamPath(upstream.basePath, input.url);
+      path = upstreamUrl(upstream, input.url);
     }
-    const headers = upstreamRequestHeaders(input.inboundHeaders, { provider: target.provider, bufferedBody: true, identityEncoding: true });
+    const credential = credentialFor(target.provider, input.endpoint.dialect) ?? 'configured'; // the loop skipped targets without one
+    const headers = upstreamRequestHeaders(input.inboundHeaders, { provider: target.provider, credential, bufferedBody: true, identityEncoding: true });
     if (translation && upstreamDialect === 'anthropic' && headers['anthropic-version'] === undefined) headers['anthropic-version'] = '2023-06-01';
     const attempt = new Attempt({
       upstreamEndpoint: translation ? ENDPOINTS[upstreamDialect] : input.endpoint,
@@ -252,6 +263,11 @@ export class LlmCall {
       attempt,
     );
     const outcome = await attempt.result;
+    // A provider that echoes a configured key (in an error body, say) never gets it past here.
+    if (outcome.kind === 'answer' && this.deps.masker?.active) {
+      outcome.body = this.deps.masker.maskBuffer(outcome.body);
+      this.deps.masker.maskHeaders(outcome.headers);
+    }
     this.attemptInFlight = false;
     if (this.tFirstChunk === 0 && attempt.tFirstChunk !== 0) this.tFirstChunk = attempt.tFirstChunk;
     const status = outcome.kind === 'failed' ? undefined : outcome.status;
@@ -288,6 +304,7 @@ export class LlmCall {
     const t = performance.now();
     const cross = served.target.provider.type !== this.input.endpoint.dialect;
     const out = cross ? { 'content-type': stream ? 'text/event-stream; charset=utf-8' : 'application/json' } : downstreamResponseHeaders(upstreamHeaders);
+    if (this.deps.masker?.active) this.deps.masker.maskHeaders(out);
     const h: OutgoingHttpHeaders = out;
     h[RESPONSE_HEADERS.cache] = this.cacheStatus;
     h[RESPONSE_HEADERS.provider] = served.target.providerName;
@@ -400,6 +417,11 @@ export class LlmCall {
     const error =
       last?.outcome.kind === 'failed'
         ? last.outcome.error
+        : this.skippedNoCredential !== undefined && !this.skippedOpen
+          ? new SidecarError(
+              'LLM_SIDECAR_NO_CREDENTIAL',
+              `provider "${this.skippedNoCredential}" has no apiKey configured, and the app's ${this.input.endpoint.dialect} credentials go only to a provider of that API; set providers.${this.skippedNoCredential}.apiKey`,
+            )
         : this.skippedOpen
           ? new SidecarError('LLM_SIDECAR_CIRCUIT_OPEN', `every target of route "${this.input.plan.routeName}" is failing (circuit open); retry later`)
           : new SidecarError('LLM_SIDECAR_DIALECT_MISMATCH', `no target of route "${this.input.plan.routeName}" speaks the ${this.input.endpoint.dialect} API for this endpoint, and it cannot be translated`);
@@ -417,6 +439,8 @@ export class LlmCall {
   }
 
   private cacheStatus: string;
+  /** A target skipped because no credential may go to it (its name, for the error if nothing else answers). */
+  private skippedNoCredential: string | undefined;
 
   private finishRecord(served: Served, httpStatus: number, observed: ObservedResponse | undefined, cost: string | undefined, clientAborted: boolean, error?: SidecarError, output?: ChatMessage[], savedUsd?: string): void {
     const input = this.input;

@@ -3,6 +3,7 @@
 // orders its targets into a chain the attempt loop walks (fallback). With no route, a request goes
 // to the first provider that speaks its API, model unchanged.
 import type { AttemptTimeouts, Config, ProviderConfig, RouteConfig } from '../shared/config/schema.ts';
+import { credentialProblems } from '../shared/config/credentials.ts';
 import { SidecarError, type ApiDialect } from '../shared/errors.ts';
 import type { PriceTable } from '../shared/pricing/price-table.ts';
 import { CircuitBreaker, type BreakerState } from './resilience/circuit-breaker.ts';
@@ -61,6 +62,16 @@ export class PeakEwma {
   }
 }
 
+/**
+ * Which credential a request of `dialect` carries to `provider`: its configured key, else the app's
+ * own — only when the provider speaks the request's API (the config check guarantees that a keyless
+ * target is the provider the route addressed). Undefined: no credential may go there.
+ */
+export function credentialFor(provider: ProviderConfig, dialect: ApiDialect): 'configured' | 'app' | undefined {
+  if (provider.apiKey !== undefined) return 'configured';
+  return provider.type === dialect ? 'app' : undefined;
+}
+
 function globToRegExp(glob: string): RegExp {
   const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
   return new RegExp(`^${escaped}$`);
@@ -87,6 +98,9 @@ export class Router {
     private readonly options: RouterOptions = {},
   ) {
     this.random = options.random ?? Math.random;
+    // Defence in depth: config loading refuses these already; a Config built any other way is refused here.
+    const unsafe = credentialProblems(config.providers, config.routes);
+    if (unsafe.length > 0) throw new Error(unsafe.map((p) => p.message).join('; '));
     for (const [name, provider] of Object.entries(config.providers)) {
       if (!this.defaults.has(provider.type)) {
         // Without a configured route the sidecar stays transparent: no breaker, the provider's own errors.

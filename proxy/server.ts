@@ -1,11 +1,12 @@
 // The proxy's inbound side. Per request: classify the path → read and check the body → resolve the
 // route → dispatch upstream through a keep-alive pool → hand the answer to an LlmExchange. Paths
 // the sidecar does not parse are streamed through untouched in both directions.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { Config, RetryConfig } from '../shared/config/schema.ts';
-import { SidecarError, toSidecarError, type ApiDialect } from '../shared/errors.ts';
+import { ERROR_HEADER, errorBody, SidecarError, toSidecarError, type ApiDialect, type ErrorCode } from '../shared/errors.ts';
 import type { NormalizedUsage } from '../shared/usage.ts';
 import type { CallRecord, CallRecorder, PassthroughRecord, RequestParams } from './call-record.ts';
 import { classify, guessDialect, type LlmEndpoint } from './endpoints.ts';
@@ -14,16 +15,18 @@ import { epochNow, LlmCall, RESPONSE_HEADERS, type CallDeps, type Translation } 
 import { requestFeatures, type RequestFeatures } from './token-estimate.ts';
 import type { BreakerState } from './resilience/circuit-breaker.ts';
 import type { PriceTable } from '../shared/pricing/price-table.ts';
-import { parseJsonObject, readBody, requireModel } from './request-body.ts';
+import { ClientAbortedError, debugLog, parseJsonObject, readBody, requireModel } from './request-body.ts';
 import { sendError } from './respond.ts';
-import { Router, type RoutePlan } from './routing.ts';
+import { credentialFor, Router, type RoutePlan } from './routing.ts';
 import { captureInput, sampledByTraceId } from './telemetry/content.ts';
 import { randomHex } from './telemetry/ids.ts';
 import { admit, BudgetRejection, settleReservation, type BudgetGate } from './budget-gate.ts';
 import { planCache, serveEntry, type CacheStore } from './cache-gate.ts';
 import type { SemanticCache } from './cache/semantic-cache.ts';
 import type { Reservation } from './budget/index.ts';
-import { mapUpstreamError, upstreamPath, UpstreamPools } from './upstream.ts';
+import { mapUpstreamError, upstreamUrl, UpstreamPools } from './upstream.ts';
+import { ALLOW_HEADER, ALLOWED_METHODS, checkRequestTarget, type RequestTarget } from './request-target.ts';
+import { SecretMasker } from './secret-mask.ts';
 
 export type Pricer = (providerType: ApiDialect, model: string, usage: NormalizedUsage) => string | undefined;
 
@@ -51,6 +54,20 @@ export interface OwnEndpoint {
 
 /** Paths under this prefix are the sidecar's own and never reach a provider. */
 export const OWN_PATH_PREFIX = '/llm-sidecar/';
+
+/** A refusal written on a socket that has no ServerResponse (CONNECT), in the OpenAI error shape. */
+function refuseRawSocket(socket: Duplex, status: number, code: ErrorCode, message: string): void {
+  const body = JSON.stringify(errorBody('openai', new SidecarError(code, message)));
+  socket.on('error', () => {});
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${ERROR_HEADER}: ${code}\r\nallow: ${ALLOW_HEADER}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Every provider key of the config: what a provider's answer must never carry back to the app. */
+function providerKeyMasker(config: Config): SecretMasker {
+  return new SecretMasker(Object.values(config.providers).map((p) => p.apiKey));
+}
 
 const NO_RETRY: RetryConfig = { maxRetries: 0, on: [], baseMs: 0, maxMs: 0, maxRetryAfterMs: 0, budgetRatio: 0 };
 
@@ -147,9 +164,11 @@ export class ProxyServer {
   private listening = false;
 
   private config: Config;
+  private masker: SecretMasker;
 
   constructor(private readonly options: ProxyOptions) {
     this.config = options.config;
+    this.masker = providerKeyMasker(options.config);
     this.router = new Router(options.config, { prices: options.prices, onBreakerChange: options.onBreakerChange });
     this.pools = new UpstreamPools(options.config.providers);
     const recorder = options.recorder;
@@ -164,8 +183,22 @@ export class ProxyServer {
       finish: this.hooks.finish,
       translation: options.translation ?? (() => undefined),
       maxBufferedBytes: options.config.listen.maxBufferedResponseBytes,
+      masker: this.masker,
     };
-    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => this.handle(req, res));
+    const { headersTimeoutMs, bodyTimeoutMs } = options.config.listen;
+    this.server = createServer(
+      {
+        keepAliveTimeout: 65_000,
+        // Node answers a raw 408 when headers take longer; the body has our own timer (limitBodyTime),
+        // and requestTimeout is the backstop for both. Checked every second, not Node's default 30 s.
+        headersTimeout: headersTimeoutMs,
+        requestTimeout: headersTimeoutMs + bodyTimeoutMs + 1_000,
+        connectionsCheckingInterval: 1_000,
+      },
+      (req, res) => this.handle(req, res),
+    );
+    // CONNECT (authority-form targets) never reaches 'request': answer it here instead of a bare close.
+    this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => refuseRawSocket(socket, 405, 'LLM_SIDECAR_METHOD_NOT_ALLOWED', 'method CONNECT is not forwarded by llm-sidecar'));
   }
 
   /**
@@ -180,7 +213,8 @@ export class ProxyServer {
     const oldPools = this.pools;
     this.router = new Router(next, { prices: this.options.prices, onBreakerChange: this.options.onBreakerChange });
     this.pools = new UpstreamPools(next.providers);
-    this.callDeps = { ...this.callDeps, pools: this.pools };
+    this.masker = providerKeyMasker(next);
+    this.callDeps = { ...this.callDeps, pools: this.pools, masker: this.masker };
     this.config = next;
     oldPools.close().catch((err: unknown) => console.error(`llm-sidecar: closing the previous connection pools failed: ${(err as Error).message}`));
   }
@@ -223,25 +257,35 @@ export class ProxyServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const startEpochMs = epochNow();
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const pathname = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
-    const endpoint = classify(method, pathname);
     const requestId = firstHeader(req.headers['x-request-id']) ?? randomHex(16);
+    // The edge: the target and the method decide where a request (and a key) goes, so they are
+    // checked before anything else reads them (proxy/request-target.ts, docs/security.md).
+    let target: RequestTarget;
+    try {
+      target = checkRequestTarget(req.url ?? '');
+      if (!ALLOWED_METHODS.has(method)) throw new SidecarError('LLM_SIDECAR_METHOD_NOT_ALLOWED', `method ${method} is not forwarded by llm-sidecar (allowed: ${ALLOW_HEADER})`);
+    } catch (err) {
+      this.refuseAtEdge(req, res, err as SidecarError, requestId);
+      return;
+    }
+    const pathname = target.path;
+    const url = target.search === '' ? pathname : pathname + target.search;
+    const endpoint = classify(method, pathname);
     const dialect = endpoint.kind === 'llm' ? endpoint.dialect : guessDialect(pathname, req.headers);
     if (this.draining) {
       req.resume();
       sendError(res, dialect, new SidecarError('LLM_SIDECAR_SHUTTING_DOWN', 'llm-sidecar is shutting down; retry'), requestId, { connection: 'close' });
       return;
     }
+    this.limitBodyTime(req, res, dialect, requestId);
     if (pathname.startsWith(OWN_PATH_PREFIX)) {
       this.handleOwn(req, res, pathname, dialect, requestId);
       return;
     }
     const controls = readControls(req.headers);
     if (endpoint.kind === 'llm') {
-      this.handleLlm(req, res, endpoint, pathname, controls, requestId, startEpochMs).catch((err: unknown) => this.fail(req, res, dialect, err, requestId));
+      this.handleLlm(req, res, endpoint, pathname, url, controls, requestId, startEpochMs).catch((err: unknown) => this.fail(req, res, dialect, err, requestId));
     } else {
       try {
         this.handlePassthrough(req, res, url, pathname, dialect, controls, requestId, startEpochMs);
@@ -249,6 +293,36 @@ export class ProxyServer {
         this.fail(req, res, dialect, err, requestId);
       }
     }
+  }
+
+  /** A request refused before routing: a 4xx of ours, and the connection closed (nothing after it on the socket is trusted). */
+  private refuseAtEdge(req: IncomingMessage, res: ServerResponse, err: SidecarError, requestId: string): void {
+    const dialect = guessDialect('', req.headers);
+    const extra: Record<string, string> = { connection: 'close' };
+    if (err.code === 'LLM_SIDECAR_METHOD_NOT_ALLOWED') extra.allow = ALLOW_HEADER;
+    req.resume();
+    sendError(res, dialect, err, requestId, extra);
+  }
+
+  /**
+   * A body that does not arrive within listen.bodyTimeoutMs (a client trickling it to hold a
+   * connection and a provider slot) is cut with a 408 of ours and the connection closed.
+   */
+  private limitBodyTime(req: IncomingMessage, res: ServerResponse, dialect: ApiDialect, requestId: string): void {
+    if (req.complete || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)) return;
+    const timer = setTimeout(() => {
+      if (req.complete) return;
+      const err = new SidecarError('LLM_SIDECAR_REQUEST_TIMEOUT', `the request body did not arrive within ${this.config.listen.bodyTimeoutMs} ms`);
+      if (res.headersSent) res.destroy();
+      else {
+        sendError(res, dialect, err, requestId, { connection: 'close' });
+        res.once('finish', () => req.destroy());
+      }
+    }, this.config.listen.bodyTimeoutMs);
+    timer.unref();
+    const clear = (): void => clearTimeout(timer);
+    req.once('end', clear);
+    res.once('close', clear);
   }
 
   /** The sidecar's own endpoints: answered here, never forwarded; unknown ones are a 404 of ours. */
@@ -265,11 +339,17 @@ export class ProxyServer {
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, dialect: ApiDialect, err: unknown, requestId: string): void {
+    if (err instanceof ClientAbortedError) {
+      // Nobody is left to answer: a client abort, not a fault of the sidecar.
+      debugLog('client abort on %s %s (request %s): %s', req.method, req.url, requestId, err.message);
+      return;
+    }
     const e = toSidecarError(err);
     if (e.code === 'LLM_SIDECAR_INTERNAL') console.error(`llm-sidecar: internal error on ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
-    // A body we refused is still on its way: close the connection rather than read it.
+    // A body we refused is still on its way: close the connection rather than read it. Retry-After
+    // only where waiting helps (429/503): a 400 (input too large) stays a 400 however long one waits.
     const extra: Record<string, string> | undefined =
-      e.code === 'LLM_SIDECAR_BODY_TOO_LARGE' ? { connection: 'close' } : err instanceof BudgetRejection ? { 'retry-after': String(err.retryAfterS) } : undefined;
+      e.code === 'LLM_SIDECAR_BODY_TOO_LARGE' ? { connection: 'close' } : err instanceof BudgetRejection && (e.status === 429 || e.status === 503) ? { 'retry-after': String(err.retryAfterS) } : undefined;
     if (!req.complete) req.resume();
     sendError(res, dialect, e, requestId, extra);
   }
@@ -279,6 +359,7 @@ export class ProxyServer {
     res: ServerResponse,
     endpoint: LlmEndpoint,
     pathname: string,
+    url: string,
     controls: SidecarControls,
     requestId: string,
     startEpochMs: number,
@@ -408,7 +489,7 @@ export class ProxyServer {
           requestId,
           method: 'POST',
           path: pathname,
-          url: req.url ?? pathname,
+          url,
           startEpochMs,
           t0,
           traceparent,
@@ -466,7 +547,13 @@ export class ProxyServer {
     startEpochMs: number,
   ): void {
     const target = this.router.resolvePassthrough(dialect, controls.route);
+    const credential = credentialFor(target.provider, dialect);
+    if (credential === undefined) {
+      throw new SidecarError('LLM_SIDECAR_NO_CREDENTIAL', `provider "${target.providerName}" has no apiKey configured, and the app's ${dialect} credentials go only to a provider of that API`);
+    }
     const upstream = this.pools.get(target.providerName);
+    const path = upstreamUrl(upstream, url);
+    const masker = this.masker.active ? this.masker.stream() : undefined;
     const method = req.method ?? 'GET';
     const hasBody = method !== 'GET' && method !== 'HEAD';
     let controller: Dispatcher.DispatchController | undefined;
@@ -512,12 +599,14 @@ export class ProxyServer {
         // Byte-faithful: keep the provider's framing when it declared one.
         const length = firstHeader(headers['content-length']);
         if (length !== undefined) out['content-length'] = length;
+        if (masker) this.masker.maskHeaders(out);
         out[RESPONSE_HEADERS.provider] = target.providerName;
         out[RESPONSE_HEADERS.sidecarRequestId] = requestId;
         if (out[RESPONSE_HEADERS.requestId] === undefined) out[RESPONSE_HEADERS.requestId] = requestId;
         res.writeHead(status, out);
       },
-      onResponseData: (c, chunk) => {
+      onResponseData: (c, data) => {
+        const chunk = masker ? masker.push(data) : data;
         if (!res.write(chunk) && !waiting) {
           waiting = true;
           c.pause();
@@ -528,7 +617,7 @@ export class ProxyServer {
         }
       },
       onResponseEnd: () => {
-        res.end();
+        res.end(masker?.end());
         record(upstreamStatus ?? 200);
       },
       onResponseError: (_c, err) => {
@@ -542,9 +631,9 @@ export class ProxyServer {
     upstream.pool.dispatch(
       {
         origin: upstream.origin,
-        path: upstreamPath(upstream.basePath, url),
+        path,
         method,
-        headers: upstreamRequestHeaders(req.headers, { provider: target.provider, bufferedBody: false, identityEncoding: false }),
+        headers: upstreamRequestHeaders(req.headers, { provider: target.provider, credential, bufferedBody: false, identityEncoding: false }),
         body: hasBody ? req : null,
       },
       handler,

@@ -75,6 +75,27 @@ export function upstreamPath(basePath: string, inboundPathAndQuery: string): str
   return basePath + inboundPathAndQuery;
 }
 
+/**
+ * The path and query to send to a provider, built with the URL API from its configured base URL
+ * and an inbound path already checked at the edge (proxy/request-target.ts). The one place every
+ * upstream URL comes from, and its last line of defence: a result off the provider's origin or
+ * outside its base path throws, whatever the inbound path was.
+ */
+export function upstreamUrl(target: Pick<UpstreamTarget, 'origin' | 'basePath'>, checkedPathAndQuery: string): string {
+  const url = new URL(upstreamPath(target.basePath, checkedPathAndQuery), target.origin);
+  assertOnProvider(target, url);
+  return url.pathname + url.search;
+}
+
+export function assertOnProvider(target: Pick<UpstreamTarget, 'origin' | 'basePath'>, url: URL): void {
+  const p = url.pathname;
+  const underBase = target.basePath === '' || p === target.basePath || p.startsWith(`${target.basePath}/`);
+  const dotSegment = /(^|\/)\.\.?(\/|$)/.test(p) || /%2e|%2f|%5c/i.test(p);
+  if (url.origin !== target.origin || !underBase || dotSegment || url.username !== '' || url.password !== '' || url.hash !== '') {
+    throw new SidecarError('LLM_SIDECAR_BAD_REQUEST_TARGET', 'request target refused: it would leave the provider\'s base URL');
+  }
+}
+
 /** One mapping from undici/socket failures to sidecar errors; messages name the provider, never a key. */
 export function mapUpstreamError(err: unknown, providerName: string): SidecarError {
   if (err instanceof SidecarError) return err;

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { PriceEntrySchema } from '../pricing/price-table.ts';
 import { BudgetsSchema } from './budgets.ts';
+import { credentialProblems } from './credentials.ts';
 
 const port = z.number().int().min(0).max(65_535);
 
@@ -16,6 +17,14 @@ const ListenSchema = z.strictObject({
    * overhead headers can be set; larger ones are streamed through and carry them as trailers.
    */
   maxBufferedResponseBytes: z.number().int().positive().default(8 * 1024 * 1024),
+  /** Time for a client to send its request headers; slower → Node's 408 and the connection closed. */
+  headersTimeoutMs: z.number().int().positive().default(10_000),
+  /**
+   * Time for the whole request body once the headers are in; slower (a body trickled to hold a
+   * connection) → 408 LLM_SIDECAR_REQUEST_TIMEOUT and the connection closed. The app is in the same
+   * pod, so a 32 MiB body takes milliseconds; 30 s leaves room for a busy node.
+   */
+  bodyTimeoutMs: z.number().int().positive().default(30_000),
 });
 
 const AdminSchema = z.strictObject({
@@ -270,6 +279,7 @@ export function crossCheck(raw: unknown): { path: (string | number)[]; message: 
       if (typeof ref === 'string' && !(ref in routes)) problems.push({ path: ['routes', name, 'targets', i, 'route'], message: `unknown route "${ref}"` });
     });
   }
+  problems.push(...credentialProblems(providers, routes));
   // Routes that splice in other routes must not loop.
   const refs = (r: string): string[] => {
     const t = (routes as Record<string, { targets?: unknown } | null>)[r]?.targets;

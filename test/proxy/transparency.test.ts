@@ -87,13 +87,13 @@ describe('byte-faithful forwarding', () => {
   it('passes unknown paths through untouched: method, path, query, headers and body', async () => {
     const payload = Buffer.from([0, 1, 2, 255, 254, 10, 13]);
     const res = await request(`${stack.sidecar.url}/v1/echo-path/files/abc?purpose=batch&x=%20y`, {
-      method: 'PUT',
+      method: 'POST',
       headers: { authorization: 'Bearer sk-app', 'content-type': 'application/octet-stream', 'x-thing': '1' },
       body: payload,
     });
     expect(res.statusCode).toBe(200);
     const echo = (await res.body.json()) as { method: string; path: string; query: string; headers: Record<string, string>; bodyLength: number };
-    expect(echo.method).toBe('PUT');
+    expect(echo.method).toBe('POST');
     expect(echo.path).toBe('/v1/echo-path/files/abc');
     expect(echo.query).toContain('purpose=batch&x=%20y');
     expect(echo.headers['x-thing']).toBe('1');

@@ -35,12 +35,12 @@ describe('headers', () => {
   };
 
   it('forwards end-to-end headers untouched and drops hop-by-hop and sidecar controls', () => {
-    const out = upstreamRequestHeaders(inbound, { provider, bufferedBody: true, identityEncoding: true });
+    const out = upstreamRequestHeaders(inbound, { provider, credential: 'app', bufferedBody: true, identityEncoding: true });
     expect(out).toEqual({ 'x-api-key': 'sk-ant-app', 'anthropic-version': '2023-06-01', 'anthropic-beta': 'prompt-caching-2024-07-31', 'accept-encoding': 'identity' });
   });
 
   it('injects the configured key and drops the app’s', () => {
-    const out = upstreamRequestHeaders({ ...inbound, authorization: 'Bearer app' }, { provider: { ...provider, apiKey: 'sk-ant-conf' }, bufferedBody: false, identityEncoding: false });
+    const out = upstreamRequestHeaders({ ...inbound, authorization: 'Bearer app' }, { provider: { ...provider, apiKey: 'sk-ant-conf' }, credential: 'configured', bufferedBody: false, identityEncoding: false });
     expect(out['x-api-key']).toBe('sk-ant-conf');
     expect(out.authorization).toBeUndefined();
     expect(out['content-length']).toBe('10');
@@ -86,7 +86,8 @@ describe('request rewriting', () => {
 
 describe('routing', () => {
   const config = parseConfig({
-    providers: { oa: { type: 'openai', baseUrl: 'https://api.openai.com/v1' }, an: { type: 'anthropic', baseUrl: 'https://api.anthropic.com' } },
+    // `oa` is a fallback of `claude`: it needs its own key (the app's go only to a route's first provider).
+    providers: { oa: { type: 'openai', baseUrl: 'https://api.openai.com/v1', apiKey: 'sk-test-oa-key' }, an: { type: 'anthropic', baseUrl: 'https://api.anthropic.com' } },
     routes: {
       fast: { models: ['fast', 'gpt-4o-mini*'], targets: [{ provider: 'oa', model: 'gpt-4o-mini' }] },
       claude: { models: ['smart'], targets: [{ provider: 'an', model: 'claude-sonnet-4-6' }, { route: 'fast' }] },
