@@ -34,23 +34,25 @@ const DEFAULT_MAX_OUTPUT = 4_096;
 /** Per-message framing tokens in chat formats. */
 const PER_MESSAGE = 4;
 
-function collectText(value: unknown, out: string[], flags: { images: boolean }): void {
-  if (typeof value === 'string') {
-    out.push(value);
-    return;
-  }
-  if (Array.isArray(value)) {
-    for (const v of value) collectText(v, out, flags);
-    return;
-  }
-  if (value !== null && typeof value === 'object') {
-    const o = value as Json;
-    const type = o.type;
-    if (type === 'image' || type === 'image_url' || type === 'input_image') {
-      flags.images = true;
-      return; // image tokens depend on size; not counted here
+/** The request's text in document order. Iterative (a work stack), so nesting depth cannot overflow the call stack. */
+function collectText(root: unknown, out: string[], flags: { images: boolean }): void {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value === 'string') {
+      out.push(value);
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push(value[i]);
+    } else if (value !== null && typeof value === 'object') {
+      const o = value as Json;
+      const type = o.type;
+      if (type === 'image' || type === 'image_url' || type === 'input_image') {
+        flags.images = true;
+        continue; // image tokens depend on size; not counted here
+      }
+      const keys = Object.keys(o).filter((k) => k !== 'cache_control' && k !== 'type' && k !== 'role');
+      for (let i = keys.length - 1; i >= 0; i--) stack.push(o[keys[i] as string]);
     }
-    for (const k in o) if (k !== 'cache_control' && k !== 'type' && k !== 'role') collectText(o[k], out, flags);
   }
 }
 

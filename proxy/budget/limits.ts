@@ -102,29 +102,35 @@ interface Collected {
   attachments: number;
 }
 
-function collect(value: unknown, acc: Collected): void {
-  if (typeof value === 'string') {
-    if (value.length > 256 && value.startsWith('data:')) acc.attachments++;
-    else acc.parts.push(value);
-    return;
-  }
-  if (typeof value === 'number') return;
-  if (Array.isArray(value)) {
-    for (const v of value) collect(v, acc);
-    return;
-  }
-  if (!isObject(value)) return;
-  if (typeof value.type === 'string' && ATTACHMENT_TYPES.has(value.type)) {
-    acc.attachments++;
-    return;
-  }
-  for (const k in value) {
-    if (k === 'type' || k === 'role' || k === 'cache_control') continue;
-    if (k === 'data' && value.type === 'base64') {
-      acc.attachments++; // Anthropic base64 image/document source
+/** Text parts in document order. Iterative (a work stack), so nesting depth cannot overflow the call stack. */
+function collect(root: unknown, acc: Collected): void {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value === 'string') {
+      if (value.length > 256 && value.startsWith('data:')) acc.attachments++;
+      else acc.parts.push(value);
       continue;
     }
-    collect(value[k], acc);
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push(value[i]);
+      continue;
+    }
+    if (!isObject(value)) continue;
+    if (typeof value.type === 'string' && ATTACHMENT_TYPES.has(value.type)) {
+      acc.attachments++;
+      continue;
+    }
+    const children: unknown[] = [];
+    for (const k in value) {
+      if (k === 'type' || k === 'role' || k === 'cache_control') continue;
+      if (k === 'data' && value.type === 'base64') {
+        acc.attachments++; // Anthropic base64 image/document source
+        continue;
+      }
+      children.push(value[k]);
+    }
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
   }
 }
 

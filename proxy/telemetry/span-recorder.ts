@@ -206,7 +206,8 @@ export function operationAttributes(call: CallRecord): Attributes {
   setIfDefined(attrs, A.ATTR_GEN_AI_RESPONSE_ID, call.responseId);
   setIfDefined(attrs, A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS, call.finishReasons);
   if (call.timeToFirstChunkMs !== undefined) attrs[A.ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = call.timeToFirstChunkMs / 1000;
-  setIfDefined(attrs, A.ATTR_HTTP_RESPONSE_STATUS_CODE, call.upstreamStatus);
+  // A call answered without a provider (a refusal, a cache hit) carries the status the app got, never 0 in llm_calls.
+  setIfDefined(attrs, A.ATTR_HTTP_RESPONSE_STATUS_CODE, call.upstreamStatus ?? (call.attempts === 0 ? call.httpStatus : undefined));
   setIfDefined(attrs, A.ATTR_ERROR_TYPE, call.errorType);
   setIfDefined(attrs, A.ATTR_LLM_SIDECAR_ERROR_CODE, call.errorCode);
   setIfDefined(attrs, A.ATTR_LLM_SIDECAR_TENANT, call.tenant);
