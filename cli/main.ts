@@ -10,6 +10,7 @@ Commands:
   demo        Run the whole product in one process against a simulated provider, then print a report
   evaluator   Run the evaluation service: LLM-as-judge on sampled calls, scores into ClickHouse
   report      Summarise the dashboards' key figures from the store (last 24 h and 7 days)
+  feedback    Send a user's feedback on a call to a running sidecar (POST /llm-sidecar/v1/feedback)
   migrate     Apply the ClickHouse schema (numbered, idempotent migrations) and exit
 
 Options:
@@ -42,6 +43,16 @@ materialized view, per-minute rollups, llm_evaluations, llm_feedback. Safe to ru
 migrations are recorded in schema_migrations. The proxy also runs it at start unless
 telemetry.clickhouse.migrate is false.
 `,
+  feedback: `Usage: llm-sidecar feedback (--request-id ID | --trace-id ID) --name NAME --value VALUE
+                            [--user USER] [--comment TEXT] [--url URL | --config FILE]
+
+Sends end-user feedback on a call to the running sidecar, which stores it in llm_feedback beside the
+call (the Quality dashboard shows it next to the judges' scores). The call is named by the
+x-llm-sidecar-request-id its response carried, or its trace id. VALUE is a whole number −100..100
+(thumbs: --value=-1 or --value 1; stars 1–5) or a label (wrong-order). Sending the same call, name
+and user again replaces the earlier value. --url defaults to the listen address of the config
+(http://127.0.0.1:4000). Exit 0 stored, 1 refused or unreachable, 2 bad arguments.
+`,
   demo: `Usage: llm-sidecar demo [--requests ROUNDS]
 
 Runs the whole product on this machine with no keys and no network: a simulated OpenAI/Anthropic
@@ -62,7 +73,20 @@ export async function main(argv: string[]): Promise<number> {
   const explicit = argv[0] !== undefined && !argv[0].startsWith('-');
   const command = explicit ? (argv[0] as string) : 'proxy';
   const rest = explicit ? argv.slice(1) : argv;
-  let values: { config?: string; help?: boolean; requests?: string; labels?: string; evaluator?: string };
+  let values: {
+    config?: string;
+    help?: boolean;
+    requests?: string;
+    labels?: string;
+    evaluator?: string;
+    url?: string;
+    'request-id'?: string;
+    'trace-id'?: string;
+    name?: string;
+    value?: string;
+    comment?: string;
+    user?: string;
+  };
   let positionals: string[] = [];
   try {
     ({ values, positionals } = parseArgs({
@@ -73,6 +97,13 @@ export async function main(argv: string[]): Promise<number> {
         requests: { type: 'string' },
         labels: { type: 'string' },
         evaluator: { type: 'string' },
+        url: { type: 'string' },
+        'request-id': { type: 'string' },
+        'trace-id': { type: 'string' },
+        name: { type: 'string' },
+        value: { type: 'string' },
+        comment: { type: 'string' },
+        user: { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -108,6 +139,24 @@ export async function main(argv: string[]): Promise<number> {
         const { runReportCommand } = await import('./report-command.ts');
         const { config } = await loadProductConfig(values.config);
         return await runReportCommand(config);
+      }
+      case 'feedback': {
+        const { runFeedbackCommand } = await import('./feedback-command.ts');
+        let url = values.url;
+        if (url === undefined) {
+          const { config } = await loadProductConfig(values.config);
+          const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
+          url = `http://${host.includes(':') ? `[${host}]` : host}:${config.listen.port}`;
+        }
+        return await runFeedbackCommand({
+          url,
+          requestId: values['request-id'],
+          traceId: values['trace-id'],
+          name: values.name,
+          value: values.value,
+          comment: values.comment,
+          user: values.user,
+        });
       }
       case 'evaluator': {
         const { runCalibrateCommand, runEvaluatorCommand } = await import('../evaluator/main.ts');

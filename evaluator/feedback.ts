@@ -3,24 +3,26 @@
 // call × user × source: a later change of mind replaces the earlier one (ReplacingMergeTree by
 // Timestamp, the time the feedback was given).
 //
+// The lookup of the call and the row written are shared with the proxy's HTTP endpoint
+// (shared/feedback.ts); this is the library form for apps that hold a store themselves.
+//
 // Without spanId, the feedback is attached to the trace's LAST gen_ai call (the answer the user
 // saw after any tool loop), looked up in llm_calls, which also gives the ServiceName; when the
 // call is not there yet (spans still in flight), it is stored with an empty SpanId and the
 // ServiceName given (or '').
 import { z } from 'zod';
-import { LLM_CALLS as C, LLM_FEEDBACK as F, TABLE_LLM_CALLS, TABLE_LLM_FEEDBACK, qualified } from '../shared/clickhouse/schema.ts';
 import type { ClickHouseStore } from '../shared/clickhouse/store.ts';
-import { msToDateTime64 } from './time.ts';
+import { feedbackScoreSchema, findFeedbackCall, traceIdSchema, writeFeedback } from '../shared/feedback.ts';
 
 export const FeedbackSchema = z.strictObject({
   /** W3C trace id of the call (32 hex digits), e.g. from the response's traceparent. */
-  traceId: z.string().regex(/^[0-9a-f]{32}$/, 'a trace id is 32 lowercase hex digits').refine((t) => !/^0+$/.test(t), 'the all-zero trace id is invalid'),
+  traceId: traceIdSchema,
   /** The gen_ai call's span id (16 hex digits); absent → the trace's last LLM call. */
   spanId: z.string().regex(/^[0-9a-f]{16}$/, 'a span id is 16 lowercase hex digits').optional(),
   /** Who gave it (the app's user id). */
   user: z.string().trim().min(1, 'user is required').max(256),
   /** −1 / +1 for thumbs, or a small integer scale (stars 1–5, 0–10…). */
-  score: z.number().int('score must be a whole number').min(-100).max(100),
+  score: feedbackScoreSchema,
   comment: z.string().max(4000).optional(),
   /** Where it came from: `web-thumbs`, `api`, `support-review`… */
   source: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'source: 1–64 letters, digits, _ . : -'),
@@ -67,15 +69,7 @@ export async function recordFeedback(store: ClickHouseStore, input: unknown, opt
   const f = parseFeedback(input);
   const database = options.database ?? store.database;
   const timestamp = (options.now ?? Date.now)();
-  // TraceId has a bloom-filter index in llm_calls: this reads a few granules, not the table.
-  const [call] = await store.query<{ spanId: string; serviceName: string }>(
-    `SELECT ${C.SpanId} AS spanId, ${C.ServiceName} AS serviceName
-FROM ${qualified(database, TABLE_LLM_CALLS)}
-WHERE ${C.TraceId} = {trace:String}${f.spanId !== undefined ? ` AND ${C.SpanId} = {span:String}` : ''}
-ORDER BY ${C.Timestamp} DESC
-LIMIT 1`,
-    f.spanId !== undefined ? { trace: f.traceId, span: f.spanId } : { trace: f.traceId },
-  );
+  const call = await findFeedbackCall(store, database, f.traceId, f.spanId);
   const stored: StoredFeedback = {
     traceId: f.traceId,
     spanId: call?.spanId ?? f.spanId ?? '',
@@ -87,17 +81,15 @@ LIMIT 1`,
     timestamp,
     matchedCall: call !== undefined,
   };
-  await store.insert(`${database}.${TABLE_LLM_FEEDBACK}`, [
-    {
-      [F.Timestamp]: msToDateTime64(timestamp),
-      [F.TraceId]: stored.traceId,
-      [F.SpanId]: stored.spanId,
-      [F.ServiceName]: stored.serviceName,
-      [F.User]: stored.user,
-      [F.Score]: stored.score,
-      [F.Comment]: stored.comment,
-      [F.Source]: stored.source,
-    },
-  ]);
+  await writeFeedback(store, database, {
+    timestamp,
+    call: { traceId: stored.traceId, spanId: stored.spanId, serviceName: stored.serviceName },
+    user: stored.user,
+    score: stored.score,
+    label: '',
+    comment: stored.comment,
+    source: stored.source,
+    name: '',
+  });
   return stored;
 }

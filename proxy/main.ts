@@ -7,6 +7,7 @@ import { AdminServer } from './admin.ts';
 import { CompositeRecorder, type CallRecorder } from './call-record.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { ProxyServer } from './server.ts';
+import { FeedbackEndpoint } from './feedback-endpoint.ts';
 import type { Translation } from './llm-call.ts';
 import { translationFor } from './translation.ts';
 import { loadTokenizer } from './token-estimate.ts';
@@ -123,8 +124,19 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
       : new MemoryStore({ maxBytes: config.cache.store.maxBytes, maxStalenessMs: config.cache.staleMaxSeconds * 1000 });
   const semantic = cacheStore && Object.values(config.routes).some((r) => r.cache?.semantic?.enabled) ? createSemanticCache(config, metrics) : undefined;
   const semanticSync = semantic ? await shareSemantic(config, semantic, metrics) : undefined;
+  // Feedback over HTTP goes to the telemetry store; it remembers recent request ids (a recorder) and
+  // pushes pending spans out when feedback names a call not stored yet.
+  const feedback = new FeedbackEndpoint({
+    store: telemetry.store,
+    database: config.telemetry.clickhouse.database,
+    flush: async () => {
+      await new Promise((r) => setImmediate(r));
+      await tracing.forceFlush();
+    },
+  });
   const proxy = new ProxyServer({
     config,
+    feedback,
     budgets,
     cacheStore,
     semanticCache: semantic?.cache,
@@ -141,6 +153,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
       ...(telemetry.exporters.length > 0 || (options.spanProcessors?.length ?? 0) > 0
         ? [new SpanRecorder({ sink: tracing, redactor: new Redactor(config.evaluation.redaction.patterns, config.evaluation.redaction.defaults) })]
         : []),
+      ...(telemetry.store ? [feedback] : []),
       ...extraRecorders,
     ]),
   });

@@ -217,9 +217,13 @@ export const LLM_EVAL_CALIBRATION = names(
   'Details',
 );
 
-// --- llm_feedback (migrations/006-llm-feedback.ts) ---
-/** `Score` is −1 / +1 for thumbs, or a small integer scale; a newer row of the same key replaces. */
-export const LLM_FEEDBACK = names('Timestamp', 'TraceId', 'SpanId', 'ServiceName', 'User', 'Score', 'Comment', 'Source');
+// --- llm_feedback (migrations/006-llm-feedback.ts, 010-llm-feedback-name-label.ts) ---
+/**
+ * `Score` is −1 / +1 for thumbs, or a small integer scale (0 for a label); `Name` the kind of
+ * feedback (`thumbs`, `stars`…; '' from the library before 010); `Label` a label value. A newer row
+ * of the same key (service, trace, span, user, source, name) replaces.
+ */
+export const LLM_FEEDBACK = names('Timestamp', 'TraceId', 'SpanId', 'ServiceName', 'User', 'Score', 'Comment', 'Source', 'Name', 'Label');
 
 export const SCHEMA_MIGRATIONS = names('Id', 'Name', 'AppliedAt');
 
