@@ -2,6 +2,9 @@
 // (all or none), and one atomic adjustment (true-up, release) that also claims alerts. Counters
 // are integers (tokens, requests, micro-USD) under keys that embed their window; every write
 // sets the key's time to live to the end of its window (plus a grace period).
+// A reservation may carry a lease: a backend that can lose a settlement (Redis) records what the
+// reservation holds and gives it back by itself once the lease ends unsettled, so a reservation
+// whose commit or release never arrived is never counted for the rest of its window.
 
 export interface CounterReserve {
   key: string;
@@ -25,6 +28,18 @@ export interface CounterAdjust {
   ttlMs: number;
   /** When set and the value after the adjustment is ≥ threshold, claim `alertKey` (once per window, across replicas). */
   alert?: { key: string; threshold: number };
+  /**
+   * What the lease holds on this key. When the lease already ended (the backend gave it back),
+   * `delta + reserved` is applied instead of `delta`: a commit then charges the whole actual usage,
+   * a release nothing.
+   */
+  reserved?: number;
+}
+
+/** Identifies a reservation in the backend until its deadline (ms since the epoch). */
+export interface Lease {
+  id: string;
+  deadline: number;
 }
 
 export interface AdjustResult {
@@ -36,8 +51,14 @@ export interface AdjustResult {
 
 export interface BudgetBackend {
   readonly kind: 'memory' | 'redis';
-  reserve(counters: readonly CounterReserve[], now: number): Promise<ReserveResult>;
-  adjust(adjustments: readonly CounterAdjust[], now: number): Promise<AdjustResult>;
+  /** With a lease, what is reserved is given back at `lease.deadline` unless adjust() settles it first. */
+  reserve(counters: readonly CounterReserve[], now: number, lease?: Lease): Promise<ReserveResult>;
+  /** With a lease id, ends that lease (see CounterAdjust.reserved). */
+  adjust(adjustments: readonly CounterAdjust[], now: number, leaseId?: string): Promise<AdjustResult>;
+  /** Whether the backend has been ready (connected, scripts loaded) at least once. */
+  readonly started: boolean;
+  /** Whether leases are kept (settlements can be lost only where they are). */
+  readonly leases: boolean;
   close(): Promise<void>;
 }
 

@@ -13,8 +13,13 @@
 // Alerts fire once per window and key (across replicas) when a budget's counter reaches alertAt
 // of its limit at a commit. Backend failures never throw: fail-open admits unmetered, fail-closed
 // rejects, and onBackendError hears about each.
-import { effectiveLimits, type BudgetsConfig } from './config.ts';
-import { admits, type BudgetBackend, type CounterAdjust, type ReserveResult } from './backend.ts';
+// On Redis every reservation carries a lease (reservationTtlSeconds): a commit or release that
+// failed is retried in the background while the lease lasts (settling a lease twice is a no-op),
+// and a reservation never settled is given back by Redis when its lease ends — it is never counted
+// for the rest of its window.
+import { randomUUID } from 'node:crypto';
+import { budgetKeyPrefix, effectiveLimits, type BudgetsConfig } from './config.ts';
+import { admits, type BudgetBackend, type CounterAdjust, type Lease, type ReserveResult } from './backend.ts';
 import { MemoryBudgetBackend } from './memory-backend.ts';
 import { RedisBudgetBackend } from './redis-backend.ts';
 import { microsToUsd, toMicroUsd } from './usd.ts';
@@ -131,11 +136,19 @@ export interface BudgetEnforcerOptions {
   onUnavailable?: 'fail-open' | 'fail-closed';
   /** Key prefix. Default: config.backend.keyPrefix on Redis, "llm-sidecar:budget:" in memory. */
   keyPrefix?: string;
+  /** How long an unsettled reservation is held (backends with leases). Default: config.backend.reservationTtlSeconds, else 900 s. */
+  reservationTtlMs?: number;
+  /** Pause between retries of failed settlements. Default 1 s. */
+  retryEveryMs?: number;
 }
 
 /** Keys outlive their window by this much, so a replica whose clock lags a little still finds them. */
 const GRACE_MS = 5_000;
 const DEFAULT_SNAPSHOT_KEYS = 1_000;
+/** Default limit on a Redis call (see budgets.backend.timeoutMs). */
+const DEFAULT_TIMEOUT_MS = 500;
+/** Failed settlements waiting for a retry, at most (beyond that, their leases give them back). */
+const MAX_RETRIES_QUEUED = 10_000;
 
 interface CounterDef {
   scope: BudgetScope;
@@ -227,15 +240,16 @@ class BudgetReservation implements Reservation {
     readonly tokens: number,
     readonly usdMicros: number,
     readonly enforced: boolean,
+    private readonly lease: Lease | undefined,
   ) {}
 
   commit(actual: ActualUsage): Promise<void> {
-    this.settled ??= this.enforcer.settle(this.counters, 'commit', nonNegativeInt(actual.tokens), actual.usd === undefined ? this.usdMicros : toMicroUsd(actual.usd), actual.now);
+    this.settled ??= this.enforcer.settle(this.counters, 'commit', nonNegativeInt(actual.tokens), actual.usd === undefined ? this.usdMicros : toMicroUsd(actual.usd), actual.now, this.lease);
     return this.settled;
   }
 
   release(now?: number): Promise<void> {
-    this.settled ??= this.enforcer.settle(this.counters, 'release', 0, 0, now);
+    this.settled ??= this.enforcer.settle(this.counters, 'release', 0, 0, now, this.lease);
     return this.settled;
   }
 }
@@ -252,6 +266,10 @@ export class BudgetEnforcer {
   private readonly gauges = new Map<string, BudgetGauge>();
   private readonly snapshotMax: number;
   private readonly lastWindow: Partial<Record<WindowKind, Window>> = {};
+  private readonly leaseMs: number;
+  private readonly retries: (() => Promise<boolean>)[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     config: BudgetsConfig,
@@ -260,8 +278,9 @@ export class BudgetEnforcer {
   ) {
     const redis = config.backend.type === 'redis' ? config.backend : undefined;
     this.clock = options.clock ?? Date.now;
-    this.prefix = options.keyPrefix ?? redis?.keyPrefix ?? 'llm-sidecar:budget:';
-    this.timeoutMs = options.timeoutMs ?? (backend.kind === 'redis' ? (redis?.timeoutMs ?? 50) : undefined);
+    this.prefix = options.keyPrefix ?? (redis ? budgetKeyPrefix(redis) : 'llm-sidecar:budget:');
+    this.timeoutMs = options.timeoutMs ?? (backend.kind === 'redis' ? (redis?.timeoutMs ?? DEFAULT_TIMEOUT_MS) : undefined);
+    this.leaseMs = options.reservationTtlMs ?? (redis?.reservationTtlSeconds ?? 900) * 1000;
     this.failOpen = (options.onUnavailable ?? redis?.onUnavailable ?? 'fail-open') === 'fail-open';
     this.alertAt = config.alertAt;
     this.snapshotMax = Math.max(1, options.snapshotMaxKeys ?? DEFAULT_SNAPSHOT_KEYS);
@@ -328,17 +347,29 @@ export class BudgetEnforcer {
     return w;
   }
 
-  /** Runs a backend call under timeoutMs; a late answer is handed to onLate. */
+  /** Whether the backend has been ready (connected, scripts loaded) at least once: /readyz waits for it. */
+  get started(): boolean {
+    return this.backend.started;
+  }
+
+  /**
+   * Runs a backend call under timeoutMs; a late answer is handed to onLate. The deadline is
+   * judged after the event loop has read its sockets (setImmediate after the timer): timers run
+   * before I/O in a loop turn, so a busy loop would otherwise call an answer that already arrived
+   * "late" — a healthy Redis turned into 503s or unmetered admissions under a burst.
+   */
   private timed<T>(call: Promise<T>, onLate?: (value: T) => void): Promise<T> {
     const ms = this.timeoutMs;
     if (ms === undefined) return call;
     return new Promise<T>((resolve, reject) => {
       let done = false;
       const timer = setTimeout(() => {
-        if (done) return;
-        done = true;
-        reject(new BackendTimeout(ms));
-        call.then((v) => onLate?.(v), () => undefined);
+        setImmediate(() => {
+          if (done) return;
+          done = true;
+          reject(new BackendTimeout(ms));
+          call.then((v) => onLate?.(v), () => undefined);
+        });
       }, ms);
       call.then(
         (v) => {
@@ -377,16 +408,17 @@ export class BudgetEnforcer {
       tokens = nonNegativeInt(req.tokens);
       usdMicros = toMicroUsd(req.usd);
       counters = this.counters(req, now, tokens, usdMicros);
-      if (counters.length === 0) return new BudgetReservation(this, counters, tokens, usdMicros, true);
+      if (counters.length === 0) return new BudgetReservation(this, counters, tokens, usdMicros, true, undefined);
       const ops = counters.map((c) => ({ key: c.storeKey, amount: c.amount, limit: c.limit, ttlMs: c.window.end - now + GRACE_MS }));
       const reserved = counters;
-      const result: ReserveResult = await this.timed(this.backend.reserve(ops, now), (late) => {
+      const lease: Lease | undefined = this.backend.leases ? { id: randomUUID(), deadline: now + this.leaseMs } : undefined;
+      const result: ReserveResult = await this.timed(this.backend.reserve(ops, now, lease), (late) => {
         // Timed out, but the script ran: give the reservation back (the request was decided without it).
-        if (late.ok) void this.settle(reserved, 'release', 0, 0, now);
+        if (late.ok) void this.settle(reserved, 'release', 0, 0, now, lease);
       });
       if (result.ok) {
         this.observe(counters, result.values, now);
-        return new BudgetReservation(this, counters, tokens, usdMicros, true);
+        return new BudgetReservation(this, counters, tokens, usdMicros, true, lease);
       }
       this.observe(counters, result.values, now);
       return this.rejection(counters, result.values, now);
@@ -394,7 +426,7 @@ export class BudgetEnforcer {
       if (this.failOpen) {
         this.report('reserve', err, 'admitted-unmetered');
         // Nothing is held; commit() still charges the actual usage if the backend is back by then.
-        return new BudgetReservation(this, counters.map((c) => ({ ...c, amount: 0 })), tokens, usdMicros, false);
+        return new BudgetReservation(this, counters.map((c) => ({ ...c, amount: 0 })), tokens, usdMicros, false, undefined);
       }
       this.report('reserve', err, 'rejected');
       const error = toError(err);
@@ -450,8 +482,48 @@ export class BudgetEnforcer {
     };
   }
 
-  /** @internal True-up (commit) or give-back (release) of a reservation's counters, used by Reservation. Never throws. */
-  async settle(counters: readonly Counter[], op: 'commit' | 'release', actualTokens: number, actualMicros: number, at: number | undefined): Promise<void> {
+  /**
+   * @internal True-up (commit) or give-back (release) of a reservation's counters, used by
+   * Reservation. Never throws. A failure is retried in the background while the lease lasts.
+   */
+  async settle(counters: readonly Counter[], op: 'commit' | 'release', actualTokens: number, actualMicros: number, at: number | undefined, lease: Lease | undefined): Promise<void> {
+    const ok = await this.trySettle(counters, op, actualTokens, actualMicros, at, lease, true);
+    if (ok || lease === undefined || this.closed) return;
+    // Settling a lease twice is a no-op, so a retry is safe even when the failed call did run.
+    this.queueRetry(() => this.trySettle(counters, op, actualTokens, actualMicros, undefined, lease, false), lease);
+  }
+
+  private queueRetry(retry: () => Promise<boolean>, lease: Lease): void {
+    if (this.retries.length >= MAX_RETRIES_QUEUED) this.retries.shift(); // its lease gives it back
+    // Past its lease, the reservation was given back and the settled-lease memory may be gone: stop then.
+    this.retries.push(() => (this.clock() >= lease.deadline ? Promise.resolve(true) : retry()));
+    this.scheduleRetries();
+  }
+
+  private scheduleRetries(): void {
+    if (this.retryTimer !== undefined || this.closed || this.retries.length === 0) return;
+    this.retryTimer = setTimeout(() => {
+      void this.runRetries();
+    }, this.options.retryEveryMs ?? 1_000);
+    this.retryTimer.unref();
+  }
+
+  private async runRetries(): Promise<void> {
+    while (this.retries.length > 0 && !this.closed) {
+      const next = this.retries[0] as () => Promise<boolean>;
+      if (!(await next())) break; // still failing: try again later, in order
+      this.retries.shift();
+    }
+    this.retryTimer = undefined;
+    this.scheduleRetries();
+  }
+
+  /** Failed settlements waiting for a retry. */
+  get pendingSettlements(): number {
+    return this.retries.length;
+  }
+
+  private async trySettle(counters: readonly Counter[], op: 'commit' | 'release', actualTokens: number, actualMicros: number, at: number | undefined, lease: Lease | undefined, reportFailure: boolean): Promise<boolean> {
     try {
       const now = at ?? this.clock();
       const adjustments: CounterAdjust[] = [];
@@ -468,19 +540,22 @@ export class BudgetEnforcer {
           if (delta <= 0) continue;
           window = this.window(c.def.window, now);
           storeKey = this.prefix + c.base + window.label;
-        } else if (delta === 0 && !alerting) continue;
+        } else if (delta === 0 && !alerting && lease === undefined) continue;
         const adj: CounterAdjust = { key: storeKey, delta, ttlMs: window.end - now + GRACE_MS };
+        // A lease that lapsed gave back what it held: the backend then adds it to the delta.
+        if (lease !== undefined && storeKey === c.storeKey) adj.reserved = c.amount;
         if (alerting) adj.alert = { key: `${this.prefix}alert:${c.base}${window.label}`, threshold: Math.max(1, Math.ceil(c.limit * this.alertAt)) };
         adjustments.push(adj);
         owners.push({ c, window });
       }
-      if (adjustments.length === 0) return;
+      // With a lease, the backend must hear about the settlement even when nothing changes (it ends the lease).
+      if (adjustments.length === 0 && lease === undefined) return true;
       let result;
       try {
-        result = await this.timed(this.backend.adjust(adjustments, now));
+        result = await this.timed(this.backend.adjust(adjustments, now, lease?.id));
       } catch (err) {
-        this.report(op, err, 'usage-not-recorded');
-        return;
+        if (reportFailure) this.report(op, err, 'usage-not-recorded');
+        return false;
       }
       owners.forEach(({ c, window }, i) => {
         const v = result.values[i];
@@ -492,8 +567,10 @@ export class BudgetEnforcer {
         if (o === undefined || v === undefined) continue;
         this.alert(o.c, o.window, v);
       }
+      return true;
     } catch (err) {
-      this.report(op, err, 'usage-not-recorded');
+      if (reportFailure) this.report(op, err, 'usage-not-recorded');
+      return false;
     }
   }
 
@@ -560,6 +637,8 @@ export class BudgetEnforcer {
   }
 
   close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
     return this.backend.close();
   }
 }
@@ -570,8 +649,10 @@ export async function createBudgetEnforcer(config: BudgetsConfig, options: Budge
   const b = config.backend;
   if (b.type === 'memory') return new BudgetEnforcer(config, new MemoryBudgetBackend(), options);
   const backend = await RedisBudgetBackend.connect({
-    url: b.url,
-    commandTimeoutMs: Math.max(2_000, 20 * b.timeoutMs),
+    connection: b,
+    keyPrefix: options.keyPrefix ?? budgetKeyPrefix(b),
+    commandTimeoutMs: Math.max(2_000, 4 * b.timeoutMs),
+    settledMemoryMs: 2 * (options.reservationTtlMs ?? b.reservationTtlSeconds * 1000),
     onConnectionError: (error) => {
       try {
         options.onBackendError?.({ op: 'connect', backend: 'redis', error, timedOut: false, outcome: 'reconnecting' });

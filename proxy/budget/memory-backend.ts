@@ -13,6 +13,9 @@ const SWEEP_EVERY = 1_024;
 
 export class MemoryBudgetBackend implements BudgetBackend {
   readonly kind = 'memory' as const;
+  /** In memory a settlement cannot be lost: no leases needed. */
+  readonly leases = false;
+  readonly started = true;
   private readonly entries = new Map<string, Entry>();
   private ops = 0;
 

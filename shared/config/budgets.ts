@@ -56,22 +56,109 @@ const TenantSchema = z.strictObject({
 
 const MemoryBackendSchema = z.strictObject({ type: z.literal('memory') });
 
-const RedisBackendSchema = z.strictObject({
-  type: z.literal('redis'),
-  /** redis://[:password@]host:port[/db] or rediss:// (TLS). Use ${ENV} interpolation for the password. */
-  url: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL, e.g. redis://redis:6379' }),
-  /**
-   * Prefix of every key. On Redis Cluster, put a hash tag in it (`{llm-budget}:`) so that one
-   * script's keys share a slot.
-   */
-  keyPrefix: z.string().min(1).default('llm-sidecar:budget:'),
-  /** No default on purpose: while Redis is unreachable, admit unmetered (`fail-open`) or reject with 503 (`fail-closed`)? */
-  onUnavailable: z.enum(['fail-open', 'fail-closed'], {
-    error: 'required: "fail-open" (admit requests, unmetered, while Redis is unreachable) or "fail-closed" (reject them)',
-  }),
-  /** A Redis call slower than this counts as Redis being unavailable for that request. */
-  timeoutMs: z.number().int().positive().max(10_000).default(50),
+const REDIS_URL_HELP = 'must be a redis:// or rediss:// URL, e.g. redis://redis:6379';
+const RedisUrl = z.url({ protocol: /^rediss?$/, error: REDIS_URL_HELP });
+const HOST_PORT_HELP = 'a sentinel is "host:port", e.g. "sentinel-0.sentinel:26379"';
+const HostPort = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):\d{1,5}$/, HOST_PORT_HELP);
+
+/** Redis Cluster: seed nodes (any of its masters or replicas); the rest of the topology is discovered. */
+export const RedisClusterSchema = z.strictObject({
+  /** redis://[user:password@]host:port (rediss:// for TLS); the credentials of the first node apply to all. */
+  nodes: z.array(RedisUrl).min(1, 'cluster.nodes lists at least one node (redis://host:port)'),
 });
+
+/** Redis Sentinel: the sentinels to ask, and the name of the master group they watch. */
+export const RedisSentinelSchema = z.strictObject({
+  /** The master group name (`sentinel monitor <name> …`). */
+  name: z.string().min(1),
+  sentinels: z.array(HostPort).min(1, 'sentinel.sentinels lists at least one "host:port"'),
+  /** Credentials of the data nodes (use ${ENV} interpolation). */
+  username: z.string().min(1).optional(),
+  password: z.string().min(1).optional(),
+  /** Password of the sentinels themselves, when they require one. */
+  sentinelPassword: z.string().min(1).optional(),
+  db: z.number().int().min(0).default(0),
+  tls: z.boolean().default(false),
+});
+
+/**
+ * Where a Redis is: exactly one of `url` (one server), `cluster` (Redis Cluster) or `sentinel`
+ * (a primary found through Sentinel). Spread into every schema that talks to Redis (budgets, the
+ * shared cache) together with `checkRedisConnection`.
+ */
+export const RedisConnectionShape = {
+  /** redis://[:password@]host:port[/db] or rediss:// (TLS). Use ${ENV} interpolation for the password. */
+  url: RedisUrl.optional(),
+  cluster: RedisClusterSchema.optional(),
+  sentinel: RedisSentinelSchema.optional(),
+};
+
+export interface RedisConnectionConfig {
+  url?: string | undefined;
+  cluster?: z.infer<typeof RedisClusterSchema> | undefined;
+  sentinel?: z.infer<typeof RedisSentinelSchema> | undefined;
+}
+
+/** Exactly one way to reach Redis. */
+export function checkRedisConnection(v: RedisConnectionConfig, ctx: z.RefinementCtx): void {
+  const given = (['url', 'cluster', 'sentinel'] as const).filter((k) => v[k] !== undefined);
+  if (given.length !== 1) {
+    ctx.addIssue({ code: 'custom', path: [], message: `give exactly one of url (one Redis), cluster (Redis Cluster) or sentinel (Redis Sentinel); got ${given.length === 0 ? 'none' : given.join(' and ')}` });
+  }
+}
+
+/** A hash tag: the part of a key between the first `{` and the next `}`, when not empty. */
+export function hashTagOf(key: string): string | undefined {
+  const open = key.indexOf('{');
+  if (open < 0) return undefined;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : undefined;
+}
+
+/** Budget keys when none is configured; on Redis Cluster one hash tag keeps every budget key in one slot. */
+export const DEFAULT_BUDGET_KEY_PREFIX = 'llm-sidecar:budget:';
+export const DEFAULT_CLUSTER_BUDGET_KEY_PREFIX = '{llm-sidecar:budget}:';
+
+const RedisBackendSchema = z
+  .strictObject({
+    type: z.literal('redis'),
+    ...RedisConnectionShape,
+    /**
+     * Prefix of every key. Default "llm-sidecar:budget:", on Redis Cluster "{llm-sidecar:budget}:":
+     * a script's keys (every counter of one request, the alert keys and the reservation leases)
+     * must share one hash slot, so on Cluster the prefix must carry a hash tag.
+     */
+    keyPrefix: z.string().min(1).regex(/^[^\s]+$/, 'keyPrefix has no spaces or control characters').optional(),
+    /** No default on purpose: while Redis is unreachable, admit unmetered (`fail-open`) or reject with 503 (`fail-closed`)? */
+    onUnavailable: z.enum(['fail-open', 'fail-closed'], {
+      error: 'required: "fail-open" (admit requests, unmetered, while Redis is unreachable) or "fail-closed" (reject them)',
+    }),
+    /**
+     * A Redis call slower than this counts as Redis being unavailable for that request. Default
+     * 500 ms: a round trip is ~0.1–2 ms in one region, but the answer is read by a sidecar whose
+     * event loop may be busy with a burst or a GC pause; too short a limit turns a healthy Redis
+     * into 503s (fail-closed) or unmetered admissions (fail-open). 500 ms still bounds what a hung
+     * Redis adds to an LLM call (seconds). See proxy/budget/README.md.
+     */
+    timeoutMs: z.number().int().positive().max(10_000).default(500),
+    /**
+     * How long a reservation is held when neither its commit nor its release reaches Redis (the
+     * sidecar was killed, Redis was unreachable at the end of the call). After that the reservation
+     * is given back; a late commit then charges the whole actual usage. Longer than your longest call.
+     */
+    reservationTtlSeconds: z.number().int().min(10).max(86_400).default(900),
+  })
+  .superRefine((b, ctx) => {
+    checkRedisConnection(b, ctx);
+    if (b.cluster !== undefined && b.keyPrefix !== undefined && hashTagOf(b.keyPrefix) === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['keyPrefix'], message: `on Redis Cluster the keyPrefix needs a hash tag so that one script's keys share a slot, e.g. "{${b.keyPrefix.replace(/[:{}]+$/, '')}}:"` });
+    }
+  });
+
+/** The key prefix of a Redis budget backend after defaults. */
+export function budgetKeyPrefix(b: { keyPrefix?: string | undefined; cluster?: unknown }): string {
+  return b.keyPrefix ?? (b.cluster !== undefined ? DEFAULT_CLUSTER_BUDGET_KEY_PREFIX : DEFAULT_BUDGET_KEY_PREFIX);
+}
 
 const BackendSchema = z.discriminatedUnion('type', [MemoryBackendSchema, RedisBackendSchema], {
   error: 'backend.type is "memory" (one sidecar) or "redis" (shared by every replica)',

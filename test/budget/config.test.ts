@@ -41,7 +41,7 @@ alertAt: 0.8
 describe('BudgetsSchema', () => {
   it('parses the documented example', () => {
     const c = BudgetsSchema.parse(parseYaml(EXAMPLE));
-    expect(c.backend).toEqual({ type: 'redis', url: 'redis://redis:6379', keyPrefix: '{llm-budget}:', onUnavailable: 'fail-open', timeoutMs: 50 });
+    expect(c.backend).toEqual({ type: 'redis', url: 'redis://redis:6379', keyPrefix: '{llm-budget}:', onUnavailable: 'fail-open', timeoutMs: 50, reservationTtlSeconds: 900 });
     expect(c.tiers.paid?.userDailyUsd).toBe('20'); // numbers are normalised to decimal strings
     expect(effectiveLimits(c, 'acme')).toEqual({ tier: 'paid', userDailyTokens: 2_000_000, userDailyUsd: '20', tenantMonthlyTokens: 500_000_000, tenantMonthlyUsd: '12000' });
     expect(effectiveLimits(c, 'internal').userDailyUsd).toBeUndefined();

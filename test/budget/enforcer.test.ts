@@ -115,15 +115,16 @@ describe.each(backends)('BudgetEnforcer on %s', (kind) => {
       { tiers: { t: { userDailyTokens: 10, tenantMonthlyTokens: 25 } }, defaultTier: 't', rateLimits: [{ scope: 'tenant', requestsPerMinute: 1 }] },
       { clock },
     );
-    reservation(await enforcer.reserve({ ...A, tokens: 10 }));
+    // Committed: a reservation left open would be given back when its lease ends (on Redis).
+    await reservation(await enforcer.reserve({ ...A, tokens: 10 })).commit({ tokens: 10 });
     const day = rejected(await enforcer.reserve({ ...A, user: 'x', tokens: 1 }));
     expect(day).toMatchObject({ scope: 'tenant-rpm', retryAfterS: 1 });
     const d = rejected(await enforcer.reserve({ ...A, tokens: 1, now: clock.now }));
     expect(d.scope).toBe('user-daily-tokens');
     clock.advance(1); // 2025-02-01T00:00:00.000Z: new day, month and minute
-    reservation(await enforcer.reserve({ ...A, tokens: 10 }));
+    await reservation(await enforcer.reserve({ ...A, tokens: 10 })).commit({ tokens: 10 });
     clock.advance(60_000);
-    reservation(await enforcer.reserve({ ...A, user: 'y', tokens: 10 }));
+    await reservation(await enforcer.reserve({ ...A, user: 'y', tokens: 10 })).commit({ tokens: 10 });
     clock.advance(60_000);
     // Month total 20 of 25; user bob's day 10 of 10.
     expect(rejected(await enforcer.reserve({ ...A, tokens: 1 })).scope).toBe('user-daily-tokens');

@@ -75,10 +75,10 @@ describe.skipIf(!hasRedis)('Redis backend', () => {
     const h = await make({ tiers: { t: { userDailyTokens: 1_000, tenantMonthlyTokens: 10_000 } }, defaultTier: 't', rateLimits: [{ scope: 'user', requestsPerMinute: 10 }] }, { keyPrefix, clock });
     await reservation(await h.enforcer.reserve({ ...A, tokens: 10 })).commit({ tokens: 5 });
     const keys = (await raw.keys(`${keyPrefix}*`)).sort();
-    expect(keys.map((k) => k.slice(keyPrefix.length).replace(/:[^:]+$/, ''))).toEqual(['tm.tok:acme', 'u.rpm:acme/bob', 'ud.tok:acme/bob']);
+    expect(keys.map((k) => k.slice(keyPrefix.length).replace(/:[^:]+$/, ''))).toEqual(['lease-data', 'leases', 'tm.tok:acme', 'u.rpm:acme/bob', 'ud.tok:acme/bob']);
     for (const k of keys) {
       const ttl = await raw.pttl(k);
-      if (k.includes('tm.tok')) expect(ttl).toBeGreaterThan(30_000);
+      if (k.includes('tm.tok') || k.includes('lease')) expect(ttl).toBeGreaterThan(30_000);
       else {
         // day and minute both end 30 s after the fake now
         expect(ttl).toBeGreaterThan(30_000);
