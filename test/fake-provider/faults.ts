@@ -27,6 +27,10 @@ export interface Faults {
   chunkDelayMs?: number;
   /** Destroy the socket after this many SSE events (or half the JSON body). */
   cutAfter?: number;
+  /** Streams: leave out the last n events (the end markers) and end the response cleanly. */
+  dropLast?: number;
+  /** JSON: send the headers and half the body, wait this long, then the rest (a silence inside the body). */
+  bodyDelayMs?: number;
   /** Status 200 but a body (or one SSE event) that is not valid JSON. */
   malformed?: boolean;
   /** Write the body this many bytes at a time, 5 ms apart (bare `drip` = 5 bytes). */
@@ -116,6 +120,10 @@ function applyFault(f: Faults, key: string, value: string | undefined): string |
       return needCount((v) => (f.chunkDelayMs = v));
     case 'cut':
       return needCount((v) => (f.cutAfter = v));
+    case 'drop-last':
+      return needCount((v) => (f.dropLast = v));
+    case 'body-delay':
+      return needCount((v) => (f.bodyDelayMs = v));
     case 'words':
       return needCount((v) => (f.words = v));
     case 'malformed':

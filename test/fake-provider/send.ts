@@ -76,7 +76,7 @@ export async function sendPaced(res: ServerResponse, plan: Plan, faults: Faults,
   if (plan.kind === 'json') return sendJsonPaced(res, plan, faults, pace);
   res.writeHead(200, finalHeaders(plan, faults));
   res.flushHeaders();
-  const { events } = plan;
+  const events = faults.dropLast ? plan.events.slice(0, Math.max(0, plan.events.length - faults.dropLast)) : plan.events;
   // The second event is the one corrupted: the first already proved the stream started.
   const corrupt = faults.malformed ? Math.min(1, events.length - 1) : -1;
   for (let i = 0; i < events.length; i++) {
@@ -96,6 +96,12 @@ async function sendJsonPaced(res: ServerResponse, plan: Extract<Plan, { kind: 'j
   if (faults.cutAfter !== undefined) {
     await writeBody(res, body.subarray(0, body.length >> 1), faults, pace);
     return cut(res, pace);
+  }
+  if (faults.bodyDelayMs !== undefined) {
+    await writeBody(res, body.subarray(0, body.length >> 1), faults, pace);
+    await pace.sleep(faults.bodyDelayMs);
+    if (pace.stopped) return;
+    body = body.subarray(body.length >> 1);
   }
   await writeBody(res, body, faults, pace);
   if (!pace.stopped) res.end();
