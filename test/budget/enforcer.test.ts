@@ -1,18 +1,22 @@
-// The enforcer's contract, run on BOTH backends: exact under concurrency, all-or-none across
-// windows, true-ups, resets at the window boundary, alerts once per window, bounded snapshot.
+// The enforcer's contract, run on EVERY backend (memory, one Redis, a Redis Cluster of three
+// primaries with replicas): exact under concurrency, all-or-none across windows, true-ups, resets
+// at the window boundary, alerts once per window, bounded snapshot.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { redisClusterAvailability, startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.ts';
 import { admitted, fakeClock, harness, rejected, reservation, type BackendKind, type Harness } from './helpers.ts';
 import { redisServerPath, startRedis, type RedisHandle } from './redis-server.ts';
 
 const hasRedis = redisServerPath() !== undefined;
-const backends: BackendKind[] = hasRedis ? ['memory', 'redis'] : ['memory'];
+const hasCluster = redisClusterAvailability().available;
+const backends: BackendKind[] = ['memory', ...(hasRedis ? (['redis'] as const) : []), ...(hasCluster ? (['redis-cluster'] as const) : [])];
 
 let redis: RedisHandle | undefined;
+let cluster: RedisClusterHandle | undefined;
 beforeAll(async () => {
-  if (hasRedis) redis = await startRedis();
-});
+  [redis, cluster] = await Promise.all([hasRedis ? startRedis() : undefined, hasCluster ? startRedisCluster() : undefined]);
+}, 60_000);
 afterAll(async () => {
-  await redis?.stop();
+  await Promise.all([redis?.stop(), cluster?.stop()]);
 });
 
 const A = { tenant: 'acme', user: 'bob', route: 'chat' };
@@ -20,7 +24,7 @@ const A = { tenant: 'acme', user: 'bob', route: 'chat' };
 describe.each(backends)('BudgetEnforcer on %s', (kind) => {
   const open: Harness[] = [];
   const make = async (budgets: Parameters<typeof harness>[1], opts: Parameters<typeof harness>[2] = {}): Promise<Harness> => {
-    const h = await harness(kind, budgets, { ...opts, redisUrl: redis?.url });
+    const h = await harness(kind, budgets, { ...opts, redisUrl: redis?.url, clusterNodes: cluster?.urls });
     open.push(h);
     return h;
   };

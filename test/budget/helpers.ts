@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { BudgetsSchema, type BudgetsConfigInput } from '../../proxy/budget/config.ts';
 import { createBudgetEnforcer, type BackendErrorEvent, type BudgetAlert, type BudgetEnforcer, type Rejection, type Reservation } from '../../proxy/budget/enforcer.ts';
 
-export type BackendKind = 'memory' | 'redis';
+export type BackendKind = 'memory' | 'redis' | 'redis-cluster';
 
 export interface FakeClock {
   now: number;
@@ -33,11 +33,15 @@ export interface Harness {
   errors: BackendErrorEvent[];
 }
 
-export async function harness(kind: BackendKind, budgets: Omit<BudgetsConfigInput, 'backend'>, opts: { redisUrl?: string; onUnavailable?: 'fail-open' | 'fail-closed'; timeoutMs?: number; clock?: FakeClock; snapshotMaxKeys?: number; keyPrefix?: string } = {}): Promise<Harness> {
+export async function harness(kind: BackendKind, budgets: Omit<BudgetsConfigInput, 'backend'>, opts: { redisUrl?: string; clusterNodes?: string[]; onUnavailable?: 'fail-open' | 'fail-closed'; timeoutMs?: number; clock?: FakeClock; snapshotMaxKeys?: number; keyPrefix?: string; reservationTtlMs?: number; retryEveryMs?: number } = {}): Promise<Harness> {
+  const common = { type: 'redis' as const, onUnavailable: opts.onUnavailable ?? 'fail-closed', timeoutMs: opts.timeoutMs ?? 1_000 };
   const backend: BudgetsConfigInput['backend'] =
     kind === 'memory'
       ? { type: 'memory' }
-      : { type: 'redis', url: opts.redisUrl ?? 'redis://127.0.0.1:1', onUnavailable: opts.onUnavailable ?? 'fail-closed', timeoutMs: opts.timeoutMs ?? 1_000, keyPrefix: opts.keyPrefix ?? `test:${randomUUID()}:` };
+      : kind === 'redis'
+        ? { ...common, url: opts.redisUrl ?? 'redis://127.0.0.1:1', keyPrefix: opts.keyPrefix ?? `test:${randomUUID()}:` }
+        : // On a cluster the prefix carries a hash tag: every key of one script in one slot.
+          { ...common, cluster: { nodes: opts.clusterNodes ?? ['redis://127.0.0.1:1'] }, keyPrefix: opts.keyPrefix ?? `{test:${randomUUID()}}:` };
   const config = BudgetsSchema.parse({ ...budgets, backend });
   const clock = opts.clock ?? fakeClock();
   const alerts: BudgetAlert[] = [];
@@ -47,6 +51,8 @@ export async function harness(kind: BackendKind, budgets: Omit<BudgetsConfigInpu
     onAlert: (a) => alerts.push(a),
     onBackendError: (e) => errors.push(e),
     ...(opts.snapshotMaxKeys === undefined ? {} : { snapshotMaxKeys: opts.snapshotMaxKeys }),
+    ...(opts.reservationTtlMs === undefined ? {} : { reservationTtlMs: opts.reservationTtlMs }),
+    ...(opts.retryEveryMs === undefined ? {} : { retryEveryMs: opts.retryEveryMs }),
   });
   return { enforcer, clock, alerts, errors };
 }

@@ -6,10 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { admitted, fakeClock, harness, rejected, reservation, type Harness } from './helpers.ts';
+import { redisClusterAvailability, startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.ts';
+import { admitted, fakeClock, harness, rejected, reservation, type BackendKind, type Harness } from './helpers.ts';
 import { redisServerPath, startRedis, type RedisHandle } from './redis-server.ts';
 
 const hasRedis = redisServerPath() !== undefined;
+const hasCluster = redisClusterAvailability().available;
 const A = { tenant: 'acme', user: 'bob', route: 'chat' };
 
 describe.skipIf(!hasRedis)('Redis backend', () => {
@@ -147,5 +149,82 @@ describe.skipIf(!hasRedis)('Redis backend', () => {
     await new Promise((res) => setTimeout(res, 100)); // the late reservation ran, then was released
     expect(admitted(await h.enforcer.reserve({ ...A, tokens: 1 }))).toBe(true); // the 1 request/minute is still free
     expect(rejected(await h.enforcer.reserve({ ...A, tokens: 1 })).scope).toBe('user-rpm');
+  });
+});
+
+// Leases: a reservation whose commit or release never reached Redis is given back when its lease
+// ends, a commit after that charges the whole actual usage, settling twice changes nothing, and a
+// failed settlement is retried until it lands. Same contract on one Redis and on a Cluster.
+const leaseBackends = [...(hasRedis ? (['redis'] as const) : []), ...(hasCluster ? (['redis-cluster'] as const) : [])] as BackendKind[];
+describe.skipIf(leaseBackends.length === 0).each(leaseBackends)('reservation leases on %s', (kind) => {
+  let single: RedisHandle | undefined;
+  let cluster: RedisClusterHandle | undefined;
+  const open: Harness[] = [];
+  beforeAll(async () => {
+    if (kind === 'redis') single = await startRedis();
+    else cluster = await startRedisCluster();
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(open.splice(0).map((h) => h.enforcer.close()));
+    await single?.stop();
+    await cluster?.stop();
+  });
+  const make = async (budgets: Parameters<typeof harness>[1], opts: Parameters<typeof harness>[2] = {}): Promise<Harness> => {
+    const h = await harness(kind, budgets, { redisUrl: single?.url, clusterNodes: cluster?.urls, ...opts });
+    open.push(h);
+    return h;
+  };
+  const budgets = { tiers: { t: { userDailyTokens: 1_000 } }, defaultTier: 't', rateLimits: [{ scope: 'user' as const, requestsPerMinute: 1_000 }] };
+
+  it('an unsettled reservation is given back when its lease ends; a commit after that charges the whole actual usage', async () => {
+    const clock = fakeClock('2025-03-14T12:00:00.000Z');
+    const h = await make(budgets, { clock, reservationTtlMs: 60_000 });
+    reservation(await h.enforcer.reserve({ ...A, tokens: 600 })); // its sidecar "dies": never settled
+    const late = reservation(await h.enforcer.reserve({ ...A, tokens: 300 }));
+    expect(rejected(await h.enforcer.reserve({ ...A, tokens: 200 }))).toMatchObject({ used: 900 });
+    clock.advance(60_001); // both leases ended; the next reservation gives them back first
+    const next = reservation(await h.enforcer.reserve({ ...A, tokens: 200 }));
+    await next.commit({ tokens: 200 });
+    expect(h.enforcer.snapshot()[0]).toMatchObject({ scope: 'user-daily-tokens', used: 200 });
+    // The late commit: its 300 were given back, so the whole 350 it used is charged now.
+    await late.commit({ tokens: 350 });
+    expect(h.enforcer.snapshot()[0]).toMatchObject({ used: 550 });
+  });
+
+  it('settling a lease twice changes nothing (a retry after a timeout that did run)', async () => {
+    const clock = fakeClock('2025-03-14T12:00:00.000Z');
+    const h = await make(budgets, { clock });
+    const r = reservation(await h.enforcer.reserve({ ...A, tokens: 100 }));
+    // Reach the lease through the backend, as a retry would.
+    const lease = (r as unknown as { lease: { id: string } }).lease;
+    await r.commit({ tokens: 150 });
+    const key = `ud.tok:acme/bob:2025-03-14`;
+    const prefix = (h.enforcer as unknown as { prefix: string }).prefix;
+    const again = await h.enforcer.backend.adjust([{ key: prefix + key, delta: 50, ttlMs: 60_000, reserved: 100 }], clock.now, lease.id);
+    expect(again.values).toEqual([150]);
+    expect(rejected(await h.enforcer.reserve({ ...A, tokens: 851 }))).toMatchObject({ used: 150 });
+  });
+
+  it('a commit that failed while Redis was unreachable is retried until it lands', async () => {
+    if (kind !== 'redis') return; // one server is enough to stop and restart here; the cluster has its failover test
+    const own = await startRedis();
+    const h = await make(budgets, { redisUrl: own.url, retryEveryMs: 50 });
+    const r = reservation(await h.enforcer.reserve({ ...A, tokens: 100 }));
+    await own.kill();
+    await r.commit({ tokens: 70 });
+    expect(h.errors.find((e) => e.op === 'commit')).toMatchObject({ outcome: 'usage-not-recorded' });
+    expect(h.enforcer.pendingSettlements).toBe(1);
+    const back = await startRedis({ port: own.port }); // empty: the lease is gone, so the whole 70 is charged
+    try {
+      const deadline = Date.now() + 10_000;
+      while (h.enforcer.pendingSettlements > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 25));
+      expect(h.enforcer.pendingSettlements).toBe(0);
+      const raw2 = new Redis(back.url);
+      const keys = await raw2.keys('*ud.tok*');
+      expect(await raw2.get(keys[0]!)).toBe('70');
+      raw2.disconnect();
+    } finally {
+      await back.stop();
+    }
   });
 });
