@@ -13,7 +13,11 @@ export interface UpstreamTarget {
   /** `server.address` / `server.port` for spans. */
   hostname: string;
   port: number;
+  /** Checked upstream paths already built for this provider (upstreamUrl): the LLM endpoints are a handful. */
+  paths?: Map<string, string>;
 }
+
+const MAX_CACHED_PATHS = 256;
 
 export class UpstreamPools {
   private readonly targets = new Map<string, UpstreamTarget>();
@@ -36,6 +40,7 @@ export class UpstreamPools {
         basePath: url.pathname.replace(/\/+$/, ''),
         hostname: url.hostname,
         port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80,
+        paths: new Map(),
       });
     }
   }
@@ -81,10 +86,15 @@ export function upstreamPath(basePath: string, inboundPathAndQuery: string): str
  * upstream URL comes from, and its last line of defence: a result off the provider's origin or
  * outside its base path throws, whatever the inbound path was.
  */
-export function upstreamUrl(target: Pick<UpstreamTarget, 'origin' | 'basePath'>, checkedPathAndQuery: string): string {
+export function upstreamUrl(target: Pick<UpstreamTarget, 'origin' | 'basePath' | 'paths'>, checkedPathAndQuery: string): string {
+  const cached = target.paths?.get(checkedPathAndQuery);
+  if (cached !== undefined) return cached;
   const url = new URL(upstreamPath(target.basePath, checkedPathAndQuery), target.origin);
   assertOnProvider(target, url);
-  return url.pathname + url.search;
+  const built = url.pathname + url.search;
+  // Only results that passed the assertion are kept; once full, paths are built every time.
+  if (target.paths && target.paths.size < MAX_CACHED_PATHS) target.paths.set(checkedPathAndQuery, built);
+  return built;
 }
 
 export function assertOnProvider(target: Pick<UpstreamTarget, 'origin' | 'basePath'>, url: URL): void {

@@ -78,6 +78,14 @@ describe('upstream URLs', () => {
     expect(() => upstreamUrl({ origin: 'https://api.anthropic.com', basePath: '' }, '//evil.example/x')).toThrow(SidecarError);
   });
 
+  it('a pool target remembers only paths that passed the assertion', () => {
+    const pooled = { ...gw, paths: new Map<string, string>() };
+    expect(upstreamUrl(pooled, '/v1/models')).toBe('/tenant-a/v1/models');
+    expect(() => upstreamUrl(pooled, '/v1/../../admin')).toThrow(SidecarError);
+    expect(() => upstreamUrl(pooled, '/v1/../../admin')).toThrow(SidecarError);
+    expect([...pooled.paths.keys()]).toEqual(['/v1/models']);
+  });
+
   it('throws for a base path that the result would not stay under', () => {
     expect(() => upstreamUrl({ origin: 'https://gw.example.com', basePath: '/tenant-a' }, '/../tenant-b/x')).toThrow(/base URL/);
   });
