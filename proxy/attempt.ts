@@ -42,6 +42,12 @@ export interface AttemptOptions {
   /** Until the headers of a JSON answer, or the first content of a stream (every attempt, the last one included). */
   firstTokenMs: number | undefined;
   totalMs: number | undefined;
+  /**
+   * Longest silence between the headers and a body's first byte, and between two chunks (the
+   * target's, else the route's, else the provider's). Timed here with a native timer: undici's own
+   * body timeout runs on a coarse ~1 s clock and stays only as a backstop.
+   */
+  idleMs: number | undefined;
   capture: boolean;
   /** Collects the provider's events for a cache write (same-API streams only). */
   recorder: StreamRecorder | undefined;
@@ -101,6 +107,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   private assembler: StreamAssembler | undefined;
   private firstTokenTimer: NodeJS.Timeout | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   private abortReason: 'timeout' | 'client' | undefined;
   private waitingDrain = false;
   /** The stream has shown content (the first-token timer stops there). */
@@ -144,6 +151,15 @@ export class Attempt implements Dispatcher.DispatchHandler {
 
   private timeoutWhich = '';
 
+  private onIdle(): void {
+    // While the app is slow to read, the provider is paused by us: its silence is not its fault.
+    if (this.waitingDrain) {
+      this.idleTimer?.refresh();
+      return;
+    }
+    this.timeout(`idle (${this.o.idleMs} ms without a byte)`);
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.abortReason) controller.abort(new Error('aborted before start'));
@@ -151,6 +167,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     this.tHeaders = performance.now();
+    if (this.o.idleMs !== undefined && !this.settled) this.idleTimer = setTimeout(() => this.onIdle(), this.o.idleMs);
     this.status = statusCode;
     this.headers = headers;
     const ct = headers['content-type'];
@@ -175,6 +192,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.tFirstChunk === 0) this.tFirstChunk = performance.now();
+    this.idleTimer?.refresh();
     if (!this.sse) {
       this.size += chunk.length;
       if (this.large) return this.passLarge(controller, chunk);
@@ -424,6 +442,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   private clearTimers(): void {
     clearTimeout(this.firstTokenTimer);
     clearTimeout(this.totalTimer);
+    clearTimeout(this.idleTimer);
   }
 
   private settle(o: AttemptOutcome): void {

@@ -247,6 +247,7 @@ export class LlmCall {
       streamLargeAnswers: !translation,
       firstTokenMs: target.timeouts.firstTokenMs,
       totalMs: target.timeouts.totalMs,
+      idleMs: target.timeouts.idleMs ?? target.provider.timeouts.idleMs,
       capture: input.capture !== undefined,
       recorder: input.cache?.write && !translation && input.stream ? new StreamRecorder(upstreamDialect, input.endpoint.operation) : undefined,
       res: this.res,

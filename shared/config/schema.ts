@@ -36,7 +36,10 @@ const ProviderTimeoutsSchema = z.strictObject({
   connectMs: z.number().int().positive().default(10_000),
   /** Time until the provider's response headers (for streams: roughly the first token). */
   headersMs: z.number().int().positive().default(600_000),
-  /** Longest silence between two body chunks. */
+  /**
+   * Longest silence after the response headers and between two chunks of the body, streams and
+   * JSON alike (a route or target may set its own). Timed with a native timer, to the millisecond.
+   */
   idleMs: z.number().int().positive().default(300_000),
 });
 
@@ -52,11 +55,16 @@ const ProviderSchema = z.strictObject({
 });
 
 const AttemptTimeoutsSchema = z.strictObject({
-  /** Until the response headers (JSON) or the first content of a stream; then the next attempt or target. */
+  /**
+   * Until the response headers (JSON) or the first content of a stream (a role-only chunk, a
+   * message_start or a ping is not content), on every attempt: before anything reached the app the
+   * next attempt or target follows; on a stream already committed (the last attempt commits at its
+   * headers) it ends with an error event.
+   */
   firstTokenMs: z.number().int().positive().optional(),
   /** Whole attempt, first byte to last. */
   totalMs: z.number().int().positive().optional(),
-  /** Longest silence between two chunks of an answer. */
+  /** Longest silence between two chunks of an answer; overrides the provider's (a target's wins over its route's). */
   idleMs: z.number().int().positive().optional(),
 });
 
