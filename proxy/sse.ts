@@ -3,10 +3,13 @@
 // arrive; this only finds event boundaries so the sidecar can read usage from the events (and, when
 // it asked for usage the app did not, remove that from what the app receives).
 //
-// Why not `eventsource-parser` on the hot path: the proxy needs each event's raw text (to forward
-// or rewrite it) and a cheap path for the common `data: {...}` event; this splitter gives both and
-// is tested event-for-event against eventsource-parser (test/proxy/sse.test.ts), and measured
-// against the former LF-only splitter (test/perf/sse-splitter.ts).
+// Why not `eventsource-parser` on the hot path: the proxy needs each event block's raw text (to
+// forward or rewrite it, e.g. to hide the usage it asked for) and a substring check per event
+// rather than callbacks; this splitter gives both and is tested event-for-event against
+// eventsource-parser over every chunking of each case (test/proxy/hostile-upstream-sse.test.ts).
+// Cost (test/perf/sse-splitter.ts, loaded 2-core box): ~0.13-0.3 µs per event, 2.5x faster than
+// the LF-only regex splitter it replaced; eventsource-parser alone is ~0.07-0.14 µs, without the
+// raw text. Either is noise beside one JSON.parse of a chunk.
 import { StringDecoder } from 'node:string_decoder';
 
 export interface SseEvent {
