@@ -210,7 +210,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const demo = await demoTraffic(opts);
   try {
     await printReport(demo.sidecar, out);
-    const metrics = demo.sidecar.metrics.render();
+    const metrics = await demo.sidecar.metrics.render();
     const opens = /llm_sidecar_breaker_opens_total\{[^}]*\} (\d+)/.exec(metrics)?.[1] ?? '0';
     out(`circuit breakers opened: ${opens} (the "search" route's primary is down; its traffic fell back to Anthropic)`);
   } finally {

@@ -1,11 +1,23 @@
 // The admin listener (default 0.0.0.0:4001): liveness, readiness and Prometheus metrics, kept apart
-// from the traffic port so probes and scrapes never compete with the app's requests.
+// from the traffic port so probes and scrapes never compete with the app's requests. `/metrics`
+// answers in OpenMetrics when the scraper's Accept header asks for it (Prometheus does, and then
+// reads exemplars), in the Prometheus text format otherwise.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface AdminSources {
   ready(): boolean;
-  metrics(): string;
+  /** A plain string is served as Prometheus text (the evaluator's hand-written metrics). */
+  metrics(openMetrics: boolean): string | Promise<{ contentType: string; body: string }>;
+}
+
+/** True when the Accept header lists OpenMetrics (with any parameters) at a non-zero quality. */
+export function acceptsOpenMetrics(accept: string | undefined): boolean {
+  if (!accept) return false;
+  return accept.split(',').some((range) => {
+    const [type = '', ...params] = range.split(';').map((p) => p.trim().toLowerCase());
+    return type === 'application/openmetrics-text' && !params.some((p) => /^q=0(\.0*)?$/.test(p));
+  });
 }
 
 export class AdminServer {
@@ -32,7 +44,18 @@ export class AdminServer {
           return;
         }
         case '/metrics':
-          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(sources.metrics());
+          Promise.resolve(sources.metrics(acceptsOpenMetrics(req.headers.accept)))
+            .then((m) => (typeof m === 'string' ? { contentType: 'text/plain; version=0.0.4; charset=utf-8', body: m } : m))
+            .then(
+            ({ contentType, body }) => {
+              res.writeHead(200, { 'content-type': contentType });
+              res.end(req.method === 'HEAD' ? undefined : body);
+            },
+            (err: unknown) => {
+              console.error(`llm-sidecar: /metrics failed: ${(err as Error)?.stack ?? String(err)}`);
+              res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n');
+            },
+          );
           return;
         default:
           res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz or /metrics\n');

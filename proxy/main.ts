@@ -91,7 +91,7 @@ async function shareSemantic(config: Config, semantic: { cache: SemanticCache; e
 
 export async function startSidecar(config: Config, options: SidecarOptions = {}): Promise<RunningSidecar> {
   const prices = loadPriceTable(config.pricing.models);
-  const metrics = new ProxyMetrics();
+  const metrics = new ProxyMetrics({ config, prices });
   // Token counts are needed only by routes that route on them (match rules, the cost strategy).
   if (Object.values(config.routes).some((r) => r.strategy === 'cost' || r.match?.minInputTokens !== undefined || r.match?.maxInputTokens !== undefined)) await loadTokenizer();
   const telemetry = await setupTelemetryExport(config.telemetry);
@@ -158,7 +158,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     ]),
   });
   metrics.telemetryStats = () => telemetry.stats();
-  const admin = new AdminServer(config.admin.host, config.admin.port, { ready: () => proxy.ready, metrics: () => metrics.render() });
+  const admin = new AdminServer(config.admin.host, config.admin.port, { ready: () => proxy.ready, metrics: (openMetrics) => metrics.scrape(openMetrics) });
   const adminAddress = await admin.listen();
   let proxyAddress: AddressInfo;
   try {
@@ -184,6 +184,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     },
     reload(next: Config) {
       proxy.reload(next);
+      metrics.setConfig(next, prices);
     },
     close(graceMs = 10_000) {
       closing ??= shutdown(graceMs);

@@ -1,160 +1,298 @@
-// Prometheus metrics for the admin listener: request counts, tokens, cost and the proxy's own
-// overhead (so its cost is visible in production, not only in a benchmark). Fed from CallRecords,
-// off the request path. Label values are bounded: route, provider, model and status class.
-import { formatPicoUsd, parsePicoUsd } from '../shared/pricing/price-table.ts';
-import type { CallRecord, CallRecorder } from './call-record.ts';
+// Prometheus metrics for the admin listener, with prom-client (the Node norm): request counts,
+// tokens, cost, the proxy's own overhead (so its cost is visible in production, not only in a
+// benchmark), and prom-client's default process and Node.js metrics (event-loop delay, GC, heap,
+// handles). Fed from CallRecords, off the request path.
+//
+// Bounded by construction: every label value comes from the config or a fixed list. Routes and
+// providers are the configured ones; models are those named in routes plus the price table's ids
+// and aliases (a dated snapshot of a priced model counts under its priced id); anything else —
+// 15,000 model names invented by a client included — is `other`. Tenant and user ids are labels
+// only when `admin.metrics.tenantLabel` / `userLabel` switch them on, and then only for the first
+// `maxIdentitySeries` combinations (README: a scrape at that cap and what it costs).
+//
+// Formats: Prometheus text 0.0.4 by default; OpenMetrics 1.0 when the scraper asks for it (Accept),
+// and then the latency histograms carry the trace id of a recent call as an exemplar.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type RegistryContentType } from 'prom-client';
+import { adminMetrics, type Config } from '../shared/config/schema.ts';
 import type { ExporterStats } from '../shared/clickhouse/span-exporter.ts';
+import type { PriceTable } from '../shared/pricing/price-table.ts';
+import type { CallRecord, CallRecorder } from './call-record.ts';
 
-const OVERHEAD_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
+const OVERHEAD_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 const DURATION_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const TOKEN_TYPES = ['input', 'output', 'cache_read', 'cache_write', 'reasoning'] as const;
+/** Budget keys are identities too: at most this many, highest use first, when identities are on. */
+const MAX_BUDGET_KEYS = 100;
 
-class Histogram {
-  readonly counts: number[];
-  sum = 0;
-  count = 0;
-  constructor(readonly buckets: number[]) {
-    this.counts = buckets.map(() => 0);
+export const OTHER = 'other';
+
+export interface MetricsOptions {
+  config: Config;
+  prices?: PriceTable;
+}
+
+/** Which label values exist: derived from the config (and the price table) once, swapped on reload. */
+class LabelValues {
+  private readonly routes: Set<string>;
+  private readonly providers: Set<string>;
+  private readonly models: Set<string>;
+
+  constructor(
+    config: Config,
+    private readonly prices: PriceTable | undefined,
+  ) {
+    this.routes = new Set(['default', ...Object.keys(config.routes)]);
+    this.providers = new Set(Object.keys(config.providers));
+    this.models = new Set<string>();
+    for (const route of Object.values(config.routes)) {
+      for (const m of route.models) if (!m.includes('*')) this.models.add(m);
+      for (const t of route.targets) if (typeof t.model === 'string') this.models.add(t.model);
+    }
+    for (const e of prices?.entries() ?? []) {
+      this.models.add(e.model);
+      for (const a of e.aliases ?? []) this.models.add(a);
+    }
   }
-  observe(v: number): void {
-    this.sum += v;
-    this.count += 1;
-    for (let i = 0; i < this.buckets.length; i++) if (v <= (this.buckets[i] as number)) this.counts[i] = (this.counts[i] as number) + 1;
+
+  route(name: string): string {
+    return this.routes.has(name) ? name : OTHER;
+  }
+
+  provider(name: string): string {
+    if (name === '') return 'none';
+    return this.providers.has(name) ? name : OTHER;
+  }
+
+  model(providerType: string, name: string): string {
+    if (this.models.has(name)) return name;
+    // A dated snapshot (gpt-4o-2024-08-06) of a priced model: its priced id, never the free-form name.
+    return this.prices?.find(providerType, name)?.entry.model ?? OTHER;
   }
 }
 
-function labels(obj: Record<string, string>): string {
-  return Object.entries(obj)
-    .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
-    .join(',');
+/** Admits tenant/user label values for the first `max` (route, provider, model, tenant, user) combinations. */
+class IdentityCap {
+  private readonly admitted = new Set<string>();
+
+  constructor(
+    readonly tenant: boolean,
+    readonly user: boolean,
+    private readonly max: number,
+  ) {}
+
+  get enabled(): boolean {
+    return this.tenant || this.user;
+  }
+
+  labels(base: string, tenant: string | undefined, user: string | undefined): { tenant?: string; user?: string } {
+    if (!this.enabled) return {};
+    const t = this.tenant ? (tenant ?? '') : undefined;
+    const u = this.user ? (user ?? '') : undefined;
+    const key = `${base}\u0000${t ?? ''}\u0000${u ?? ''}`;
+    if (!this.admitted.has(key)) {
+      if (this.admitted.size >= this.max) return { ...(this.tenant ? { tenant: OTHER } : {}), ...(this.user ? { user: OTHER } : {}) };
+      this.admitted.add(key);
+    }
+    return { ...(t !== undefined ? { tenant: t } : {}), ...(u !== undefined ? { user: u } : {}) };
+  }
+}
+
+export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
+export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
+
+export interface Scrape {
+  contentType: string;
+  body: string;
 }
 
 export class ProxyMetrics implements CallRecorder {
-  private readonly requests = new Map<string, number>();
-  private readonly tokens = new Map<string, number>();
-  /** Exact running sums in 1e-12 USD (the price table's unit), printed as decimals. */
-  private readonly costPicoUsd = new Map<string, bigint>();
-  private readonly costUnknown = new Map<string, number>();
-  private readonly overhead = new Histogram(OVERHEAD_BUCKETS_MS);
-  private readonly duration = new Map<string, Histogram>();
+  /** Created as OpenMetrics so the histograms may carry exemplars; switched per scrape (see scrape()). */
+  readonly registry = new Registry<RegistryContentType>();
+  private values: LabelValues;
+  private readonly identities: IdentityCap;
+  /** Scrapes run one at a time: the registry's format is switched for each. */
+  private scraping: Promise<unknown> = Promise.resolve();
 
   /** Set by the sidecar when budgets are configured. */
   budgetSnapshot: () => { scope: string; key: string; ratio: number }[] = () => [];
-  private readonly budgetAlerts = new Map<string, number>();
-  private readonly budgetBackendErrors = new Map<string, number>();
+  /** Set by the sidecar when a ClickHouse exporter runs. */
+  telemetryStats: () => ExporterStats | undefined = () => undefined;
 
-  private readonly cacheErrors = new Map<string, number>();
-  private readonly cacheResults = new Map<string, number>();
+  private readonly requests: Counter;
+  private readonly tokens: Counter;
+  private readonly cost: Counter;
+  private readonly costUnknown: Counter;
+  private readonly fallbacks: Counter;
+  private readonly retries: Counter;
+  private readonly breakerOpens: Counter;
+  private readonly breakerState: Gauge;
+  private readonly cacheLookups: Counter;
+  private readonly cacheErrors: Counter;
+  private readonly budgetAlerts: Counter;
+  private readonly budgetBackendErrors: Counter;
+  private readonly overhead: Histogram;
+  private readonly duration: Histogram;
+
+  constructor(options: MetricsOptions) {
+    this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    const m = adminMetrics(options.config.admin);
+    this.values = new LabelValues(options.config, options.prices);
+    this.identities = new IdentityCap(m.tenantLabel, m.userLabel, m.maxIdentitySeries);
+    const registers = [this.registry];
+    const who = [...(m.tenantLabel ? ['tenant'] : []), ...(m.userLabel ? ['user'] : [])];
+    const byModel = ['route', 'provider', 'model', ...who];
+    this.requests = new Counter({ name: 'llm_sidecar_requests_total', help: 'LLM requests by route, provider, model and outcome (an error code, client_aborted, or the status class).', labelNames: [...byModel, 'status'], registers });
+    this.tokens = new Counter({ name: 'llm_sidecar_tokens_total', help: 'Tokens by type (input includes cached; output includes reasoning).', labelNames: [...byModel, 'type'], registers });
+    this.cost = new Counter({ name: 'llm_sidecar_cost_usd_total', help: 'Spend in USD at list prices.', labelNames: byModel, registers });
+    this.costUnknown = new Counter({ name: 'llm_sidecar_cost_unknown_total', help: 'Calls with usage but no price for the model.', labelNames: byModel, registers });
+    this.fallbacks = new Counter({ name: 'llm_sidecar_fallbacks_total', help: 'Calls served by a later target of their chain.', labelNames: ['route'], registers });
+    this.retries = new Counter({ name: 'llm_sidecar_extra_attempts_total', help: 'Physical attempts beyond the first (retries and fallbacks).', labelNames: ['route'], registers });
+    this.breakerOpens = new Counter({ name: 'llm_sidecar_breaker_opens_total', help: 'Circuit breaker trips per target.', labelNames: ['target'], registers });
+    this.breakerState = new Gauge({ name: 'llm_sidecar_breaker_state', help: 'Circuit breaker state per target (0 closed, 1 half-open, 2 open).', labelNames: ['target'], registers });
+    this.cacheLookups = new Counter({ name: 'llm_sidecar_cache_lookups_total', help: 'Cache outcomes per route: miss, hit, semantic-hit, stale.', labelNames: ['route', 'status'], registers });
+    this.cacheErrors = new Counter({ name: 'llm_sidecar_cache_store_errors_total', help: 'Cache store failures (served uncached, never an error).', labelNames: ['op'], registers });
+    this.budgetAlerts = new Counter({ name: 'llm_sidecar_budget_alerts_total', help: 'Budgets that crossed their alert threshold (once per window and key).', labelNames: ['scope'], registers });
+    this.budgetBackendErrors = new Counter({ name: 'llm_sidecar_budget_backend_errors_total', help: 'Budget backend failures, by what the sidecar did (admitted unmetered, rejected…).', labelNames: ['outcome'], registers });
+    const identities = this.identities;
+    const snapshot = (): { scope: string; key: string; ratio: number }[] => this.budgetSnapshot();
+    new Gauge({
+      name: 'llm_sidecar_budget_used_ratio',
+      help: identities.enabled
+        ? `Share of each active budget used in its current window (the ${MAX_BUDGET_KEYS} most used keys; the rest as key="other", their highest share).`
+        : 'Highest share used in its current window among the active budgets of each scope (keys are identities: labelled only with admin.metrics.tenantLabel/userLabel).',
+      labelNames: identities.enabled ? ['scope', 'key'] : ['scope'],
+      registers,
+      collect() {
+        this.reset();
+        const rows = snapshot().sort((a, b) => b.ratio - a.ratio);
+        const max = new Map<string, number>();
+        rows.forEach((g, i) => {
+          if (identities.enabled && i < MAX_BUDGET_KEYS) this.set({ scope: g.scope, key: g.key }, g.ratio);
+          else {
+            const k = identities.enabled ? `${g.scope}\u0000${OTHER}` : g.scope;
+            max.set(k, Math.max(max.get(k) ?? 0, g.ratio));
+          }
+        });
+        for (const [k, ratio] of max) {
+          const [scope = '', key] = k.split('\u0000');
+          this.set(key === undefined ? { scope } : { scope, key }, ratio);
+        }
+      },
+    });
+    const stats = (): ExporterStats | undefined => this.telemetryStats();
+    new Counter({
+      name: 'llm_sidecar_telemetry_spans_total',
+      help: 'Spans by fate: exported directly, spooled to disk, replayed from the spool, dropped (spool full).',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const t = stats();
+        if (!t) return;
+        this.reset();
+        for (const k of ['exported', 'spooled', 'replayed', 'dropped'] as const) this.inc({ outcome: k }, t[k]);
+      },
+    });
+    new Gauge({
+      name: 'llm_sidecar_telemetry_queued_spans',
+      help: 'Spans in memory waiting for ClickHouse or the spool.',
+      registers,
+      collect() {
+        const t = stats();
+        if (t) this.set(t.queued);
+      },
+    });
+    new Gauge({
+      name: 'llm_sidecar_telemetry_spool_bytes',
+      help: 'Size of the on-disk spool.',
+      registers,
+      collect() {
+        const t = stats();
+        if (t) this.set(t.spoolBytes);
+      },
+    });
+    this.overhead = new Histogram({ name: 'llm_sidecar_overhead_seconds', help: "Time the sidecar itself adds to a call (excluding the provider's time).", buckets: OVERHEAD_BUCKETS_S, enableExemplars: true, registers });
+    this.duration = new Histogram({ name: 'llm_sidecar_request_duration_seconds', help: 'End-to-end LLM call duration as seen by the sidecar.', labelNames: ['route', 'provider'], buckets: DURATION_BUCKETS_S, enableExemplars: true, registers });
+    collectDefaultMetrics({ register: this.registry });
+    // prom-client also writes the handle, request and resource counts as gauges named `*_total`,
+    // which promtool rejects (a gauge is not a counter); the same counts by type stay.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+  }
+
+  /** A hot reload: label values follow the new routes and providers (series already out stay). */
+  setConfig(config: Config, prices?: PriceTable): void {
+    this.values = new LabelValues(config, prices);
+  }
 
   cacheError(op: string): void {
-    this.inc(this.cacheErrors, labels({ op }), 1);
+    this.cacheErrors.inc({ op });
   }
 
   budgetAlert(scope: string): void {
-    this.inc(this.budgetAlerts, labels({ scope }), 1);
+    this.budgetAlerts.inc({ scope });
   }
 
   budgetBackendError(outcome: string): void {
-    this.inc(this.budgetBackendErrors, labels({ outcome }), 1);
+    this.budgetBackendErrors.inc({ outcome });
   }
-
-  /** Set by the sidecar when a ClickHouse exporter runs. */
-  telemetryStats: () => ExporterStats | undefined = () => undefined;
-  private readonly breakers = new Map<string, string>();
-  private readonly breakerOpens = new Map<string, number>();
-  private readonly fallbacks = new Map<string, number>();
-  private readonly retries = new Map<string, number>();
 
   breakerChanged(target: string, state: string): void {
-    this.breakers.set(target, state);
-    if (state === 'open') this.inc(this.breakerOpens, labels({ target }), 1);
-  }
-
-  /** Label strings per (route, provider, model): built once, not per call. */
-  private readonly baseLabels = new Map<string, { base: Record<string, string>; key: string; byType: Record<string, string> }>();
-
-  private labelsFor(route: string, provider: string, model: string): { base: Record<string, string>; key: string; byType: Record<string, string> } {
-    const id = `${route}\u0000${provider}\u0000${model}`;
-    let l = this.baseLabels.get(id);
-    if (!l) {
-      const base = { route, provider, model };
-      const byType: Record<string, string> = {};
-      for (const type of ['input', 'output', 'cache_read', 'cache_write', 'reasoning']) byType[type] = labels({ ...base, type });
-      l = { base, key: labels(base), byType };
-      // Bounded: routes × providers × models is small, but a model name comes from the request.
-      if (this.baseLabels.size < 5000) this.baseLabels.set(id, l);
-    }
-    return l;
+    this.breakerState.set({ target }, state === 'open' ? 2 : state === 'half_open' ? 1 : 0);
+    if (state === 'open') this.breakerOpens.inc({ target });
   }
 
   record(call: CallRecord): void {
-    if (call.cacheStatus !== 'bypass') this.inc(this.cacheResults, `route="${call.route}",status="${call.cacheStatus}"`, 1);
-    if (call.fallbackIndex > 0) this.inc(this.fallbacks, labels({ route: call.route }), 1);
-    if (call.attempts > 1) this.inc(this.retries, labels({ route: call.route }), call.attempts - 1);
-    const l = this.labelsFor(call.route, call.providerName, call.upstreamModel);
+    const v = this.values;
+    const route = v.route(call.route);
+    const provider = v.provider(call.providerName);
+    const model = v.model(call.providerType, call.upstreamModel);
+    const base = { route, provider, model, ...this.identities.labels(`${route}\u0000${provider}\u0000${model}`, call.tenant, call.user) };
+    if (call.cacheStatus !== 'bypass') this.cacheLookups.inc({ route, status: call.cacheStatus });
+    if (call.fallbackIndex > 0) this.fallbacks.inc({ route });
+    if (call.attempts > 1) this.retries.inc({ route }, call.attempts - 1);
     const status = call.errorCode ?? (call.clientAborted ? 'client_aborted' : `${Math.floor(call.httpStatus / 100)}xx`);
-    this.inc(this.requests, `${l.key},status="${status}"`, 1);
+    this.requests.inc({ ...base, status });
     const u = call.usage;
     if (u) {
-      const t = l.byType as Record<'input' | 'output' | 'cache_read' | 'cache_write' | 'reasoning', string>;
-      this.inc(this.tokens, t.input, u.inputTokens);
-      this.inc(this.tokens, t.output, u.outputTokens);
-      this.inc(this.tokens, t.cache_read, u.cacheReadTokens);
-      this.inc(this.tokens, t.cache_write, u.cacheWrite5mTokens + u.cacheWrite1hTokens);
-      this.inc(this.tokens, t.reasoning, u.reasoningTokens);
+      const counts: Record<(typeof TOKEN_TYPES)[number], number> = {
+        input: u.inputTokens,
+        output: u.outputTokens,
+        cache_read: u.cacheReadTokens,
+        cache_write: u.cacheWrite5mTokens + u.cacheWrite1hTokens,
+        reasoning: u.reasoningTokens,
+      };
+      for (const type of TOKEN_TYPES) this.tokens.inc({ ...base, type }, counts[type]);
     }
-    if (call.costUsd !== undefined) this.costPicoUsd.set(l.key, (this.costPicoUsd.get(l.key) ?? 0n) + parsePicoUsd(call.costUsd));
-    else if (u) this.inc(this.costUnknown, l.key, 1);
-    this.overhead.observe(call.overheadMs);
-    const key = `route="${call.route}",provider="${call.providerName}"`;
-    let h = this.duration.get(key);
-    if (!h) this.duration.set(key, (h = new Histogram(DURATION_BUCKETS_S)));
-    h.observe(call.durationMs / 1000);
+    if (call.costUsd !== undefined) this.cost.inc(base, Number(call.costUsd));
+    else if (u) this.costUnknown.inc(base);
+    const exemplarLabels = { trace_id: call.traceId };
+    this.overhead.observe({ value: call.overheadMs / 1000, exemplarLabels });
+    this.duration.observe({ labels: { route, provider }, value: call.durationMs / 1000, exemplarLabels });
   }
 
-  private inc(map: Map<string, number>, key: string, by: number): void {
-    map.set(key, (map.get(key) ?? 0) + by);
-  }
-
-  render(): string {
-    const lines: string[] = [];
-    const counter = (name: string, help: string, map: Map<string, number>): void => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
-      for (const [k, v] of map) lines.push(`${name}{${k}} ${v}`);
-    };
-    counter('llm_sidecar_requests_total', 'LLM requests by route, provider, model and outcome.', this.requests);
-    counter('llm_sidecar_tokens_total', 'Tokens by type (input includes cached; output includes reasoning).', this.tokens);
-    lines.push('# HELP llm_sidecar_cost_usd_total Spend in USD at list prices.', '# TYPE llm_sidecar_cost_usd_total counter');
-    for (const [k, v] of this.costPicoUsd) lines.push(`llm_sidecar_cost_usd_total{${k}} ${formatPicoUsd(v)}`);
-    counter('llm_sidecar_cost_unknown_total', 'Calls with usage but no price for the model.', this.costUnknown);
-    counter('llm_sidecar_fallbacks_total', 'Calls served by a later target of their chain.', this.fallbacks);
-    counter('llm_sidecar_extra_attempts_total', 'Physical attempts beyond the first (retries and fallbacks).', this.retries);
-    counter('llm_sidecar_breaker_opens_total', 'Circuit breaker trips per target.', this.breakerOpens);
-    lines.push('# HELP llm_sidecar_breaker_state Circuit breaker state per target (0 closed, 1 half-open, 2 open).', '# TYPE llm_sidecar_breaker_state gauge');
-    for (const [t, st] of this.breakers) lines.push(`llm_sidecar_breaker_state{${labels({ target: t })}} ${st === 'open' ? 2 : st === 'half_open' ? 1 : 0}`);
-    counter('llm_sidecar_cache_lookups_total', 'Cache outcomes per route: miss, hit, semantic-hit, stale.', this.cacheResults);
-    counter('llm_sidecar_cache_store_errors_total', 'Cache store failures (served uncached, never an error).', this.cacheErrors);
-    counter('llm_sidecar_budget_alerts_total', 'Budgets that crossed their alert threshold (once per window and key).', this.budgetAlerts);
-    counter('llm_sidecar_budget_backend_errors_total', 'Budget backend failures, by what the sidecar did (admitted unmetered, rejected…).', this.budgetBackendErrors);
-    lines.push('# HELP llm_sidecar_budget_used_ratio Share of each active budget used in its current window.', '# TYPE llm_sidecar_budget_used_ratio gauge');
-    for (const g of this.budgetSnapshot()) lines.push(`llm_sidecar_budget_used_ratio{${labels({ scope: g.scope, key: g.key })}} ${g.ratio}`);
-    const t = this.telemetryStats();
-    if (t) {
-      lines.push('# HELP llm_sidecar_telemetry_spans_total Spans by fate: exported directly, spooled to disk, replayed from the spool, dropped (spool full).', '# TYPE llm_sidecar_telemetry_spans_total counter');
-      for (const k of ['exported', 'spooled', 'replayed', 'dropped'] as const) lines.push(`llm_sidecar_telemetry_spans_total{outcome="${k}"} ${t[k]}`);
-      lines.push('# HELP llm_sidecar_telemetry_queued_spans Spans in memory waiting for ClickHouse or the spool.', '# TYPE llm_sidecar_telemetry_queued_spans gauge', `llm_sidecar_telemetry_queued_spans ${t.queued}`);
-      lines.push('# HELP llm_sidecar_telemetry_spool_bytes Size of the on-disk spool.', '# TYPE llm_sidecar_telemetry_spool_bytes gauge', `llm_sidecar_telemetry_spool_bytes ${t.spoolBytes}`);
-    }
-    const hist = (name: string, help: string, entries: [string, Histogram][]): void => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
-      for (const [k, h] of entries) {
-        const pre = k ? `${k},` : '';
-        const own = k ? `{${k}}` : '';
-        h.buckets.forEach((b, i) => lines.push(`${name}_bucket{${pre}le="${b}"} ${h.counts[i]}`));
-        lines.push(`${name}_bucket{${pre}le="+Inf"} ${h.count}`, `${name}_sum${own} ${h.sum}`, `${name}_count${own} ${h.count}`);
+  /**
+   * One exposition. prom-client keeps one format per registry, and rendering OpenMetrics renames
+   * its counters in place (drops `_total`, which it re-adds only in OpenMetrics): so scrapes are
+   * serialised, and the names are restored before a Prometheus-text one.
+   */
+  scrape(openMetrics = false): Promise<Scrape> {
+    const run = async (): Promise<Scrape> => {
+      if (openMetrics) {
+        this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+      } else {
+        this.registry.setContentType(Registry.PROMETHEUS_CONTENT_TYPE);
+        for (const metric of this.registry.getMetricsAsArray() as unknown as { name: string; type?: string }[]) {
+          if (metric instanceof Counter && !metric.name.endsWith('_total')) metric.name = `${metric.name}_total`;
+        }
       }
+      return { contentType: this.registry.contentType, body: await this.registry.metrics() };
     };
-    hist('llm_sidecar_overhead_milliseconds', "Time the sidecar itself adds to a call (excluding the provider's time).", [['', this.overhead]]);
-    hist('llm_sidecar_request_duration_seconds', 'End-to-end LLM call duration as seen by the sidecar.', [...this.duration]);
-    return `${lines.join('\n')}\n`;
+    const next = this.scraping.then(run, run);
+    this.scraping = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Prometheus text format (tests, the demo's report). */
+  async render(): Promise<string> {
+    return (await this.scrape(false)).body;
   }
 }

@@ -27,9 +27,31 @@ const ListenSchema = z.strictObject({
   bodyTimeoutMs: z.number().int().positive().default(30_000),
 });
 
+/**
+ * `GET /metrics` labels. Route, provider and model values come from the config and the price
+ * table (anything else is `other`), so no client can grow the series count. Tenant and user ids
+ * are identities and a cardinality risk: labelled only when switched on, and only for the first
+ * `maxIdentitySeries` (route, provider, model, tenant, user) combinations; later ones count under
+ * tenant="other", user="other".
+ */
+const AdminMetricsSchema = z.strictObject({
+  tenantLabel: z.boolean().default(false),
+  userLabel: z.boolean().default(false),
+  maxIdentitySeries: z.number().int().positive().max(5_000).default(1_000),
+});
+
+export type AdminMetricsConfig = z.infer<typeof AdminMetricsSchema>;
+
+/** `admin.metrics` with its defaults applied. */
+export function adminMetrics(admin: { metrics?: AdminMetricsConfig }): AdminMetricsConfig {
+  return admin.metrics ?? AdminMetricsSchema.parse({});
+}
+
 const AdminSchema = z.strictObject({
   host: z.string().min(1).default('0.0.0.0'),
   port: port.default(4001),
+  /** Optional (not defaulted) so configs built in code need not spell it out; read through `adminMetrics()`. */
+  metrics: AdminMetricsSchema.optional(),
 });
 
 const ProviderTimeoutsSchema = z.strictObject({

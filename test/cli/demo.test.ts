@@ -24,7 +24,7 @@ it.skipIf(!available)('runs end to end and leaves the data the dashboards show',
     expect(Number(row!.refusals)).toBeGreaterThan(0);
     expect(Number(row!.sampled)).toBeGreaterThan(0);
     expect(Number(row!.streams)).toBeGreaterThan(0);
-    expect(demo.sidecar.metrics.render()).toMatch(/llm_sidecar_breaker_opens_total\{[^}]*\} 1/);
+    expect(await demo.sidecar.metrics.render()).toMatch(/llm_sidecar_breaker_opens_total\{[^}]*\} 1/);
     // The in-process evaluator scored the sampled calls.
     const [ev] = await store.query<Record<string, string>>(`SELECT count() AS n, uniqExact(Evaluator) AS evaluators FROM otel.llm_evaluations FINAL WHERE ScoreValue IS NOT NULL`);
     expect(Number(ev!.n)).toBeGreaterThan(0);

@@ -108,6 +108,6 @@ describe('byte-faithful forwarding', () => {
     await ready.body.text();
     const metrics = await (await request(`${stack.sidecar.adminUrl}/metrics`)).body.text();
     expect(metrics).toMatch(/llm_sidecar_requests_total\{route="default",provider="anthropic",model="claude-sonnet-4-6",status="2xx"\} \d+/);
-    expect(metrics).toMatch(/llm_sidecar_overhead_milliseconds_count \d+/);
+    expect(metrics).toMatch(/llm_sidecar_overhead_seconds_count \d+/);
   });
 });
