@@ -27,6 +27,8 @@ import {
 } from './sql.ts';
 import { SRE_PANELS, SRE_UID } from './sre.ts';
 import { COST_UID } from './cost.ts';
+import { QUALITY_UID } from './quality.ts';
+import { evaluatorStalledSql, judgeSpendNearCapSql, qualityDropSql, type JudgeCaps, type QualityThresholds } from './quality-alerts.ts';
 
 export const ALERT_FOLDER = 'LLM sidecar';
 
@@ -92,7 +94,7 @@ export interface AlertProvisioning {
   groups: AlertGroup[];
 }
 
-interface RuleSpec {
+export interface RuleSpec {
   uid: string;
   title: string;
   sql: string;
@@ -107,7 +109,7 @@ interface RuleSpec {
   dashboard?: { uid: string; panelId: number };
 }
 
-function rule(s: RuleSpec): AlertRule {
+export function rule(s: RuleSpec): AlertRule {
   const expr = { type: '__expr__', uid: '__expr__' };
   return {
     uid: s.uid,
@@ -147,7 +149,7 @@ function rule(s: RuleSpec): AlertRule {
   };
 }
 
-function panelId(d: Dashboard, title: string): number {
+export function panelId(d: Dashboard, title: string): number {
   const p = allPanels(d).find((x) => x.title === title);
   if (!p?.id) throw new Error(`alert rules: no panel "${title}" in dashboard ${d.uid}`);
   return p.id;
@@ -155,7 +157,14 @@ function panelId(d: Dashboard, title: string): number {
 
 const ERROR = `'${STATUS_CODE.Error}'`;
 
-export function alertRules(t: Tables, budgets: MonthlyBudgets, sre: Dashboard, cost: Dashboard, th: Thresholds = DEFAULT_THRESHOLDS): AlertProvisioning {
+/** The quality rules' inputs (quality-alerts.ts): the Quality dashboard they link to, thresholds, judge caps. */
+export interface QualityAlertInputs {
+  dashboard: Dashboard;
+  thresholds: QualityThresholds;
+  judgeCaps: JudgeCaps;
+}
+
+export function alertRules(t: Tables, budgets: MonthlyBudgets, sre: Dashboard, cost: Dashboard, th: Thresholds = DEFAULT_THRESHOLDS, quality?: QualityAlertInputs): AlertProvisioning {
   const link = (title: string) => ({ uid: SRE_UID, panelId: panelId(sre, title) });
   const costLink = (title: string) => ({ uid: COST_UID, panelId: panelId(cost, title) });
   const value = (v: string) => `{{ with $values.A }}{{ printf "${v}" .Value }}{{ end }}`;
@@ -321,6 +330,55 @@ WHERE budget_usd > 0`,
     groups: [
       { orgId: 1, name: 'llm-sidecar-sre', folder: ALERT_FOLDER, interval: '1m', rules: sreRules },
       { orgId: 1, name: 'llm-sidecar-cost', folder: ALERT_FOLDER, interval: '5m', rules: costRules },
+      ...(quality ? [{ orgId: 1 as const, name: 'llm-sidecar-quality', folder: ALERT_FOLDER, interval: '5m', rules: qualityAlertRules(t, quality) }] : []),
     ],
   };
+}
+
+/** The ML lead's rules (SQL and thresholds in quality-alerts.ts). */
+function qualityAlertRules(t: Tables, q: QualityAlertInputs): AlertRule[] {
+  const th = q.thresholds;
+  const link = (title: string) => ({ uid: QUALITY_UID, panelId: panelId(q.dashboard, title) });
+  const value = (v: string) => `{{ with $values.A }}{{ printf "${v}" .Value }}{{ end }}`;
+  return [
+    rule({
+      uid: 'llm-sidecar-quality-drop',
+      title: 'LLM quality drop',
+      sql: qualityDropSql(t, th),
+      window: 35 * 86_400,
+      evaluator: 'lt',
+      threshold: -th.drop,
+      for: '1h',
+      severity: 'warning',
+      summary: `{{ $labels.evaluator }} on {{ $labels.feature }}: mean score ${value('%+.3f')} this week against the previous four weeks`,
+      description: `An evaluator's mean score over the last 7 days is more than ${th.drop} below its mean over the four weeks before (at least ${th.minScores} scores on each side), per feature and over all features. Open the lowest-scored calls on the Quality dashboard.`,
+      dashboard: link('Average score by evaluator, model, route and service — this week vs last week'),
+    }),
+    rule({
+      uid: 'llm-sidecar-evaluator-stalled',
+      title: 'LLM evaluator stalled',
+      sql: evaluatorStalledSql(t, th),
+      window: 86_400,
+      evaluator: 'gt',
+      threshold: 0,
+      for: '10m',
+      severity: 'warning',
+      summary: `{{ $labels.service }}: ${value('%.0f')} sampled calls unscored for more than ${th.stallSeconds} s`,
+      description: `Calls sampled for evaluation more than ${th.stallSeconds} s ago have no evaluation row and the service got no score for as long: the evaluator is down, stuck, paused by its spend cap, or cannot reach its judge (see llm_sidecar_evaluator_* on its admin port).`,
+      dashboard: link('Judge tokens and failures by evaluator'),
+    }),
+    rule({
+      uid: 'llm-sidecar-judge-spend-cap',
+      title: 'LLM judge spend near its daily cap',
+      sql: judgeSpendNearCapSql(t, q.judgeCaps),
+      window: 86_400,
+      evaluator: 'gt',
+      threshold: th.judgeSpendShare,
+      for: '0s',
+      severity: 'warning',
+      summary: `{{ $labels.evaluator }} {{ $labels.version }} used ${value('%.2f')} of its daily judge spend cap`,
+      description: `Today's (UTC) judge spend passed ${Math.round(th.judgeSpendShare * 100)} % of the evaluator's dailySpendCapUsd; at the cap, judging pauses until the next UTC day (sampled calls stay unscored).`,
+      dashboard: link('Judge spend by judge model'),
+    }),
+  ];
 }

@@ -6,6 +6,8 @@
 //        budgets from the sidecar configuration (budgets.tiers/tenants/defaultTier → tenantMonthlyUsd)
 //   --database NAME                    the ClickHouse database (default otel)
 //   --default-monthly-budget-usd N     budget of tenants the configuration gives none
+//   --quality-drop 0.1 --quality-min-scores 30 --evaluator-stall-seconds 3600   the quality rules' thresholds
+//   (the judge spend caps of the quality rules come from --config: evaluation.evaluators)
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../shared/config/load.ts';
 import { PLACEHOLDER_BUDGETS, budgetsFromConfig } from './budgets.ts';
 import { buildAll, GENERATED_FILES, type BuildOptions } from './index.ts';
+import { DEFAULT_QUALITY_THRESHOLDS, judgeCapsFromConfig } from './quality-alerts.ts';
 
 export const GENERATED_DIR = fileURLToPath(new URL('./generated/', import.meta.url));
 
@@ -24,12 +27,15 @@ export async function main(argv: string[]): Promise<number> {
       database: { type: 'string' },
       config: { type: 'string' },
       'default-monthly-budget-usd': { type: 'string' },
+      'quality-drop': { type: 'string' },
+      'quality-min-scores': { type: 'string' },
+      'evaluator-stall-seconds': { type: 'string' },
       check: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: node --import tsx dashboards/generate.ts [--out DIR] [--database NAME] [--config FILE] [--default-monthly-budget-usd N] [--check]');
+    console.log('usage: node --import tsx dashboards/generate.ts [--out DIR] [--database NAME] [--config FILE] [--default-monthly-budget-usd N] [--quality-drop 0.1] [--quality-min-scores 30] [--evaluator-stall-seconds 3600] [--check]');
     return 0;
   }
   const fallback = values['default-monthly-budget-usd'] !== undefined ? Number(values['default-monthly-budget-usd']) : undefined;
@@ -38,10 +44,27 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const options: BuildOptions = {};
+  const quality = { ...DEFAULT_QUALITY_THRESHOLDS };
+  for (const [flag, key, valid] of [
+    ['quality-drop', 'drop', (n: number) => n > 0 && n < 1],
+    ['quality-min-scores', 'minScores', (n: number) => Number.isInteger(n) && n >= 1],
+    ['evaluator-stall-seconds', 'stallSeconds', (n: number) => Number.isInteger(n) && n >= 60],
+  ] as const) {
+    const raw = values[flag];
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (!valid(n)) {
+      console.error(`--${flag}: ${raw} is out of range (drop: between 0 and 1; min scores: a whole number ≥ 1; stall: whole seconds ≥ 60)`);
+      return 2;
+    }
+    quality[key] = n;
+  }
+  options.qualityThresholds = quality;
   if (values.database) options.database = values.database;
   if (values.config) {
     const { config } = await loadConfig(values.config);
     options.budgets = budgetsFromConfig(config.budgets, fallback);
+    options.judgeCaps = judgeCapsFromConfig(config.evaluation.evaluators);
   } else if (fallback !== undefined) {
     options.budgets = { tenants: {}, defaultUsd: fallback };
   } else {

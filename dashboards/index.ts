@@ -4,6 +4,7 @@ import { Document } from 'yaml';
 import { DEFAULT_DATABASE } from '../shared/clickhouse/schema.ts';
 import { DEFAULT_THRESHOLDS, alertRules, type AlertProvisioning, type Thresholds } from './alerts.ts';
 import { PLACEHOLDER_BUDGETS } from './budgets.ts';
+import { DEFAULT_QUALITY_THRESHOLDS, NO_JUDGE_CAPS, type JudgeCaps, type QualityThresholds } from './quality-alerts.ts';
 import type { Dashboard } from './builder.ts';
 import { costDashboard } from './cost.ts';
 import { datasourceProvisioning } from './datasource.ts';
@@ -17,6 +18,10 @@ export interface BuildOptions {
   /** Monthly budgets per tenant (default: the placeholder, see budgets.ts). */
   budgets?: MonthlyBudgets;
   thresholds?: Thresholds;
+  /** Quality rules: drop, minimum scores, stall time, judge-spend share (quality-alerts.ts). */
+  qualityThresholds?: QualityThresholds;
+  /** Daily judge spend caps from `evaluation.evaluators` (default: none, the spend rule is quiet). */
+  judgeCaps?: JudgeCaps;
 }
 
 export interface Built {
@@ -43,7 +48,11 @@ export function buildAll(options: BuildOptions = {}): Built {
   const sre = sreDashboard(t);
   const cost = costDashboard(t, budgets);
   const quality = qualityDashboard(t);
-  const alerts = alertRules(t, budgets, sre, cost, options.thresholds ?? DEFAULT_THRESHOLDS);
+  const alerts = alertRules(t, budgets, sre, cost, options.thresholds ?? DEFAULT_THRESHOLDS, {
+    dashboard: quality,
+    thresholds: options.qualityThresholds ?? DEFAULT_QUALITY_THRESHOLDS,
+    judgeCaps: options.judgeCaps ?? NO_JUDGE_CAPS,
+  });
   const datasource = datasourceProvisioning(t.db);
   const json = (d: Dashboard) => `${JSON.stringify(d, null, 2)}\n`;
   return {

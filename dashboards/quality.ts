@@ -48,6 +48,29 @@ GROUP BY evaluator, version
 ORDER BY evaluator, version`;
 }
 
+/**
+ * Users' feedback on calls, newest first, beside what the judges scored the same call (joined on
+ * trace and span id): where a thumbs-down meets a high judge score, the judge misses something.
+ */
+export function feedbackBesideScoresSql(t: Tables): string {
+  return `SELECT f.${F.Timestamp} AS time, f.${F.Name} AS name, if(f.${F.Label} != '', f.${F.Label}, toString(f.${F.Score})) AS value, f.${F.User} AS user,
+  f.${F.Comment} AS comment, ifNull(e.judge_scores, '') AS judge_scores, f.${F.TraceId} AS ${F.TraceId}
+FROM (
+  SELECT ${F.Timestamp}, ${F.TraceId}, ${F.SpanId}, ${F.Name}, ${F.Label}, ${F.Score}, ${F.User}, ${F.Comment}
+  FROM ${t.feedback} FINAL
+  WHERE $__timeFilter(${F.Timestamp})
+    AND ${feedbackFilters(t)}
+) AS f
+LEFT JOIN (
+  SELECT ${E.TraceId}, ${E.SpanId}, arrayStringConcat(arraySort(groupArray(concat(${E.Evaluator}, ' ', toString(round(${E.ScoreValue}, 2))))), ', ') AS judge_scores
+  FROM ${t.evaluations} FINAL
+  WHERE ${E.Timestamp} >= $__fromTime - INTERVAL 7 DAY AND ${E.ScoreValue} IS NOT NULL
+  GROUP BY ${E.TraceId}, ${E.SpanId}
+) AS e ON f.${F.TraceId} = e.${E.TraceId} AND f.${F.SpanId} = e.${E.SpanId}
+ORDER BY time DESC
+LIMIT 100`;
+}
+
 export function qualityDashboard(t: Tables): Dashboard {
   const f = evaluationFilters(t);
   const stat = (title: string, description: string, sql: string, unit: string, w: number, overrides: FieldOverride[] = []) => panel({ type: 'stat', title, description, w, h: 4, unit, overrides, targets: [target(sql, Format.Table)] });
@@ -219,6 +242,16 @@ ORDER BY time`,
       h: 8,
       overrides: [{ matcher: { id: 'byName', options: 'agreement' }, properties: [{ id: 'unit', value: 'percentunit' }] }],
       targets: [target(judgeAgreementSql(t), Format.Table)],
+    }),
+    panel({
+      type: 'table',
+      title: "User feedback beside the judges' scores",
+      description:
+        "The latest 100 pieces of end-user feedback in the range (thumbs, stars, labels from POST /llm-sidecar/v1/feedback or recordFeedback), with the judges' scores of the same call. A thumbs-down beside high judge scores is where the judge misses what users see. Click TraceId to open the call.",
+      w: 24,
+      h: 9,
+      overrides: [traceIdOverride(t, F.TraceId), { matcher: { id: 'byName', options: 'comment' }, properties: [{ id: 'custom.width', value: 420 }] }],
+      targets: [target(feedbackBesideScoresSql(t), Format.Table)],
     }),
     panel({
       type: 'timeseries',

@@ -130,7 +130,7 @@ describe('dashboards', () => {
 
   it('TraceId columns link to Explore with a trace query (format 3) on the ClickHouse datasource', () => {
     const links = traceLinks(c);
-    expect(links.map((l) => `${l.dashboard}/${l.title}`)).toEqual(['sre/Top errors', 'quality/Lowest-scored recent calls']);
+    expect(links.map((l) => `${l.dashboard}/${l.title}`)).toEqual(['sre/Top errors', 'quality/Lowest-scored recent calls', "quality/User feedback beside the judges' scores"]);
     for (const link of links) {
       expect(link.url).toMatch(/^\/explore\?schemaVersion=1&orgId=1&panes=/);
       expect(link.url).toContain('${__value.raw}');
@@ -160,6 +160,9 @@ describe('alert rules (alerts.yaml)', () => {
       'llm-sidecar-spend-daily-burn',
       'llm-sidecar-budget-80',
       'llm-sidecar-budget-100',
+      'llm-sidecar-quality-drop',
+      'llm-sidecar-evaluator-stalled',
+      'llm-sidecar-judge-spend-cap',
     ]);
     for (const g of raw.groups) {
       expect(g).toMatchObject({ orgId: 1, folder: 'LLM sidecar' });

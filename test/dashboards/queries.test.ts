@@ -11,6 +11,7 @@ import { PLACEHOLDER_MONTHLY_BUDGET_USD } from '../../dashboards/budgets.ts';
 import { buildAll } from '../../dashboards/index.ts';
 import { expandGrafanaSql, type ExpandContext, type VariableValue } from '../../dashboards/macros.ts';
 import { CACHE_STATUS, EVENT, SCORE_PASS, SKIP_REASON_CIRCUIT_OPEN } from '../../dashboards/sql.ts';
+import { DEFAULT_QUALITY_THRESHOLDS } from '../../dashboards/quality-alerts.ts';
 import { migrate } from '../../shared/clickhouse/migrate.ts';
 import {
   LLM_CALLS,
@@ -550,6 +551,23 @@ describe.skipIf(!hasChdb)('dashboards and alert rules on real ClickHouse (chdb) 
     });
   });
 
+  describe('Quality: feedback beside the scores', () => {
+    it("the latest feedback with the judges' scores of the same call", () => {
+      const rows = panel('quality', "User feedback beside the judges' scores");
+      expect(rows).toHaveLength(Math.min(100, s.feedback.length));
+      for (const r of rows) {
+        const f = s.feedback.find((x) => x.call.traceId === String(r.TraceId));
+        expect(f, String(r.TraceId)).toBeDefined();
+        expect(num(r.value)).toBe(f?.score);
+        const scores = s.evaluations.filter((e) => e.call === f?.call && e.score !== null).sort((a, b) => a.evaluator.localeCompare(b.evaluator));
+        const shown = String(r.judge_scores).split(', ').filter((x) => x !== '').map((x) => x.split(' '));
+        expect(shown.map(([name]) => name)).toEqual(scores.map((e) => e.evaluator));
+        // Two decimals (ClickHouse rounds half to even: compare within the rounding step).
+        shown.forEach(([, v], k) => expect(Math.abs(Number(v) - (scores[k]?.score as number))).toBeLessThanOrEqual(0.0051));
+      }
+    });
+  });
+
   describe('alert rules', () => {
     type Instance = { labels: string; value: number };
     const evaluate = async (sql: string, window: number, now: number): Promise<Instance[]> => {
@@ -584,6 +602,25 @@ describe.skipIf(!hasChdb)('dashboards and alert rules on real ClickHouse (chdb) 
       expected['llm-sidecar-spend-daily-burn'] = [];
       expected['llm-sidecar-budget-80'] = [];
       expected['llm-sidecar-budget-100'] = [];
+      // Quality rules (quality-alerts.ts): this week's mean vs the four weeks before, per evaluator ×
+      // feature and over all features, computed here from the seed plan; every sampled call has
+      // evaluation rows (no stall); the committed rules carry no judge caps (spend rule quiet).
+      const q = DEFAULT_QUALITY_THRESHOLDS;
+      const toMs = Math.floor(now / 1000) * 1000;
+      const fromMs = Math.floor((now - 35 * DAY_MS) / 1000) * 1000;
+      const groups = new Map<string, { now: number[]; before: number[] }>();
+      for (const e of s.evaluations) {
+        if (e.score === null || e.call.startMs < fromMs || e.call.startMs > toMs) continue;
+        for (const key of [`${e.evaluator}|${e.call.feature || '(none)'}`, `${e.evaluator}|(all features)`]) {
+          const g = groups.get(key) ?? { now: [], before: [] };
+          (e.call.startMs >= toMs - 7 * DAY_MS ? g.now : g.before).push(e.score);
+          groups.set(key, g);
+        }
+      }
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      expected['llm-sidecar-quality-drop'] = [...groups].filter(([, g]) => g.now.length >= q.minScores && g.before.length >= q.minScores && mean(g.now) - mean(g.before) < -q.drop).map(([k]) => k);
+      expected['llm-sidecar-evaluator-stalled'] = [];
+      expected['llm-sidecar-judge-spend-cap'] = [];
       // The incident is what fires (the expectations are not vacuous).
       expect(expected['llm-sidecar-error-rate']).toEqual([`${BURST_ROUTE}|openai`]);
       for (const uid of ['llm-sidecar-latency-p95', 'llm-sidecar-ttft-p95', 'llm-sidecar-fallback-rate']) expect(expected[uid], uid).toEqual([BURST_ROUTE]);
