@@ -1,6 +1,7 @@
 // `llm-sidecar <command>`: the one command line for every part of the product.
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config/load.ts';
+import { OtelEnvError } from '../shared/telemetry/otel-env.ts';
 import { loadProductConfig } from './config.ts';
 
 const USAGE = `Usage: llm-sidecar <command> [options]
@@ -173,6 +174,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.message);
+    if (err instanceof OtelEnvError) return fail(`invalid OpenTelemetry environment: ${err.message}`);
     if (err instanceof Error && err.message.startsWith('the embedded ClickHouse')) return fail(err.message);
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') return fail(`cannot listen: address already in use (${e.message.replace(/^listen EADDRINUSE: address already in use /, '')})`);

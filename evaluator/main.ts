@@ -17,6 +17,7 @@ import { runCalibration, type CalibrationResult } from './calibrate.ts';
 import { EvaluatorConfigError, parseEvaluatorsConfig } from './config.ts';
 import { renderMetrics } from './metrics.ts';
 import { startEvaluator, type RunningEvaluator } from './service.ts';
+import { createOtlpExporter, resolveOtlp } from '../shared/telemetry/otel-env.ts';
 
 export { runCalibration } from './calibrate.ts';
 export { recordFeedback } from './feedback.ts';
@@ -121,10 +122,8 @@ async function eventTracing(config: Config, store: ClickHouseStore): Promise<Tra
   const t = config.telemetry;
   // Its own spool directory: one exporter per directory, and a proxy may share this disk.
   const exporters: SpanExporter[] = [new ClickHouseSpanExporter({ store, database: t.clickhouse.database, spoolDir: `${t.spool.dir}/evaluator`, spoolMaxBytes: t.spool.maxBytes })];
-  if (t.otlp) {
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-    exporters.push(new OTLPTraceExporter({ url: t.otlp.endpoint, headers: t.otlp.headers }));
-  }
+  const otlp = resolveOtlp(t.otlp);
+  if (otlp) exporters.push(await createOtlpExporter(otlp));
   return createTracing({ serviceName: 'llm-sidecar-evaluator', exporters });
 }
 

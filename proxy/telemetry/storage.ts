@@ -3,6 +3,7 @@
 // stop the sidecar: spans spool on disk and the schema migration is retried in the background.
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { TelemetryConfig } from '../../shared/config/schema.ts';
+import { createOtlpExporter, resolveOtlp } from '../../shared/telemetry/otel-env.ts';
 import { migrate } from '../../shared/clickhouse/migrate.ts';
 import { ClickHouseSpanExporter, type ExporterStats } from '../../shared/clickhouse/span-exporter.ts';
 import { createEmbeddedStore, createServerStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
@@ -32,18 +33,14 @@ export async function openStore(c: TelemetryConfig['clickhouse']): Promise<Click
 
 export async function setupTelemetryExport(t: TelemetryConfig, log: (m: string) => void = (m) => console.error(`llm-sidecar: ${m}`)): Promise<TelemetryExport> {
   const exporters: SpanExporter[] = [];
-  if (t.otlp) {
-    // Loaded only when configured: the OTLP exporter brings its own transport and serializers.
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-    exporters.push(new OTLPTraceExporter({ url: t.otlp.endpoint, headers: t.otlp.headers }));
-  }
+  // OTLP from the YAML and the OTEL_* environment (shared/telemetry/otel-env.ts); loaded only when configured.
+  const otlp = resolveOtlp(t.otlp);
+  if (otlp) exporters.push(await createOtlpExporter(otlp));
   const store = await openStore(t.clickhouse);
   let chExporter: ClickHouseSpanExporter | undefined;
   let migrated: Promise<void> = Promise.resolve();
   let stopped = false;
   if (store) {
-    chExporter = new ClickHouseSpanExporter({ store, database: t.clickhouse.database, spoolDir: t.spool.dir, spoolMaxBytes: t.spool.maxBytes });
-    exporters.push(chExporter);
     if (t.clickhouse.migrate) {
       migrated = (async () => {
         for (let delay = 1000; !stopped; delay = Math.min(delay * 2, 30_000)) {
@@ -58,6 +55,9 @@ export async function setupTelemetryExport(t: TelemetryConfig, log: (m: string) 
         }
       })();
     }
+    // Spans wait (journal, then spool) until the schema is in place, so that the views see every row.
+    chExporter = new ClickHouseSpanExporter({ store, database: t.clickhouse.database, spoolDir: t.spool.dir, spoolMaxBytes: t.spool.maxBytes, schemaReady: migrated });
+    exporters.push(chExporter);
   }
   return {
     exporters,

@@ -10,6 +10,7 @@ import type { Tracer } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { randomHex } from './ids.ts';
+import { resourceAttributesFromEnv } from '../../shared/telemetry/otel-env.ts';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type IdGenerator, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 /**
@@ -55,13 +56,16 @@ export interface Tracing extends SpanSink {
 
 /** Resource attributes from the environment that a Kubernetes downward API provides. */
 export function resourceAttributes(serviceName: string, env: NodeJS.ProcessEnv): Record<string, string> {
+  // OTEL_RESOURCE_ATTRIBUTES adds to (and overrides) the defaults; OTEL_SERVICE_NAME wins over both (spec).
   const attrs: Record<string, string> = {
-    'service.name': env.OTEL_SERVICE_NAME || serviceName,
+    'service.name': serviceName,
     'service.instance.id': env.POD_NAME || env.HOSTNAME || hostname(),
     'telemetry.sdk.language': 'nodejs',
     'telemetry.sdk.name': 'opentelemetry',
     'llm_sidecar.version': '0.1.0',
+    ...resourceAttributesFromEnv(env),
   };
+  if (env.OTEL_SERVICE_NAME) attrs['service.name'] = env.OTEL_SERVICE_NAME;
   const k8s: [string, string | undefined][] = [
     ['k8s.pod.name', env.K8S_POD_NAME ?? env.POD_NAME],
     ['k8s.namespace.name', env.K8S_NAMESPACE_NAME ?? env.POD_NAMESPACE],

@@ -2,7 +2,7 @@
 // an unknown key is a typo until proven otherwise, and it stops the start with its path.
 import { z } from 'zod';
 import { PriceEntrySchema } from '../pricing/price-table.ts';
-import { BudgetsSchema } from './budgets.ts';
+import { BudgetsSchema, checkRedisConnection, RedisConnectionShape } from './budgets.ts';
 import { credentialProblems } from './credentials.ts';
 
 const port = z.number().int().min(0).max(65_535);
@@ -200,9 +200,17 @@ const SpoolSchema = z.strictObject({
 });
 
 const OtlpSchema = z.strictObject({
-  /** OTLP/HTTP traces endpoint of a collector, e.g. http://otel-collector:4318/v1/traces. */
-  endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  /**
+   * OTLP/HTTP traces endpoint of a collector, e.g. http://otel-collector:4318/v1/traces. The OTEL_*
+   * environment (OTEL_EXPORTER_OTLP_ENDPOINT, …_TRACES_ENDPOINT, headers, protocol, timeout,
+   * compression) wins over these when set: see shared/telemetry/otel-env.ts.
+   */
+  endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   headers: z.record(z.string(), z.string()).default({}),
+  /** `http/protobuf` (the OpenTelemetry default) or `http/json`. */
+  protocol: z.enum(['http/protobuf', 'http/json']).optional(),
+  timeoutMs: z.number().int().positive().optional(),
+  compression: z.enum(['gzip', 'none']).optional(),
 });
 
 const CacheSchema = z.strictObject({
@@ -229,7 +237,15 @@ const CacheSchema = z.strictObject({
   store: z
     .discriminatedUnion('type', [
       z.strictObject({ type: z.literal('memory'), maxBytes: z.number().int().positive().default(64 * 1024 * 1024) }),
-      z.strictObject({ type: z.literal('redis'), url: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }) }),
+      // One server (url), Redis Cluster (cluster.nodes) or Sentinel (sentinel): exactly one.
+      z
+        .strictObject({
+          type: z.literal('redis'),
+          ...RedisConnectionShape,
+          /** Per-command limit (ms); a slower Redis is a miss. Default 250 (see proxy/cache/README.md). */
+          commandTimeoutMs: z.number().int().positive().max(10_000).optional(),
+        })
+        .superRefine(checkRedisConnection),
     ])
     .default({ type: 'memory', maxBytes: 64 * 1024 * 1024 }),
 });
