@@ -76,7 +76,8 @@ function createSemanticCache(config: Config, metrics: ProxyMetrics): { cache: Se
 async function shareSemantic(config: Config, semantic: { cache: SemanticCache; embedderId: string }, metrics: ProxyMetrics): Promise<SemanticRedisSync | undefined> {
   if (config.cache.store.type !== 'redis') return undefined;
   const sync = new SemanticRedisSync({
-    url: config.cache.store.url,
+    connection: config.cache.store,
+    ...(config.cache.store.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: config.cache.store.commandTimeoutMs }),
     embedderId: semantic.embedderId,
     onError: (err, op) => {
       metrics.cacheError(`semantic_sync_${op}`);
@@ -120,8 +121,15 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
   const cacheStore: CacheStore | undefined = !caching
     ? undefined
     : config.cache.store.type === 'redis'
-      ? new RedisStore({ url: config.cache.store.url, maxStalenessMs: config.cache.staleMaxSeconds * 1000, onError: (e) => metrics.cacheError(String((e as { op?: string }).op ?? 'redis')) })
+      ? new RedisStore({
+          connection: config.cache.store,
+          ...(config.cache.store.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: config.cache.store.commandTimeoutMs }),
+          maxStalenessMs: config.cache.staleMaxSeconds * 1000,
+          onError: (e) => metrics.cacheError(String((e as { op?: string }).op ?? 'redis')),
+        })
       : new MemoryStore({ maxBytes: config.cache.store.maxBytes, maxStalenessMs: config.cache.staleMaxSeconds * 1000 });
+  // Connect the shared cache before serving, so that the first lookup finds what other sidecars wrote.
+  if (cacheStore instanceof RedisStore) await cacheStore.start();
   const semantic = cacheStore && Object.values(config.routes).some((r) => r.cache?.semantic?.enabled) ? createSemanticCache(config, metrics) : undefined;
   const semanticSync = semantic ? await shareSemantic(config, semantic, metrics) : undefined;
   // Feedback over HTTP goes to the telemetry store; it remembers recent request ids (a recorder) and
@@ -158,7 +166,10 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     ]),
   });
   metrics.telemetryStats = () => telemetry.stats();
-  const admin = new AdminServer(config.admin.host, config.admin.port, { ready: () => proxy.ready, metrics: (openMetrics) => metrics.scrape(openMetrics) });
+  // Ready once Redis (budgets, shared cache) has been connected — and the budget scripts loaded —
+  // at least once; a later outage does not flip it (budgets.backend.onUnavailable decides then).
+  const redisStarted = (): boolean => (budgets?.enforcer.started ?? true) && (!(cacheStore instanceof RedisStore) || cacheStore.started);
+  const admin = new AdminServer(config.admin.host, config.admin.port, { ready: () => proxy.ready && redisStarted(), metrics: (openMetrics) => metrics.scrape(openMetrics) });
   const adminAddress = await admin.listen();
   let proxyAddress: AddressInfo;
   try {

@@ -1,16 +1,23 @@
-// Shared store on Redis: every sidecar on the same Redis sees every entry. Entries are JSON under
-// `llmsc:cache:<key>` with PX = ttl + stale window (Redis drops them when they can no longer be
-// served, even as stale).
+// Shared store on Redis (one server, Sentinel or Cluster): every sidecar on the same Redis sees
+// every entry. Entries are JSON under `llmsc:cache:<key>` with PX = ttl + stale window (Redis
+// drops them when they can no longer be served, even as stale). Every command touches one key, so
+// on Redis Cluster entries spread over all slots (no hash tag needed).
 //
-// The cache must never fail or slow a request:
+// The cache must never fail or slow a request more than a bounded amount:
 //   - every Redis failure is caught, reported through onError, and the call resolves as a miss
 //     (get/getStale) or a no-op (set);
-//   - commands time out after commandTimeoutMs (default 50 ms), so a hung Redis adds at most that;
-//   - no offline queue: while disconnected, commands fail at once instead of waiting for a reconnect;
-//   - lazyConnect: nothing connects at construction time; start() (or the first command) connects,
-//     and ioredis reconnects in the background after a failure;
+//   - commands time out after commandTimeoutMs (default 250 ms, see DEFAULT_CACHE_TIMEOUT_MS), so
+//     a hung Redis adds at most that;
+//   - no offline queue: once connected, a lost connection fails commands at once instead of
+//     waiting for a reconnect;
+//   - the first connection is awaited: start() (the sidecar calls it before it reports ready)
+//     connects, and a lookup made while the very first connection is still being set up waits for
+//     it (at most connectWaitMs) instead of missing — a freshly started sidecar finds what the
+//     others wrote from its first request on;
 //   - a value that does not decode as an entry (corrupt, foreign, another version) is a miss.
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import type { RedisConnectionConfig } from '../../shared/config/budgets.ts';
+import { createRedisClient, fastFailOptions, whenReady, type RedisClient } from '../redis-client.ts';
 import { decodeEntry, encodeEntry, isFresh, type CacheEntry } from './entry.ts';
 import { DEFAULT_MAX_STALENESS_MS, isServableStale, type CacheStore } from './store.ts';
 
@@ -18,13 +25,24 @@ export const CACHE_KEY_PREFIX = 'llmsc:cache:';
 
 export type CacheErrorReporter = (err: Error, operation: string) => void;
 
+/**
+ * Per-command limit of the cache. A round trip is ~0.1–2 ms, but under a burst the answer waits
+ * for the sidecar's busy event loop; a false miss costs a provider call (hundreds of ms to
+ * seconds), so the limit is generous, and it still bounds what a hung Redis adds to a request.
+ */
+export const DEFAULT_CACHE_TIMEOUT_MS = 250;
+
 export interface RedisStoreOptions {
-  /** `redis://…`; ignored when `client` is given. */
+  /** `redis://…`; ignored when `connection` or `client` is given. */
   url?: string;
-  /** Use this client (not closed by close()); the store's own is built from url otherwise. */
-  client?: Redis;
-  /** Per-command timeout (default 50 ms). */
+  /** One server, Cluster or Sentinel (the `cache.store` config); wins over url. */
+  connection?: RedisConnectionConfig;
+  /** Use this client (not closed by close()); the store's own is built from connection/url otherwise. */
+  client?: RedisClient;
+  /** Per-command timeout (default DEFAULT_CACHE_TIMEOUT_MS). */
   commandTimeoutMs?: number;
+  /** How long a command waits for the very first connection (default 1 s). */
+  connectWaitMs?: number;
   /** How long past expiry entries are kept for getStale (default 24 h). */
   maxStalenessMs?: number;
   /** Called for every failure (the call itself resolves as a miss / no-op). */
@@ -34,17 +52,8 @@ export interface RedisStoreOptions {
 }
 
 /** ioredis options for a cache connection: fail fast, never queue, reconnect in the background. */
-export function fastFailRedisOptions(commandTimeoutMs = 50): RedisOptions {
-  return {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    commandTimeout: commandTimeoutMs,
-    connectTimeout: 1_000,
-    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
-    keepAlive: 10_000,
-  };
+export function fastFailRedisOptions(commandTimeoutMs = DEFAULT_CACHE_TIMEOUT_MS): RedisOptions {
+  return fastFailOptions({ commandTimeoutMs });
 }
 
 function asError(err: unknown): Error {
@@ -52,8 +61,10 @@ function asError(err: unknown): Error {
 }
 
 export class RedisStore implements CacheStore {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   private readonly owned: boolean;
+  private readonly connectWaitMs: number;
+  private everReady = false;
   private readonly prefix: string;
   private readonly maxStalenessMs: number;
   private readonly onError: CacheErrorReporter;
@@ -64,7 +75,12 @@ export class RedisStore implements CacheStore {
 
   constructor(opts: RedisStoreOptions) {
     this.owned = opts.client === undefined;
-    this.redis = opts.client ?? new Redis(opts.url ?? 'redis://127.0.0.1:6379', fastFailRedisOptions(opts.commandTimeoutMs));
+    this.redis = opts.client ?? createRedisClient(opts.connection ?? { url: opts.url ?? 'redis://127.0.0.1:6379' }, { commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_CACHE_TIMEOUT_MS });
+    this.connectWaitMs = opts.connectWaitMs ?? 1_000;
+    this.everReady = this.redis.status === 'ready';
+    this.redis.on('ready', () => {
+      this.everReady = true;
+    });
     this.prefix = opts.keyPrefix ?? CACHE_KEY_PREFIX;
     this.maxStalenessMs = opts.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
     this.onError = opts.onError ?? (() => undefined);
@@ -100,6 +116,17 @@ export class RedisStore implements CacheStore {
     return this.redis.status === 'ready';
   }
 
+  /** Connected at least once (what /readyz waits for). */
+  get started(): boolean {
+    return this.everReady || this.redis.status === 'ready';
+  }
+
+  /** Before the first connection, wait for it (bounded); after that, never wait: fail fast. */
+  private async firstConnection(): Promise<void> {
+    if (this.everReady || this.redis.status === 'ready') return;
+    await whenReady(this.redis, this.connectWaitMs);
+  }
+
   private ensureConnecting(): void {
     if (this.redis.status === 'wait' && !this.closed) {
       this.connecting = this.redis.connect().catch((err: unknown) => this.report(err, 'connect'));
@@ -118,6 +145,7 @@ export class RedisStore implements CacheStore {
     if (this.closed) return undefined;
     this.ensureConnecting();
     try {
+      await this.firstConnection();
       return decodeEntry(await this.redis.get(this.prefix + key));
     } catch (err) {
       this.report(err, op);
@@ -139,6 +167,7 @@ export class RedisStore implements CacheStore {
     if (this.closed || ttlMs <= 0) return;
     this.ensureConnecting();
     try {
+      await this.firstConnection();
       await this.redis.set(this.prefix + key, encodeEntry(entry), 'PX', Math.ceil(ttlMs + this.maxStalenessMs));
     } catch (err) {
       this.report(err, 'set');

@@ -12,21 +12,25 @@
 // Every Redis failure is reported through onError and is otherwise ignored: the follower retries
 // with backoff, publish is a no-op, warm() indexes what it could read.
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { fastFailRedisOptions } from './redis-store.ts';
+import type { RedisConnectionConfig } from '../../shared/config/budgets.ts';
+import { createRedisClient, type RedisClient } from '../redis-client.ts';
+import { DEFAULT_CACHE_TIMEOUT_MS } from './redis-store.ts';
 import type { SemanticPublisher } from './semantic-cache.ts';
 import type { SemanticIndex } from './semantic-index.ts';
 
 export const SEMANTIC_STREAM_PREFIX = 'llmsc:sem:';
 
 export interface SemanticSyncOptions {
-  url: string;
+  /** `redis://…`; ignored when `connection` is given. */
+  url?: string;
+  /** One server, Cluster or Sentinel (the `cache.store` config). Each stream is one key, so any slot works. */
+  connection?: RedisConnectionConfig;
   /** Names the vector space, e.g. `use-lite-512` or `openai:text-embedding-3-small:512`. */
   embedderId: string;
   /** Stream bound (default 50 000, like the index). */
   maxEntries?: number;
   onError?: (err: Error, operation: string) => void;
-  /** Per-command timeout of the publishing connection (default 50 ms). */
+  /** Per-command timeout of the publishing connection (default DEFAULT_CACHE_TIMEOUT_MS). */
   commandTimeoutMs?: number;
   /** How long one XREAD blocks (default 1 s; also how quickly stop() returns). */
   blockMs?: number;
@@ -55,8 +59,8 @@ function decodeVector(s: string): Float32Array {
 export class SemanticRedisSync implements SemanticPublisher {
   readonly streamKey: string;
   readonly instanceId = randomUUID();
-  private readonly redis: Redis;
-  private follower: Redis | undefined;
+  private readonly redis: RedisClient;
+  private follower: RedisClient | undefined;
   private lastId = '0-0';
   private warmed = false;
   private running = false;
@@ -69,7 +73,7 @@ export class SemanticRedisSync implements SemanticPublisher {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
     this.streamKey = `${SEMANTIC_STREAM_PREFIX}${opts.embedderId}`;
-    this.redis = new Redis(opts.url, fastFailRedisOptions(opts.commandTimeoutMs));
+    this.redis = this.client(opts.commandTimeoutMs ?? DEFAULT_CACHE_TIMEOUT_MS);
     this.redis.on('error', (err: unknown) => this.reportOnce(err, 'connection'));
     this.redis.on('ready', () => {
       this.outage = false;
@@ -90,7 +94,11 @@ export class SemanticRedisSync implements SemanticPublisher {
     this.report(err, op);
   }
 
-  private async connected(redis: Redis): Promise<void> {
+  private client(commandTimeoutMs: number | undefined): RedisClient {
+    return createRedisClient(this.opts.connection ?? { url: this.opts.url ?? 'redis://127.0.0.1:6379' }, { commandTimeoutMs });
+  }
+
+  private async connected(redis: RedisClient): Promise<void> {
     if (redis.status === 'wait') await redis.connect();
   }
 
@@ -98,7 +106,7 @@ export class SemanticRedisSync implements SemanticPublisher {
   async warm(index: SemanticIndex, pageSize = 500): Promise<number> {
     let added = 0;
     // Its own connection, with a longer timeout than the request-path commands: a page can be MBs.
-    const bulk = new Redis(this.opts.url, { ...fastFailRedisOptions(), commandTimeout: 10_000 });
+    const bulk = this.client(10_000);
     bulk.on('error', () => undefined);
     try {
       await this.connected(bulk);
@@ -137,12 +145,12 @@ export class SemanticRedisSync implements SemanticPublisher {
   start(index: SemanticIndex): void {
     if (this.running) return;
     this.running = true;
-    const follower = (this.follower = new Redis(this.opts.url, { ...fastFailRedisOptions(), commandTimeout: undefined }));
+    const follower = (this.follower = this.client(undefined));
     follower.on('error', (err: unknown) => this.reportOnce(err, 'follow'));
     this.loop = this.follow(index, follower);
   }
 
-  private async follow(index: SemanticIndex, follower: Redis): Promise<void> {
+  private async follow(index: SemanticIndex, follower: RedisClient): Promise<void> {
     let backoff = 100;
     // Not warmed: follow from the current end of the stream.
     let pinned = this.warmed;

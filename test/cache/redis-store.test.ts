@@ -8,9 +8,12 @@ import { CACHE_KEY_PREFIX, RedisStore } from '../../proxy/cache/redis-store.ts';
 import { SemanticIndex } from '../../proxy/cache/semantic-index.ts';
 import { SemanticRedisSync } from '../../proxy/cache/semantic-sync.ts';
 import { ZERO_USAGE } from '../../shared/usage.ts';
+import type { RedisConnectionConfig } from '../../shared/config/budgets.ts';
+import { redisClusterAvailability, startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.ts';
 import { redisAvailability, startRedis, type RedisHandle } from '../support/redis.ts';
 
 const REDIS = redisAvailability();
+const CLUSTER = redisClusterAvailability();
 
 function entry(ttlMs: number, text = 'hello', now = Date.now()): CacheEntry {
   return jsonEntry({ dialect: 'openai', operation: 'chat', model: 'gpt-4o-mini', usage: { ...ZERO_USAGE, inputTokens: 5, outputTokens: 2 }, ttlMs, now, body: JSON.stringify({ text }) });
@@ -157,5 +160,73 @@ describe.skipIf(!REDIS.available)(`RedisStore ${REDIS.reason}`, () => {
       process.kill(Number(pid), 'SIGCONT');
       await own.kill();
     }
+  });
+});
+
+// The shared-tier contract on every topology: one Redis and a Redis Cluster (entries spread over
+// the cluster's slots: every cache command touches one key).
+const topologies = [...(REDIS.available ? (['redis'] as const) : []), ...(CLUSTER.available ? (['redis-cluster'] as const) : [])];
+describe.skipIf(topologies.length === 0).each(topologies)('shared cache on %s', (topology) => {
+  let single: RedisHandle | undefined;
+  let cluster: RedisClusterHandle | undefined;
+  let connection: RedisConnectionConfig;
+  const stores: RedisStore[] = [];
+  beforeAll(async () => {
+    if (topology === 'redis') {
+      single = await startRedis();
+      connection = { url: single.url };
+    } else {
+      cluster = await startRedisCluster();
+      connection = { cluster: { nodes: cluster.urls } };
+    }
+  }, 60_000);
+  afterAll(async () => {
+    for (const s of stores) await s.close();
+    await single?.stop();
+    await cluster?.stop();
+  });
+  const open = (): RedisStore => {
+    const s = new RedisStore({ connection });
+    stores.push(s);
+    return s;
+  };
+
+  it('a freshly started sidecar finds, at its very first lookup, what another one wrote', async () => {
+    const writer = open();
+    await writer.start();
+    const keys = Array.from({ length: 20 }, (_, i) => `fresh-${topology}-${i}`);
+    for (const k of keys) await writer.set(k, entry(60_000, k), 60_000);
+    // Each reader is brand new and never told to start(): its first command is the lookup.
+    for (const k of keys) {
+      const reader = open();
+      expect(reader.started).toBe(false);
+      expect((await reader.get(k))?.body).toBe(JSON.stringify({ text: k }));
+      expect(reader.started).toBe(true);
+    }
+  });
+
+  it('two sidecars see each other’s entries and stale entries', async () => {
+    const a = open();
+    const b = open();
+    await Promise.all([a.start(), b.start()]);
+    await a.set('shared', entry(60_000, 'from a'), 60_000);
+    expect((await b.get('shared'))?.body).toBe('{"text":"from a"}');
+    await b.set('old', entry(1, 'old', Date.now() - 10), 1);
+    expect(await a.get('old')).toBeUndefined();
+    expect((await a.getStale('old', 60_000))?.body).toBe('{"text":"old"}');
+  });
+
+  it('semantic entries: a fresh index warms from the stream and follows it', async () => {
+    const dims = 4;
+    const v = (i: number): Float32Array => Float32Array.from({ length: dims }, (_, j) => (j === i % dims ? 1 : 0.01));
+    const first = new SemanticRedisSync({ connection, embedderId: `t-${topology}` });
+    await first.publish({ contextDigest: 'c1', key: 'k1', text: 'q1', expiresAt: Date.now() + 60_000, vector: v(1) });
+    const second = new SemanticRedisSync({ connection, embedderId: `t-${topology}`, blockMs: 200 });
+    const idx = new SemanticIndex({ dims });
+    expect(await second.warm(idx)).toBe(1);
+    second.start(idx);
+    await first.publish({ contextDigest: 'c2', key: 'k2', text: 'q2', expiresAt: Date.now() + 60_000, vector: v(2) });
+    await until(() => idx.lookup('c2', v(2), 0.99)?.key === 'k2');
+    await Promise.all([first.close(), second.close()]);
   });
 });

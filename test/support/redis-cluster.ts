@@ -151,7 +151,7 @@ function makeHandle(nodes: Node[], stopAll: () => Promise<void>): RedisClusterHa
   const slots = async (): Promise<SlotRange[]> => {
     for (const n of alive()) {
       try {
-        return await withClient(n.port, async (r) => (await r.cluster('SLOTS')) as SlotRange[]);
+        return await withClient(n.port, async (r) => (await r.cluster('SLOTS')) as unknown as SlotRange[]);
       } catch {
         // next node
       }
