@@ -1,6 +1,7 @@
 // deploy/kubernetes: every kustomization renders offline, every object validates against the
 // Kubernetes schemas (strictly: see k8s-validate.ts), and the app pod carries the proxy as a
 // hardened native sidecar. A deliberately broken copy proves the validation catches mistakes.
+import { resourceAttributesFromEnv } from '../../shared/telemetry/otel-env.ts';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,6 +110,16 @@ run('kubernetes manifests (kubectl kustomize)', () => {
       expect(field('NODE_NAME')).toBe('spec.nodeName');
       expect(field('POD_UID')).toBe('metadata.uid');
       expect(env.has('OTEL_SERVICE_NAME')).toBe(true);
+      // OTEL_RESOURCE_ATTRIBUTES as the Operator writes it: $(VAR) references, which Kubernetes expands
+      // only for variables defined earlier in the list; expanded, it parses to the k8s.* attributes.
+      const list = sidecar().env ?? [];
+      const at = list.findIndex((e) => e.name === 'OTEL_RESOURCE_ATTRIBUTES');
+      const value = list[at]?.value ?? '';
+      const refs = [...value.matchAll(/\$\((\w+)\)/g)].map((m) => m[1] as string);
+      expect(refs.length).toBeGreaterThan(0);
+      for (const r of refs) expect(list.findIndex((e) => e.name === r), r).toBeLessThan(at);
+      const expanded = value.replace(/\$\((\w+)\)/g, (_m, n: string) => `<${n}>`);
+      expect(resourceAttributesFromEnv({ OTEL_RESOURCE_ATTRIBUTES: expanded })).toMatchObject({ 'k8s.pod.name': '<POD_NAME>', 'k8s.namespace.name': '<POD_NAMESPACE>', 'k8s.container.name': 'llm-sidecar' });
       for (const k of ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'CLICKHOUSE_PASSWORD']) {
         expect(env.get(k)?.valueFrom?.secretKeyRef?.name, k).toBe('llm-sidecar-secrets');
         expect(env.get(k)?.value, k).toBeUndefined();
