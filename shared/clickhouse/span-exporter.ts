@@ -3,6 +3,10 @@
 // Nothing lost, nothing blocked:
 //   - As a processor, each span becomes its row's JSON text the moment it ends (a few µs, spread
 //     evenly over the calls), and the texts go out together every flushIntervalMs or maxBatchRows.
+//   - Crash-safe: before a row counts as queued it is appended to the journal (span-journal.ts:
+//     <spoolDir>/journal/<token>.jsonl, one file per batch, a page-cache write, no fsync). A process
+//     killed with rows in memory (SIGKILL, an OOM kill) leaves them there; the next start moves
+//     them into the spool under their batch's token and replays them like any spooled batch.
 //     A batch processor would instead convert thousands of spans in one go, stalling the event loop
 //     for tens of milliseconds at a time: that shows in the app's p99, so it is not done here.
 //   - export() returns at once and never throws; spans become rows and join an in-memory queue that
@@ -15,8 +19,9 @@
 //     left by a previous run is replayed at start.
 //   - Past spoolMaxBytes the OLDEST spooled segments are deleted; rows lost that way (or to a batch
 //     ClickHouse rejects as malformed, which no retry can fix) are counted in stats().dropped and logged.
-// At-least-once, deduplicated: each batch gets a unique insert_deduplication_token when it is formed
-// and keeps it in the spool, so every insert of the same batch carries the same token. When a first
+// At-least-once, deduplicated: each batch gets a unique insert_deduplication_token when its first
+// row is journaled and keeps it in the journal and the spool, so every insert of the same batch
+// carries the same token. Batches are never merged or split after that (one batch, one insert). When a first
 // insert did reach ClickHouse but its answer was lost (timeout, crash before a spool segment was
 // deleted), the replay is skipped by ClickHouse instead of doubling the rows. This needs insert
 // deduplication on the tables (migration 002 and the views' targets set non_replicated_deduplication_window;
@@ -27,6 +32,7 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { TABLE_OTEL_TRACES, assertIdentifier } from './schema.ts';
 import { spanToRow } from './span-rows.ts';
+import { SpanJournal } from './span-journal.ts';
 import { DiskSpool, type SpooledBatch } from './spool.ts';
 import { ClickHouseStoreError } from './store-error.ts';
 import type { ClickHouseStore } from './store.ts';
@@ -58,6 +64,12 @@ export interface ClickHouseSpanExporterOptions {
   flushTimeoutMs?: number;
   /** Default: console, prefixed. State changes and drops only, never once per span. */
   log?: ExporterLog;
+  /**
+   * Resolves when the schema is in place (the migrations ran). Until then batches go to the spool,
+   * as when ClickHouse is down: a row inserted into otel_traces before the views exist would never
+   * reach llm_calls. Default: ready at once.
+   */
+  schemaReady?: Promise<unknown>;
 }
 
 export interface ExporterStats {
@@ -73,9 +85,13 @@ export interface ExporterStats {
   queued: number;
   /** Current size of the spool on disk. */
   spoolBytes: number;
+  /** Rows found in the journal at start (left by a process that died) and moved to the spool. */
+  recovered: number;
 }
 
 interface Pending {
+  /** The batch's insert_deduplication_token (and journal file name). */
+  token: string;
   /** Each row's JSON text. */
   lines: string[];
   done: (result: ExportResult) => void;
@@ -99,8 +115,12 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
   private readonly spoolDir: string;
   private readonly maxBatchRows: number;
   private readonly flushIntervalMs: number;
-  /** Rows of ended spans (processor side) not yet handed to the queue. */
+  /** Rows of ended spans (processor side) not yet handed to the queue, journaled under pendingToken. */
   private pendingLines: string[] = [];
+  private pendingToken = '';
+  private readonly journal: SpanJournal;
+  /** Journal files being deleted; shutdown waits for them. */
+  private readonly releases = new Set<Promise<void>>();
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly insertTimeoutMs: number;
   private readonly retryInitialMs: number;
@@ -121,6 +141,7 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
   /** An insert failed, or the spool holds older data: new batches go to the spool. */
   private degraded = false;
   private replaying = false;
+  private schemaReady = true;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs: number;
   /** Set by forceFlush/shutdown past their deadline: stop waiting on inserts, spool everything. */
@@ -128,7 +149,7 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
   /** Interrupts the direct insert in flight when a flush deadline passes. */
   private readonly spillListeners = new Set<() => void>();
   private closed = false;
-  private readonly counts = { exported: 0, spooled: 0, replayed: 0, dropped: 0 };
+  private readonly counts = { exported: 0, spooled: 0, replayed: 0, dropped: 0, recovered: 0 };
   private dropsSinceLog = 0;
   private lastDropLog = 0;
 
@@ -144,6 +165,18 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
     this.flushTimeoutMs = options.flushTimeoutMs ?? 10_000;
     this.log = options.log ?? defaultLog;
     this.retryDelayMs = this.retryInitialMs;
+    this.journal = new SpanJournal({
+      spoolDir: this.spoolDir,
+      onError: (err) => this.log('error', `cannot write the span journal in ${this.spoolDir} (${err.message}): rows wait in memory only until inserted, a crash would lose them`),
+    });
+
+    if (options.schemaReady !== undefined) {
+      this.schemaReady = false;
+      void options.schemaReady.then(() => {
+        this.schemaReady = true;
+        if (this.degraded) this.scheduleReplay(0);
+      });
+    }
 
     this.spoolReady = DiskSpool.open({
       dir: this.spoolDir,
@@ -151,8 +184,9 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
       segmentBytes: options.spoolSegmentBytes ?? 8 * 1024 * 1024,
       onDrop: (rows, reason) => this.dropped(rows, reason),
     }).then(
-      (spool) => {
+      async (spool) => {
         this.spool = spool;
+        await this.recoverJournal(spool);
         if (!spool.isEmpty) {
           // Data from a previous run (or a crash): it goes in before anything new.
           this.degraded = true;
@@ -176,12 +210,16 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (this.closed) return;
+    let line: string;
     try {
-      this.pendingLines.push(JSON.stringify(spanToRow(span)));
+      line = JSON.stringify(spanToRow(span));
     } catch (err) {
       this.dropped(1, `span conversion failed: ${errorText(err)}`);
       return;
     }
+    if (this.pendingLines.length === 0) this.pendingToken = this.newToken();
+    this.journal.append(this.pendingToken, line); // on disk before it counts as queued
+    this.pendingLines.push(line);
     if (this.pendingLines.length >= this.maxBatchRows) this.flushPending();
     else if (this.flushTimer === undefined) {
       this.flushTimer = setTimeout(() => this.flushPending(), this.flushIntervalMs);
@@ -195,7 +233,8 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
     if (this.pendingLines.length === 0) return;
     const lines = this.pendingLines;
     this.pendingLines = [];
-    this.enqueue(lines, ignoreResult);
+    this.journal.seal();
+    this.enqueue(this.pendingToken, lines, ignoreResult);
   }
 
   // --- SpanExporter: batches handed over by a span processor ---
@@ -213,15 +252,21 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
       resultCallback({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
       return;
     }
-    this.enqueue(lines, resultCallback);
-  }
-
-  private enqueue(lines: string[], done: (result: ExportResult) => void): void {
     if (lines.length === 0) {
-      done(SUCCESS);
+      resultCallback(SUCCESS);
       return;
     }
-    this.queue.push({ lines, done });
+    const token = this.newToken();
+    this.journal.appendBatch(token, lines);
+    this.enqueue(token, lines, resultCallback);
+  }
+
+  private newToken(): string {
+    return `${this.instanceId}-${String(this.sequence++).padStart(10, '0')}`;
+  }
+
+  private enqueue(token: string, lines: string[], done: (result: ExportResult) => void): void {
+    this.queue.push({ token, lines, done });
     this.queuedRows += lines.length;
     void this.drain();
   }
@@ -251,10 +296,26 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
     this.closed = true;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    await Promise.all([...this.releases]);
+    this.journal.close();
   }
 
   stats(): ExporterStats {
     return { ...this.counts, queued: this.pendingLines.length + this.queuedRows + this.inFlightRows, spoolBytes: this.spool?.bytes ?? 0 };
+  }
+
+  /** Batches a killed process left in the journal go to the spool (same token), then their files go. */
+  private async recoverJournal(spool: DiskSpool): Promise<void> {
+    try {
+      for await (const { batch, release } of this.journal.recover()) {
+        if (batch.lines.length > 0) await spool.append(batch);
+        await release();
+        this.counts.recovered += batch.lines.length;
+      }
+    } catch (err) {
+      this.log('error', `cannot recover the span journal in ${this.journal.dir}: ${errorText(err)} (its files are kept for the next start)`);
+    }
+    if (this.counts.recovered > 0) this.log('info', `recovered ${this.counts.recovered} span rows from the journal a stopped process left`);
   }
 
   // --- the worker: queue → ClickHouse or spool, one batch at a time, in order ---
@@ -264,24 +325,20 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
     this.working = true;
     try {
       const spool = await this.spoolReady;
-      while (this.queue.length > 0) {
-        const items: Pending[] = [];
-        let lines: string[] = [];
-        while (this.queue.length > 0 && (items.length === 0 || lines.length + (this.queue[0]?.lines.length ?? 0) <= this.maxBatchRows)) {
-          const item = this.queue.shift() as Pending;
-          items.push(item);
-          lines = lines.length === 0 ? item.lines : lines.concat(item.lines);
-        }
-        this.queuedRows -= lines.length;
-        this.inFlightRows = lines.length;
-        const result = await this.deliver({ token: `${this.instanceId}-${this.sequence++}`, lines }, spool);
+      // One queued batch per insert, never merged: its rows and token are those of its journal file.
+      for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) {
+        this.queuedRows -= item.lines.length;
+        this.inFlightRows = item.lines.length;
+        const result = await this.deliver({ token: item.token, lines: item.lines }, spool);
         this.inFlightRows = 0;
-        for (const item of items) {
-          try {
-            item.done(result);
-          } catch {
-            // a throwing callback is the caller's bug; it must not stop the worker
-          }
+        // In ClickHouse or in the spool, or dropped for good: the journal file has done its job.
+        const release = this.journal.release(item.token);
+        this.releases.add(release);
+        void release.finally(() => this.releases.delete(release));
+        try {
+          item.done(result);
+        } catch {
+          // a throwing callback is the caller's bug; it must not stop the worker
         }
       }
     } finally {
@@ -293,6 +350,10 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
   }
 
   private async deliver(batch: SpooledBatch, spool: DiskSpool | undefined): Promise<ExportResult> {
+    if (!this.schemaReady && !this.degraded) {
+      this.degraded = true;
+      this.log('info', `the ClickHouse schema is not in place yet — spooling spans to ${this.spoolDir} until it is`);
+    }
     if (!this.degraded && !this.spilling) {
       try {
         await this.insert(batch, true);
@@ -362,6 +423,7 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
   private async replay(): Promise<void> {
     const spool = this.spool;
     if (this.replaying || this.closed || spool === undefined) return;
+    if (!this.schemaReady) return; // replayed as soon as the migrations are done
     this.replaying = true;
     let failed = false;
     let replayed = 0;

@@ -1,0 +1,161 @@
+// Why: a span that ended but still waits in memory for its batch (up to flushIntervalMs) is lost
+// when the process is killed (SIGKILL, an OOM kill). The journal puts every row on disk the moment
+// its span ends, so that a restart finds and delivers it:
+//   <spoolDir>/journal/<token>.jsonl   one row's JSON text per line, one file per batch
+// The file's name IS the batch's insert_deduplication_token: the rows of one file are inserted
+// together, under that token, whether by this process or by the next one after a crash. A batch
+// that did reach ClickHouse before the crash is then skipped by ClickHouse on replay (no doubles);
+// one that did not is inserted (nothing lost).
+// Costs: one write() per row into the page cache, no fsync (a page-cache write survives the death of
+// the process, not of the machine: power loss or a kernel crash can still lose the last seconds).
+// The writes are synchronous on purpose: the row is in the file before onEnd returns, so no tick
+// of the event loop separates "span ended" from "span on disk".
+// Lifecycle of a file: open (rows appended) → sealed (its rows handed to the exporter's queue as
+// one batch) → released (deleted) once the batch is in ClickHouse or in the spool, or dropped.
+import { closeSync, mkdirSync, openSync, readdirSync, rmdirSync, writeSync } from 'node:fs';
+import { readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SpooledBatch } from './spool.ts';
+
+export const JOURNAL_DIR = 'journal';
+const JOURNAL_FILE = /^([A-Za-z0-9_-]+)\.jsonl$/;
+
+export interface SpanJournalOptions {
+  /** The spool directory; the journal lives in its `journal/` subdirectory. */
+  spoolDir: string;
+  /** Called when a write fails (disk full, permissions): the row stays in memory only. */
+  onError: (err: Error) => void;
+}
+
+export class SpanJournal {
+  readonly dir: string;
+  private readonly onError: (err: Error) => void;
+  /** Files a previous run left (a crash): batches to recover, names taken before any new file exists. */
+  private readonly leftovers: string[];
+  private fd: number | undefined;
+  private token: string | undefined;
+  /** A write of the open file failed: the file no longer holds the whole batch. */
+  private broken = false;
+  private failing = false;
+
+  constructor(options: SpanJournalOptions) {
+    this.dir = join(options.spoolDir, JOURNAL_DIR);
+    this.onError = options.onError;
+    let names: string[] = [];
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      names = readdirSync(this.dir).filter((n) => JOURNAL_FILE.test(n)).sort();
+    } catch (err) {
+      this.fail(err);
+    }
+    this.leftovers = names;
+  }
+
+  /** Appends one row (its JSON text) to the open batch file, opening one under `token` if none is open. */
+  append(token: string, line: string): void {
+    this.write(token, `${line}\n`);
+  }
+
+  /** Appends a whole batch in one write and seals it at once (the SpanExporter side). */
+  appendBatch(token: string, lines: readonly string[]): void {
+    if (this.fd !== undefined) this.seal();
+    if (lines.length > 0) this.write(token, `${lines.join('\n')}\n`);
+    this.seal();
+  }
+
+  /** The token of the open file, if rows were appended since the last seal. */
+  get openToken(): string | undefined {
+    return this.token;
+  }
+
+  /** Closes the open file: its rows are now one batch, under its token. */
+  seal(): void {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch (err) {
+        this.fail(err);
+      }
+    }
+    this.fd = undefined;
+    this.token = undefined;
+    this.broken = false;
+  }
+
+  /** The batch is in ClickHouse or in the spool (or dropped for good): its file goes. */
+  async release(token: string): Promise<void> {
+    await unlink(join(this.dir, `${token}.jsonl`)).catch(() => undefined);
+  }
+
+  /**
+   * The batches a previous process left, one per file, with the file's name as the token. A torn
+   * last line (the process died inside a write) is skipped; it was never part of an insert, since
+   * only sealed files are inserted and a sealed file's writes had all returned.
+   */
+  async *recover(): AsyncGenerator<{ batch: SpooledBatch; release: () => Promise<void> }> {
+    for (const name of this.leftovers) {
+      const token = (JOURNAL_FILE.exec(name) as RegExpExecArray)[1] as string;
+      let text: string;
+      try {
+        text = await readFile(join(this.dir, name), 'utf8');
+      } catch {
+        continue; // vanished: nothing to recover
+      }
+      const lines = text.split('\n').filter((line) => {
+        if (line.length === 0) return false;
+        try {
+          JSON.parse(line);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      yield { batch: { token, lines }, release: () => this.release(token) };
+    }
+    this.leftovers.length = 0;
+  }
+
+  /** On a clean stop: removes the journal directory when nothing is left in it. */
+  close(): void {
+    this.seal();
+    try {
+      rmdirSync(this.dir);
+    } catch {
+      // not empty (batches still to deliver at the next start) or already gone
+    }
+  }
+
+  private write(token: string, text: string): void {
+    if (this.broken) return; // one failed write makes the file partial: the rest of the batch stays in memory only
+    try {
+      if (this.fd === undefined) {
+        this.fd = openSync(join(this.dir, `${token}.jsonl`), 'a');
+        this.token = token;
+      }
+      writeSync(this.fd, text);
+      if (this.failing) this.failing = false;
+    } catch (err) {
+      if (this.fd === undefined) this.token = token;
+      this.broken = true;
+      this.fail(err);
+      if (isMissingDir(err)) {
+        try {
+          mkdirSync(this.dir, { recursive: true }); // removed under us: the next batch gets a file again
+        } catch {
+          // reported above
+        }
+      }
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.failing) return; // once per spell of failures, not once per row
+    this.failing = true;
+    this.onError(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+function isMissingDir(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
