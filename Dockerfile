@@ -7,7 +7,8 @@
 # One image runs every command: `proxy` (default), `evaluator`, `migrate`, `report`.
 # There is no build step: bin/llm-sidecar runs the TypeScript sources through tsx.
 
-ARG NODE_IMAGE=node:20-slim
+# The Active LTS line (Node.js 26 since October 2026); CI also runs the suite on 24 (Maintenance LTS).
+ARG NODE_IMAGE=node:26-slim
 
 # Native addons (hnswlib-node) compile with node-gyp during `npm ci`: the toolchain lives only here.
 FROM ${NODE_IMAGE} AS toolchain

@@ -153,8 +153,8 @@ describe('Dockerfile', () => {
   const dockerfile = read('Dockerfile');
   const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
 
-  it('is multi-stage on node:20-slim: npm ci in a build stage, production dependencies in the runtime image', () => {
-    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-slim$/m);
+  it('is multi-stage on node:26-slim (the Active LTS): npm ci in a build stage, production dependencies in the runtime image', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:26-slim$/m);
     expect(dockerfile).toMatch(/RUN npm ci --no-audit --no-fund/);
     expect(dockerfile).toMatch(/RUN npm ci --omit=dev/);
     expect(runtime).toMatch(/^FROM \$\{NODE_IMAGE\} AS runtime$/m);
