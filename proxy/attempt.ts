@@ -11,7 +11,7 @@
 // we can read) fails the attempt. The outcomes per fault are tabled in docs/errors.md.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { brotliDecompress, gunzip, inflate, type InputType } from 'node:zlib';
-import type { Dispatcher } from 'undici';
+import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { errorEvent, SidecarError, type ApiDialect } from '../shared/errors.ts';
 import type { LlmEndpoint } from './endpoints.ts';
 import { hideInjectedUsage, LARGE_ANSWER_EDGE_BYTES, observeJson, observeLargeJson, streamObserver, type ObservedResponse, type StreamObserver } from './response-observer.ts';
@@ -81,6 +81,18 @@ function isContent(ev: SseEvent): boolean {
 /** Cheap shape check: every event of the APIs the sidecar reads carries one JSON object. */
 function looksJson(data: string): boolean {
   return data.charCodeAt(0) === 123 && data.charCodeAt(data.length - 1) === 125;
+}
+
+/** Transport errors that mean the provider's bytes are not HTTP we can read (not a network fault). */
+function unreadable(err: Error, providerName: string): SidecarError | undefined {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'UND_ERR_HEADERS_OVERFLOW') return new SidecarError('LLM_SIDECAR_UPSTREAM_INVALID_RESPONSE', `provider "${providerName}" sent response headers larger than the limit (${code})`, { cause: err });
+  // A body cut by the connection closing is a reset (below), not broken HTTP.
+  if (code === 'HPE_INVALID_EOF_STATE' || err.message.includes('Invalid EOF state')) return undefined;
+  if (err instanceof undiciErrors.HTTPParserError || (typeof code === 'string' && code.startsWith('HPE_'))) {
+    return new SidecarError('LLM_SIDECAR_UPSTREAM_INVALID_RESPONSE', `provider "${providerName}" sent a response that is not valid HTTP: ${err.message}`, { cause: err });
+  }
+  return undefined;
 }
 
 const DECODERS: Record<string, (buf: InputType, opts: { maxOutputLength: number }, cb: (err: Error | null, out: Buffer) => void) => void> = {
@@ -305,6 +317,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     const failure = this.streamFailure(observed);
     if (failure) {
       this.o.recorder?.abandon();
+      observed.completed = false; // an end marker after garbage or an error does not make an answer
       if (!this.committed) {
         this.settle({ kind: 'failed', error: failure, cause: 'other' });
         return;
@@ -365,6 +378,12 @@ export class Attempt implements Dispatcher.DispatchHandler {
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     this.tEnd = performance.now();
     this.clearTimers();
+    if (this.committed && this.sse && this.abortReason === undefined && this.observer?.result.completed && !this.invalidEvent) {
+      // The provider's end marker arrived; only the transport's last bytes (the final chunk,
+      // trailers) were lost. The app has the whole answer: it is one.
+      this.settle({ kind: 'committed', status: this.status, observed: this.observer.result, output: this.assembler });
+      return;
+    }
     this.o.recorder?.abandon();
     if (this.abortReason === 'client') {
       this.settle(
@@ -377,7 +396,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     const mapped =
       this.abortReason === 'timeout'
         ? new SidecarError('LLM_SIDECAR_UPSTREAM_TIMEOUT', `provider "${this.o.providerName}" exceeded the ${this.timeoutWhich} timeout`)
-        : mapUpstreamError(err, this.o.providerName);
+        : unreadable(err, this.o.providerName) ?? mapUpstreamError(err, this.o.providerName);
     if (this.large) {
       // Half a JSON document cannot carry an error: the connection to the app is cut, as the provider's was.
       this.o.res.destroy();
