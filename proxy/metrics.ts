@@ -6,12 +6,15 @@
 // Bounded by construction: every label value comes from the config or a fixed list. Routes and
 // providers are the configured ones; models are those named in routes plus the price table's ids
 // and aliases (a dated snapshot of a priced model counts under its priced id); anything else —
-// 15,000 model names invented by a client included — is `other`. Tenant and user ids are labels
-// only when `admin.metrics.tenantLabel` / `userLabel` switch them on, and then only for the first
-// `maxIdentitySeries` combinations (README: a scrape at that cap and what it costs).
+// 15,000 model names invented by a client included — is `other`. Tenant and user ids are identities
+// and a cardinality risk: they never multiply the per-model families; when `admin.metrics.tenantLabel`
+// / `userLabel` switch them on, three small `llm_sidecar_identity_*` families count per identity,
+// for the first `maxIdentities` of them (later ones as "other").
 //
-// Formats: Prometheus text 0.0.4 by default; OpenMetrics 1.0 when the scraper asks for it (Accept),
-// and then the latency histograms carry the trace id of a recent call as an exemplar.
+// A scrape renders one metric family at a time and yields to the event loop between families, so
+// requests wait at most for the largest family, never for the whole exposition (README: measured at
+// the cap). Formats: Prometheus text 0.0.4 by default; OpenMetrics 1.0 when the scraper asks for it
+// (Accept), and then the latency histograms carry the trace id of a recent call as an exemplar.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type RegistryContentType } from 'prom-client';
 import { adminMetrics, type Config } from '../shared/config/schema.ts';
 import type { ExporterStats } from '../shared/clickhouse/span-exporter.ts';
@@ -70,7 +73,7 @@ class LabelValues {
   }
 }
 
-/** Admits tenant/user label values for the first `max` (route, provider, model, tenant, user) combinations. */
+/** Admits tenant/user label values for the first `max` identities (a tenant, a user, or the pair, as switched on). */
 class IdentityCap {
   private readonly admitted = new Set<string>();
 
@@ -84,17 +87,27 @@ class IdentityCap {
     return this.tenant || this.user;
   }
 
-  labels(base: string, tenant: string | undefined, user: string | undefined): { tenant?: string; user?: string } {
-    if (!this.enabled) return {};
+  get labelNames(): string[] {
+    return [...(this.tenant ? ['tenant'] : []), ...(this.user ? ['user'] : [])];
+  }
+
+  labels(tenant: string | undefined, user: string | undefined): { tenant?: string; user?: string } {
     const t = this.tenant ? (tenant ?? '') : undefined;
     const u = this.user ? (user ?? '') : undefined;
-    const key = `${base}\u0000${t ?? ''}\u0000${u ?? ''}`;
+    const key = `${t ?? ''}\u0000${u ?? ''}`;
     if (!this.admitted.has(key)) {
       if (this.admitted.size >= this.max) return { ...(this.tenant ? { tenant: OTHER } : {}), ...(this.user ? { user: OTHER } : {}) };
       this.admitted.add(key);
     }
     return { ...(t !== undefined ? { tenant: t } : {}), ...(u !== undefined ? { user: u } : {}) };
   }
+}
+
+/** Counters per identity, registered only when tenant or user labels are switched on. */
+interface IdentityFamilies {
+  requests: Counter;
+  tokens: Counter;
+  cost: Counter;
 }
 
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
@@ -132,15 +145,15 @@ export class ProxyMetrics implements CallRecorder {
   private readonly budgetBackendErrors: Counter;
   private readonly overhead: Histogram;
   private readonly duration: Histogram;
+  private readonly perIdentity: IdentityFamilies | undefined;
 
   constructor(options: MetricsOptions) {
     this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     const m = adminMetrics(options.config.admin);
     this.values = new LabelValues(options.config, options.prices);
-    this.identities = new IdentityCap(m.tenantLabel, m.userLabel, m.maxIdentitySeries);
+    this.identities = new IdentityCap(m.tenantLabel, m.userLabel, m.maxIdentities);
     const registers = [this.registry];
-    const who = [...(m.tenantLabel ? ['tenant'] : []), ...(m.userLabel ? ['user'] : [])];
-    const byModel = ['route', 'provider', 'model', ...who];
+    const byModel = ['route', 'provider', 'model'];
     this.requests = new Counter({ name: 'llm_sidecar_requests_total', help: 'LLM requests by route, provider, model and outcome (an error code, client_aborted, or the status class).', labelNames: [...byModel, 'status'], registers });
     this.tokens = new Counter({ name: 'llm_sidecar_tokens_total', help: 'Tokens by type (input includes cached; output includes reasoning).', labelNames: [...byModel, 'type'], registers });
     this.cost = new Counter({ name: 'llm_sidecar_cost_usd_total', help: 'Spend in USD at list prices.', labelNames: byModel, registers });
@@ -164,19 +177,16 @@ export class ProxyMetrics implements CallRecorder {
       registers,
       collect() {
         this.reset();
-        const rows = snapshot().sort((a, b) => b.ratio - a.ratio);
+        const rows = snapshot();
+        // One pass for the highest share per scope; the sort only when keys are labels.
+        const named = identities.enabled ? rows.sort((a, b) => b.ratio - a.ratio).slice(0, MAX_BUDGET_KEYS) : [];
+        for (const g of named) this.set({ scope: g.scope, key: g.key }, g.ratio);
         const max = new Map<string, number>();
-        rows.forEach((g, i) => {
-          if (identities.enabled && i < MAX_BUDGET_KEYS) this.set({ scope: g.scope, key: g.key }, g.ratio);
-          else {
-            const k = identities.enabled ? `${g.scope}\u0000${OTHER}` : g.scope;
-            max.set(k, Math.max(max.get(k) ?? 0, g.ratio));
-          }
-        });
-        for (const [k, ratio] of max) {
-          const [scope = '', key] = k.split('\u0000');
-          this.set(key === undefined ? { scope } : { scope, key }, ratio);
+        for (let i = named.length; i < rows.length; i++) {
+          const g = rows[i] as { scope: string; ratio: number };
+          max.set(g.scope, Math.max(max.get(g.scope) ?? 0, g.ratio));
         }
+        for (const [scope, ratio] of max) this.set(identities.enabled ? { scope, key: OTHER } : { scope }, ratio);
       },
     });
     const stats = (): ExporterStats | undefined => this.telemetryStats();
@@ -211,6 +221,14 @@ export class ProxyMetrics implements CallRecorder {
       },
     });
     this.overhead = new Histogram({ name: 'llm_sidecar_overhead_seconds', help: "Time the sidecar itself adds to a call (excluding the provider's time).", buckets: OVERHEAD_BUCKETS_S, enableExemplars: true, registers });
+    if (this.identities.enabled) {
+      const who = this.identities.labelNames;
+      this.perIdentity = {
+        requests: new Counter({ name: 'llm_sidecar_identity_requests_total', help: `LLM requests per ${who.join(' and ')} (first admin.metrics.maxIdentities, then "other"), by outcome: ok or error.`, labelNames: [...who, 'outcome'], registers }),
+        tokens: new Counter({ name: 'llm_sidecar_identity_tokens_total', help: `Input and output tokens per ${who.join(' and ')} (first admin.metrics.maxIdentities, then "other").`, labelNames: [...who, 'type'], registers }),
+        cost: new Counter({ name: 'llm_sidecar_identity_cost_usd_total', help: `Spend in USD at list prices per ${who.join(' and ')} (first admin.metrics.maxIdentities, then "other").`, labelNames: who, registers }),
+      };
+    }
     this.duration = new Histogram({ name: 'llm_sidecar_request_duration_seconds', help: 'End-to-end LLM call duration as seen by the sidecar.', labelNames: ['route', 'provider'], buckets: DURATION_BUCKETS_S, enableExemplars: true, registers });
     collectDefaultMetrics({ register: this.registry });
     // prom-client also writes the handle, request and resource counts as gauges named `*_total`,
@@ -245,7 +263,7 @@ export class ProxyMetrics implements CallRecorder {
     const route = v.route(call.route);
     const provider = v.provider(call.providerName);
     const model = v.model(call.providerType, call.upstreamModel);
-    const base = { route, provider, model, ...this.identities.labels(`${route}\u0000${provider}\u0000${model}`, call.tenant, call.user) };
+    const base = { route, provider, model };
     if (call.cacheStatus !== 'bypass') this.cacheLookups.inc({ route, status: call.cacheStatus });
     if (call.fallbackIndex > 0) this.fallbacks.inc({ route });
     if (call.attempts > 1) this.retries.inc({ route }, call.attempts - 1);
@@ -264,31 +282,56 @@ export class ProxyMetrics implements CallRecorder {
     }
     if (call.costUsd !== undefined) this.cost.inc(base, Number(call.costUsd));
     else if (u) this.costUnknown.inc(base);
+    const mine = this.perIdentity;
+    if (mine) {
+      const who = this.identities.labels(call.tenant, call.user);
+      mine.requests.inc({ ...who, outcome: status === '2xx' || status === '1xx' || status === '3xx' ? 'ok' : 'error' });
+      if (u) {
+        mine.tokens.inc({ ...who, type: 'input' }, u.inputTokens);
+        mine.tokens.inc({ ...who, type: 'output' }, u.outputTokens);
+      }
+      if (call.costUsd !== undefined) mine.cost.inc(who, Number(call.costUsd));
+    }
     const exemplarLabels = { trace_id: call.traceId };
     this.overhead.observe({ value: call.overheadMs / 1000, exemplarLabels });
     this.duration.observe({ labels: { route, provider }, value: call.durationMs / 1000, exemplarLabels });
   }
 
   /**
-   * One exposition. prom-client keeps one format per registry, and rendering OpenMetrics renames
-   * its counters in place (drops `_total`, which it re-adds only in OpenMetrics): so scrapes are
-   * serialised, and the names are restored before a Prometheus-text one.
+   * One exposition, rendered family by family with a turn of the event loop between families
+   * (prom-client's registry.metrics() renders everything in one go). The registry keeps one
+   * format, switched here; OpenMetrics names a counter family without `_total` (its samples keep
+   * it), as prom-client's own metrics() does. Scrapes are serialised: the format is shared state.
    */
   scrape(openMetrics = false): Promise<Scrape> {
     const run = async (): Promise<Scrape> => {
-      if (openMetrics) {
-        this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-      } else {
-        this.registry.setContentType(Registry.PROMETHEUS_CONTENT_TYPE);
-        for (const metric of this.registry.getMetricsAsArray() as unknown as { name: string; type?: string }[]) {
-          if (metric instanceof Counter && !metric.name.endsWith('_total')) metric.name = `${metric.name}_total`;
-        }
+      this.registry.setContentType(openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
+      const parts: string[] = [];
+      let longest = 0;
+      // Keyed by the name each metric was registered under (the registry's key), whatever it prints as.
+      for (const [key, metric] of this.families()) {
+        if (metric instanceof Counter) metric.name = openMetrics ? key.replace(/_total$/, '') : key;
+        const t0 = performance.now();
+        parts.push(await this.registry.getSingleMetricAsString(key));
+        longest = Math.max(longest, performance.now() - t0);
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+      this.longestSliceMs = longest;
+      return { contentType: this.registry.contentType, body: openMetrics ? `${parts.join('\n')}\n# EOF\n` : `${parts.join('\n\n')}\n` };
     };
     const next = this.scraping.then(run, run);
     this.scraping = next.catch(() => undefined);
     return next;
+  }
+
+  private registered: [string, { name: string }][] | undefined;
+  /** The longest the last scrape held the event loop in one go (one family's render), in ms. */
+  longestSliceMs = 0;
+
+  /** Every metric with its registry key, taken before any scrape renames a counter. */
+  private families(): [string, { name: string }][] {
+    this.registered ??= (this.registry.getMetricsAsArray() as unknown as { name: string }[]).map((m) => [m.name, m]);
+    return this.registered;
   }
 
   /** Prometheus text format (tests, the demo's report). */

@@ -30,14 +30,14 @@ const ListenSchema = z.strictObject({
 /**
  * `GET /metrics` labels. Route, provider and model values come from the config and the price
  * table (anything else is `other`), so no client can grow the series count. Tenant and user ids
- * are identities and a cardinality risk: labelled only when switched on, and only for the first
- * `maxIdentitySeries` (route, provider, model, tenant, user) combinations; later ones count under
- * tenant="other", user="other".
+ * are identities and a cardinality risk: off by default; switched on, they label the
+ * `llm_sidecar_identity_*` families (never the per-model ones) for the first `maxIdentities`
+ * identities seen; later ones count under tenant="other", user="other".
  */
 const AdminMetricsSchema = z.strictObject({
   tenantLabel: z.boolean().default(false),
   userLabel: z.boolean().default(false),
-  maxIdentitySeries: z.number().int().positive().max(5_000).default(1_000),
+  maxIdentities: z.number().int().positive().max(10_000).default(200),
 });
 
 export type AdminMetricsConfig = z.infer<typeof AdminMetricsSchema>;

@@ -134,15 +134,41 @@ describe('bounded labels', () => {
     expect(text).toContain('llm_sidecar_budget_used_ratio{scope="user-daily-tokens"} 0.75');
   });
 
-  it('switched on: tenant and user labels for the first maxIdentitySeries combinations, then "other"', async () => {
-    const m = new ProxyMetrics({ config: config({ admin: { metrics: { tenantLabel: true, userLabel: true, maxIdentitySeries: 10 } } }) });
+  it('switched on: per-identity families for the first maxIdentities identities, then "other"; the per-model families stay identity-free', async () => {
+    const m = new ProxyMetrics({ config: config({ admin: { metrics: { tenantLabel: true, userLabel: true, maxIdentities: 10 } } }) });
+    m.budgetSnapshot = () => Array.from({ length: 150 }, (_, i) => ({ scope: 'user-daily-tokens', key: `acme/u${i}`, ratio: i / 1000 }));
     for (let i = 0; i < 500; i++) m.record(call({ tenant: 'acme', user: `u${i}` }));
-    m.record(call({ tenant: 'acme', user: 'u3' })); // admitted before the cap: keeps its labels
+    m.record(call({ tenant: 'acme', user: 'u3', httpStatus: 502, errorCode: 'LLM_SIDECAR_UPSTREAM_UNREACHABLE', usage: undefined, costUsd: undefined })); // admitted before the cap: keeps its labels
     const text = await m.render();
-    const requests = series(text, 'llm_sidecar_requests_total');
-    expect(requests).toHaveLength(11);
-    expect(requests).toContain('llm_sidecar_requests_total{route="default",provider="openai",model="gpt-4o-mini",tenant="acme",user="u3",status="2xx"} 2');
-    expect(requests).toContain('llm_sidecar_requests_total{route="default",provider="openai",model="gpt-4o-mini",tenant="other",user="other",status="2xx"} 490');
+    expect(series(text, 'llm_sidecar_requests_total').every((l) => !l.includes('tenant='))).toBe(true);
+    const requests = series(text, 'llm_sidecar_identity_requests_total');
+    expect(requests).toHaveLength(12);
+    expect(requests).toContain('llm_sidecar_identity_requests_total{tenant="acme",user="u3",outcome="ok"} 1');
+    expect(requests).toContain('llm_sidecar_identity_requests_total{tenant="acme",user="u3",outcome="error"} 1');
+    expect(requests).toContain('llm_sidecar_identity_requests_total{tenant="other",user="other",outcome="ok"} 490');
+    expect(text).toContain('llm_sidecar_identity_tokens_total{tenant="other",user="other",type="input"} 4900');
+    expect(text).toMatch(/^llm_sidecar_identity_cost_usd_total\{tenant="acme",user="u0"\} 0.0000045$/m);
+    // Budget keys: the 100 most used by name, the rest as key="other" with their highest share.
+    expect(series(text, 'llm_sidecar_budget_used_ratio')).toHaveLength(101);
+    expect(text).toContain('llm_sidecar_budget_used_ratio{scope="user-daily-tokens",key="acme/u149"} 0.149');
+    expect(text).toContain('llm_sidecar_budget_used_ratio{scope="user-daily-tokens",key="other"} 0.049');
+  });
+
+  it('a scrape yields to the event loop between metric families (requests wait for one family, not the exposition)', async () => {
+    const m = new ProxyMetrics({ config: config() });
+    m.record(call());
+    let ticks = 0;
+    let done = false;
+    const tick = (): void => {
+      ticks++;
+      if (!done) setImmediate(tick);
+    };
+    setImmediate(tick);
+    await m.render();
+    done = true;
+    // One turn per family (~40 with the default process metrics).
+    expect(ticks).toBeGreaterThan(20);
+    expect(m.longestSliceMs).toBeGreaterThan(0);
   });
 
   it('a hot reload brings new routes into the label values', async () => {
