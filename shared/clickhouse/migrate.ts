@@ -1,7 +1,12 @@
 // Applies the numbered migrations (migrations/index.ts) that a database has not seen yet, and
-// records each in schema_migrations. Safe to run twice, and from several processes at once: every
-// statement is idempotent on its own, a migration is recorded only after all its statements ran,
-// and a migration recorded twice is one row after merges (ReplacingMergeTree) and DISTINCT here.
+// records each in schema_migrations. Safe to run twice, and from several processes at once (many
+// sidecars starting together against one server): every statement is idempotent on its own
+// (CREATE … IF NOT EXISTS, ADD … IF NOT EXISTS, MODIFY SETTING/QUERY to a fixed state), a migration
+// is recorded only after all its statements ran, the ledger is read again before each migration
+// (a process that arrives late sees what another applied and skips it), and a migration recorded
+// twice is one row after merges (ReplacingMergeTree) and DISTINCT here. No lock: ClickHouse has no
+// transactional DDL or advisory lock to take, and idempotent DDL makes one unnecessary
+// (test/clickhouse/migrate-concurrent.test.ts starts several processes at once).
 import { MIGRATIONS } from './migrations/index.ts';
 import type { MigrationContext } from './migrations/migration.ts';
 import { SCHEMA_MIGRATIONS as M, TABLE_SCHEMA_MIGRATIONS, assertIdentifier, qualified } from './schema.ts';
@@ -65,9 +70,12 @@ export async function migrate(store: ClickHouseStore, options: MigrateOptions = 
 ) ENGINE = ReplacingMergeTree(${M.AppliedAt})
 ORDER BY ${M.Id}`);
 
-  const done = new Set((await store.query<{ id: number }>(`SELECT DISTINCT ${M.Id} AS id FROM ${ledger}`)).map((r) => Number(r.id)));
+  const recorded = async () => new Set((await store.query<{ id: number }>(`SELECT DISTINCT ${M.Id} AS id FROM ${ledger}`)).map((r) => Number(r.id)));
+  let done = await recorded();
   const result: MigrateResult = { database, applied: [], alreadyApplied: [] };
   for (const migration of MIGRATIONS) {
+    // Another process may have applied it meanwhile.
+    if (!done.has(migration.id) && result.applied.length > 0) done = await recorded();
     if (done.has(migration.id)) {
       result.alreadyApplied.push(migrationLabel(migration));
       continue;
