@@ -57,7 +57,7 @@ export function translateResponse(json: JsonObject, requestedModel: string): Ant
   for (const call of objects(message?.tool_calls)) {
     const fn = asObject(call.function);
     // Invalid JSON arguments: keep the call (the app still learns which tool was chosen) with `{}`.
-    content.push(toolUse(asString(call.id), asString(fn?.name) ?? '', parseJsonObject(asString(fn?.arguments) ?? '') ?? {}));
+    content.push(toolUse(asString(call.id), asString(fn?.name) ?? '', parseJsonObject(asString(fn?.arguments) ?? '', 'response') ?? {}));
   }
   return {
     id: messageId(json.id),

@@ -1,6 +1,11 @@
 // Narrowing helpers for JSON of unknown shape. Request bodies come from apps and responses from
 // providers; neither is validated before translation, so every field is read through these and a
 // field of the wrong type reads as absent (the provider then reports what is missing, in its words).
+// JSON the translators parse or re-serialise themselves (tool-call arguments, tool inputs) is held
+// to the request edge's nesting limit: deeper would overflow JSON.stringify's recursion later, so
+// it is a 400 of ours when the app sent it and a 502 of ours when the provider did, never a 500.
+import { SidecarError } from '../../shared/errors.ts';
+import { MAX_JSON_DEPTH, scanJson } from '../request-body.ts';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -25,12 +30,38 @@ export function objects(v: unknown): JsonObject[] {
   return asArray(v).map(asObject).filter((o): o is JsonObject => o !== undefined);
 }
 
-/** Parses tool-call arguments; anything but a JSON object (including invalid JSON) reads as `undefined`. */
-export function parseJsonObject(text: string): JsonObject | undefined {
+/** Who wrote a piece of JSON: the app (its request) or the provider (its answer). */
+export type JsonSource = 'request' | 'response';
+
+function tooDeep(source: JsonSource, what: string): SidecarError {
+  return source === 'request'
+    ? new SidecarError('LLM_SIDECAR_JSON_TOO_DEEP', `${what} in the request nests deeper than ${MAX_JSON_DEPTH} levels`)
+    : new SidecarError('LLM_SIDECAR_UPSTREAM_INVALID_RESPONSE', `${what} in the provider's answer nests deeper than ${MAX_JSON_DEPTH} levels`);
+}
+
+/**
+ * Parses tool-call arguments; anything but a JSON object (including invalid JSON) reads as
+ * `undefined`. Valid JSON nested deeper than MAX_JSON_DEPTH throws (see the top of this file).
+ */
+export function parseJsonObject(text: string, source: JsonSource): JsonObject | undefined {
+  let parsed: unknown;
   try {
-    return asObject(JSON.parse(text));
+    parsed = JSON.parse(text);
   } catch {
     return undefined;
+  }
+  const obj = asObject(parsed);
+  if (obj && scanJson(Buffer.from(text)).depth > MAX_JSON_DEPTH) throw tooDeep(source, 'tool-call arguments');
+  return obj;
+}
+
+/** JSON text of a value parsed from a provider's answer (a tool's input): too deep to re-serialise is an unreadable answer. */
+export function providerJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    if (err instanceof RangeError) throw tooDeep('response', 'a tool input');
+    throw err;
   }
 }
 

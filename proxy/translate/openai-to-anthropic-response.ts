@@ -1,6 +1,6 @@
 // Answers for an OpenAI app from an Anthropic provider: the message (JSON), its usage, finish reason
 // and errors in OpenAI's shape. Shared with the stream translator.
-import { asNumber, asObject, asString, nowSeconds, objects, type JsonObject } from './narrow.ts';
+import { asNumber, asObject, asString, nowSeconds, objects, providerJson, type JsonObject } from './narrow.ts';
 import type { OpenAIChatCompletion, OpenAIErrorBody, OpenAIFinishReason, OpenAIToolCall, OpenAIUsage } from './openai-types.ts';
 
 // A Map, not an object literal: a provider's "constructor" must not read Object.prototype.
@@ -69,7 +69,7 @@ export function translateResponse(json: JsonObject, requestedModel: string): Ope
   for (const block of objects(json.content)) {
     if (block.type === 'text') text += asString(block.text) ?? '';
     else if (block.type === 'tool_use') {
-      toolCalls.push({ id: asString(block.id) ?? '', type: 'function', function: { name: asString(block.name) ?? '', arguments: JSON.stringify(block.input ?? {}) } });
+      toolCalls.push({ id: asString(block.id) ?? '', type: 'function', function: { name: asString(block.name) ?? '', arguments: providerJson(block.input ?? {}) } });
     }
   }
   // OpenAI sends content null (not '') on a tool-call-only answer.

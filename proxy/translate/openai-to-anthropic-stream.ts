@@ -11,7 +11,7 @@
 // counting tool blocks only), opened with id, type and name, then argument fragments; thinking,
 // signatures, citations and server-tool blocks are dropped. Usage: input and cache numbers come in
 // message_start, output (and, on newer API versions, final input/cache totals) in message_delta.
-import { asNumber, asObject, asString, nowSeconds, SSE_DONE, sseData, type JsonObject } from './narrow.ts';
+import { asNumber, asObject, asString, nowSeconds, providerJson, SSE_DONE, sseData, type JsonObject } from './narrow.ts';
 import { completionId, finishReason, openAIErrorType, readAnthropicUsage, usageFromCounts, type AnthropicTokenCounts } from './openai-to-anthropic-response.ts';
 import type { OpenAIChatChunk, OpenAIChunkDelta, OpenAIFinishReason } from './openai-types.ts';
 
@@ -101,7 +101,7 @@ export class AnthropicToOpenAIStream {
     // The streamed input arrives as input_json_delta; a start block with input already filled
     // (not something Anthropic does) is sent whole so nothing is lost.
     const input = asObject(block.input);
-    const args = input && Object.keys(input).length > 0 ? JSON.stringify(input) : '';
+    const args = input && Object.keys(input).length > 0 ? providerJson(input) : '';
     return this.delta({ tool_calls: [{ index: tool, id: asString(block.id) ?? '', type: 'function', function: { name: asString(block.name) ?? '', arguments: args } }] });
   }
 

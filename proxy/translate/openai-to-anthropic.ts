@@ -143,7 +143,7 @@ function assistantBlocks(m: JsonObject): AnthropicContentBlockParam[] {
   const blocks: AnthropicContentBlockParam[] = textBlocks(m.content);
   for (const call of objects(m.tool_calls)) {
     const fn = asObject(call.function);
-    const input = parseJsonObject(asString(fn?.arguments) ?? '') ?? {};
+    const input = parseJsonObject(asString(fn?.arguments) ?? '', 'request') ?? {};
     blocks.push({ type: 'tool_use', id: toolId(call.id), name: asString(fn?.name) ?? '', input });
   }
   return blocks;

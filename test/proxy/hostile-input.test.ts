@@ -93,6 +93,21 @@ const ROWS: Row[] = [
   { name: 'nesting at the limit, through cache key, budgets, estimates, capture', path: '/v1/chat/completions', body: utf8(chat(nest(atLimit))), expect: 'served' },
   { name: 'nesting at the limit, translated to the other API', path: '/v1/chat/completions', body: utf8(chat(nest(atLimit), 'translated')), expect: 'served' },
   { name: 'nesting at the limit in tools (responses)', path: '/v1/responses', body: utf8(`{"model":"gpt-4o-mini","input":"hi","tools":[{"type":"function","name":"f","parameters":${nestObjects(atLimit)}}]}`), expect: 'served' },
+  {
+    name: 'tool-call arguments (a JSON string) nested past the limit, translated for the other API',
+    path: '/v1/chat/completions',
+    body: utf8(
+      JSON.stringify({
+        model: 'translated',
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: `{"a":${nest(10_000)}}` } }] },
+          { role: 'tool', tool_call_id: 'c1', content: 'ok' },
+        ],
+      }),
+    ),
+    expect: { status: 400, code: 'LLM_SIDECAR_JSON_TOO_DEEP' },
+  },
   { name: 'brackets and escaped quotes inside strings do not count', path: '/v1/chat/completions', body: utf8(chat(JSON.stringify(`\\"${'[{'.repeat(5_000)}`))), expect: 'served' },
   { name: 'invalid UTF-8 (a lone continuation byte)', path: '/v1/chat/completions', body: bytes('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"a', [0x80], 'b"}]}'), expect: { status: 400, code: 'LLM_SIDECAR_INVALID_JSON' } },
   { name: 'invalid UTF-8 (an encoded surrogate)', path: '/v1/messages', body: bytes('{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"', [0xed, 0xa0, 0x80], '"}]}'), expect: { status: 400, code: 'LLM_SIDECAR_INVALID_JSON' } },

@@ -6,6 +6,7 @@ import { applyRequestLimits, estimateInputTokens } from '../../proxy/budget/limi
 import { canonicalJson } from '../../proxy/cache/canonical.ts';
 import { parseJsonObject, scanJson } from '../../proxy/request-body.ts';
 import { requestFeatures } from '../../proxy/token-estimate.ts';
+import { anthropicToOpenAI, openAIToAnthropic } from '../../proxy/translate/index.ts';
 
 /** A value nested `depth` levels, alternating arrays and objects, with text at the bottom. */
 function deep(depth: number): unknown {
@@ -81,5 +82,29 @@ describe('scanJson / parseJsonObject', () => {
 
   it.each(['1e308', '-2.5e-400', '12345678901234567890', '0.1', 'true'])('%s is accepted', (n) => {
     expect(scanJson(Buffer.from(`{"a":${n}}`)).badNumber).toBeUndefined();
+  });
+});
+
+describe('translators: JSON they parse or re-serialise themselves', () => {
+  const deepArgs = `{"a":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
+
+  it('tool-call arguments from the app nested past the limit: a 400 of ours (LLM_SIDECAR_JSON_TOO_DEEP)', () => {
+    const body = { model: 'gpt-4o', messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: deepArgs } }] }] };
+    expect(() => openAIToAnthropic.translateRequest(body, 'claude-haiku-4-5')).toThrow(expect.objectContaining({ code: 'LLM_SIDECAR_JSON_TOO_DEEP', status: 400 }));
+  });
+
+  it('tool-call arguments from the provider nested past the limit: a 502 of ours (LLM_SIDECAR_UPSTREAM_INVALID_RESPONSE)', () => {
+    const answer = { id: 'x', choices: [{ finish_reason: 'tool_calls', message: { role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: deepArgs } }] } }] };
+    expect(() => anthropicToOpenAI.translateResponse(answer, 'm')).toThrow(expect.objectContaining({ code: 'LLM_SIDECAR_UPSTREAM_INVALID_RESPONSE', status: 502 }));
+  });
+
+  it('a tool input object from the provider too deep to re-serialise: a 502 of ours, not a RangeError', () => {
+    const answer = { id: 'x', content: [{ type: 'tool_use', id: 't', name: 'f', input: deep(200_000) }], stop_reason: 'tool_use', usage: {} };
+    expect(() => openAIToAnthropic.translateResponse(answer as never, 'm')).toThrow(expect.objectContaining({ code: 'LLM_SIDECAR_UPSTREAM_INVALID_RESPONSE' }));
+  });
+
+  it('arguments within the limit still translate', () => {
+    const body = { model: 'gpt-4o', messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{"a":[[1]]}' } }] }] };
+    expect(JSON.stringify(openAIToAnthropic.translateRequest(body, 'claude-haiku-4-5'))).toContain('"input":{"a":[[1]]}');
   });
 });
