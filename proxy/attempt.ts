@@ -68,6 +68,8 @@ export type AttemptOutcome =
 
 const CONTENT_MARKERS = ['"content":"', '"tool_calls":[', '"refusal":"', '"type":"content_block_delta"', '"type":"content_block_start"', 'output_text.delta', 'function_call_arguments.delta'];
 
+const SPACED_CONTENT = /"(?:content|refusal|text|partial_json)"\s*:\s*"[^"]|"tool_calls"\s*:\s*\[\s*\{/;
+
 /** Whether an event carries answer content (not just the preamble). */
 function isContent(ev: SseEvent): boolean {
   if (ev.data === '[DONE]') return false;
@@ -75,7 +77,9 @@ function isContent(ev: SseEvent): boolean {
   if (ev.event === 'error') return false;
   // OpenAI chat: a chunk with a non-empty content, a tool call or a refusal.
   for (const m of CONTENT_MARKERS) if (ev.data.includes(m) && !ev.data.includes('"content":""')) return true;
-  return false;
+  // Spaced JSON (some OpenAI-compatible servers): otherwise content is never seen, and the first-token
+  // timer would end a stream that is flowing.
+  return ev.data.includes('": ') && SPACED_CONTENT.test(ev.data);
 }
 
 /** Cheap shape check: every event of the APIs the sidecar reads carries one JSON object. */
@@ -224,7 +228,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
         continue;
       }
       this.observe(ev);
-      if (!sawContent && isContent(ev)) sawContent = true;
+      if (!sawContent && !this.contentSeen && isContent(ev)) sawContent = true;
       if (passRaw) continue;
       if (this.o.translator) {
         let data: Record<string, unknown>;

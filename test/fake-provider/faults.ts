@@ -40,6 +40,11 @@ export interface Faults {
   usage?: ForcedUsage;
   /** Make the answer exactly this many words. */
   words?: number;
+  /**
+   * Counted faults: the header's faults apply to the first n requests carrying that exact header
+   * (per fake instance), later ones are answered without faults — "fail twice, then succeed".
+   */
+  times?: number;
   /** Set when the fault spec could not be understood: the request is answered with a 400 saying why. */
   invalid?: string;
 }
@@ -120,6 +125,10 @@ function applyFault(f: Faults, key: string, value: string | undefined): string |
       return needCount((v) => (f.chunkDelayMs = v));
     case 'cut':
       return needCount((v) => (f.cutAfter = v));
+    case 'times':
+      return needCount((v) => (f.times = v));
+    case 'key':
+      return undefined; // a label that makes a counted fault's header (its counter) unique
     case 'drop-last':
       return needCount((v) => (f.dropLast = v));
     case 'body-delay':

@@ -82,6 +82,8 @@ function urlHost(host: string): string {
 export async function startFakeProvider(opts: { port?: number; host?: string } = {}): Promise<FakeProvider> {
   const host = opts.host ?? '127.0.0.1';
   const requests: RecordedRequest[] = [];
+  /** Requests seen per `x-fake-fault` value carrying `times=` (counted faults). */
+  const counted = new Map<string, number>();
   const stats: FakeProviderStats = { received: 0, aborted: 0, open: 0 };
   const ids = new Ids();
   const cache = new PromptCache();
@@ -99,7 +101,13 @@ export async function startFakeProvider(opts: { port?: number; host?: string } =
     const path = q < 0 ? url : url.slice(0, q);
     const { json, ok } = parseBody(rawBody, path);
     record(req, path, rawBody, json);
-    const faults = parseFaults(req.headers[FAULT_HEADER], json?.model);
+    let faults = parseFaults(req.headers[FAULT_HEADER], json?.model);
+    if (faults.times !== undefined) {
+      const key = String(req.headers[FAULT_HEADER]);
+      const seen = counted.get(key) ?? 0;
+      counted.set(key, seen + 1);
+      if (seen >= faults.times) faults = NO_FAULTS;
+    }
     const call: Call = { method: req.method ?? 'GET', path, query: q < 0 ? '' : url.slice(q + 1), headers: req.headers, rawBody, body: json ?? {}, faults, ids, cache };
     let plan: Plan;
     try {
@@ -163,6 +171,7 @@ export async function startFakeProvider(opts: { port?: number; host?: string } =
     stats,
     reset() {
       requests.length = 0;
+      counted.clear();
       stats.received = 0;
       stats.aborted = 0;
       cache.clear();

@@ -41,6 +41,7 @@ const rows: Row[] = [
   { name: 'CRLF SSE', api: 'openai', stream: true, script: (w) => w.sse(openAiEvents('\r\n')), outcome: OK },
   { name: 'CR-only SSE', api: 'openai', stream: true, script: (w) => w.sse(openAiEvents('\r')), outcome: OK },
   { name: 'BOM, comments and keep-alives', api: 'openai', stream: true, script: (w) => w.sse(['\uFEFF: hi\n\n', oa[0] as string, ': keep-alive\n\n', ...oa.slice(1)]), outcome: OK },
+  { name: 'spaced JSON (an OpenAI-compatible server)', api: 'openai', stream: true, script: (w) => w.sse(oa.map((e) => e.replace(/":/g, '": ').replace(/,"/g, ', "'))), outcome: OK },
   { name: 'events split at every 7 bytes', api: 'openai', stream: true, script: (w) => w.sse(oa.join('').match(/[\s\S]{1,7}/g) as string[]), outcome: OK },
   { name: 'garbage event before content', api: 'openai', stream: true, script: (w) => w.sse(['data: <html>502 Bad Gateway</html>\n\n', ...oa]), outcome: cut('UPSTREAM_INVALID_RESPONSE') },
   { name: 'garbage event mid-stream', api: 'openai', stream: true, script: (w) => w.sse([...oa.slice(0, 2), 'data: {"id":"chatcmpl-h","obj\n\n', ...oa.slice(2)]), outcome: cut('UPSTREAM_INVALID_RESPONSE') },

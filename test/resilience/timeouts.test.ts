@@ -27,6 +27,8 @@ beforeAll(async () => {
       'first-target': one('openai', { firstTokenMs: 300 }),
       'total-route': { ...one('openai'), timeouts: { totalMs: 500 } },
       'total-target': one('openai', { totalMs: 500 }),
+      'first-retry': { retry: { maxRetries: 1, baseMs: 1, maxMs: 2 }, breaker: { minRequests: 1000 }, timeouts: { firstTokenMs: 300 }, targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] },
+      'idle-retry': { retry: { maxRetries: 1, baseMs: 1, maxMs: 2 }, breaker: { minRequests: 1000 }, timeouts: { idleMs: 400 }, targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] },
       // The target's value wins over the route's.
       'idle-target-wins': { ...one('openai', { idleMs: 400 }), timeouts: { idleMs: 60_000 } },
     },
@@ -105,5 +107,26 @@ describe('timeouts at every level', () => {
     const rec = await stack.recorder.byRequestId(requestId);
     expect(rec).toMatchObject({ errorCode: 'LLM_SIDECAR_UPSTREAM_TIMEOUT', errorType: 'timeout', completed: false });
     expect(rec.attemptDetails[0]?.errorType).toBe('timeout');
+  });
+});
+
+describe('a timeout before content on an attempt that can be retried is invisible to the app', () => {
+  // Counted faults: the first request stalls (a role-only chunk, then silence), the retry is clean.
+  it.each([
+    ['first-retry', 'chunk-delay=1000,words=2'],
+    ['idle-retry', 'chunk-delay=700,words=4'],
+  ])('%s: the preamble was held, the retry answers, one clean stream', async (route, fault) => {
+    const key = `${route}-${Math.random().toString(36).slice(2)}`;
+    const { data: stream, response } = await openai.chat.completions
+      .create({ model: 'x', stream: true, messages: [{ role: 'user', content: 'retry me' }] }, { headers: { 'x-llm-sidecar-route': route, 'x-fake-fault': `times=1,key=${key},${fault}` } })
+      .withResponse();
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    expect(chunks.filter((c) => c.choices[0]?.delta.role === 'assistant')).toHaveLength(1);
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toMatch(/^Echo: retry me/);
+    const rec = await stack.recorder.byRequestId(response.headers.get('x-llm-sidecar-request-id') as string);
+    expect(rec).toMatchObject({ attempts: 2, completed: true, httpStatus: 200 });
+    expect(rec.errorCode).toBeUndefined();
+    expect(rec.attemptDetails.map((a) => a.errorType)).toEqual(['timeout', undefined]);
   });
 });
