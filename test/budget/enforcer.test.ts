@@ -1,22 +1,24 @@
-// The enforcer's contract, run on EVERY backend (memory, one Redis, a Redis Cluster of three
-// primaries with replicas): exact under concurrency, all-or-none across windows, true-ups, resets
+// The enforcer's contract, run on EVERY backend (memory, one Redis, a primary found through Redis
+// Sentinel, a Redis Cluster of three primaries with replicas): exact under concurrency, all-or-none across windows, true-ups, resets
 // at the window boundary, alerts once per window, bounded snapshot.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { redisClusterAvailability, startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.ts';
+import { startRedisSentinel, type RedisSentinelHandle } from '../support/redis-sentinel.ts';
 import { admitted, fakeClock, harness, rejected, reservation, type BackendKind, type Harness } from './helpers.ts';
 import { redisServerPath, startRedis, type RedisHandle } from './redis-server.ts';
 
 const hasRedis = redisServerPath() !== undefined;
 const hasCluster = redisClusterAvailability().available;
-const backends: BackendKind[] = ['memory', ...(hasRedis ? (['redis'] as const) : []), ...(hasCluster ? (['redis-cluster'] as const) : [])];
+const backends: BackendKind[] = ['memory', ...(hasRedis ? (['redis', 'redis-sentinel'] as const) : []), ...(hasCluster ? (['redis-cluster'] as const) : [])];
 
 let redis: RedisHandle | undefined;
 let cluster: RedisClusterHandle | undefined;
+let sentinel: RedisSentinelHandle | undefined;
 beforeAll(async () => {
-  [redis, cluster] = await Promise.all([hasRedis ? startRedis() : undefined, hasCluster ? startRedisCluster() : undefined]);
+  [redis, cluster, sentinel] = await Promise.all([hasRedis ? startRedis() : undefined, hasCluster ? startRedisCluster() : undefined, hasRedis ? startRedisSentinel() : undefined]);
 }, 60_000);
 afterAll(async () => {
-  await Promise.all([redis?.stop(), cluster?.stop()]);
+  await Promise.all([redis?.stop(), cluster?.stop(), sentinel?.stop()]);
 });
 
 const A = { tenant: 'acme', user: 'bob', route: 'chat' };
@@ -24,7 +26,7 @@ const A = { tenant: 'acme', user: 'bob', route: 'chat' };
 describe.each(backends)('BudgetEnforcer on %s', (kind) => {
   const open: Harness[] = [];
   const make = async (budgets: Parameters<typeof harness>[1], opts: Parameters<typeof harness>[2] = {}): Promise<Harness> => {
-    const h = await harness(kind, budgets, { ...opts, redisUrl: redis?.url, clusterNodes: cluster?.urls });
+    const h = await harness(kind, budgets, { ...opts, redisUrl: redis?.url, clusterNodes: cluster?.urls, ...(sentinel ? { sentinel: { name: sentinel.name, sentinels: sentinel.sentinels } } : {}) });
     open.push(h);
     return h;
   };

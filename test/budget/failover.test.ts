@@ -3,6 +3,7 @@
 // During the failover each behaves as its onUnavailable says — fail-closed answers 503
 // LLM_SIDECAR_BUDGET_UNAVAILABLE, fail-open admits (unmetered, counted in its metrics) — nothing
 // else goes wrong, and once the replica is promoted both enforce budgets again without a restart.
+// The same through Redis Sentinel: test/budget/sentinel-failover.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, type RunningSidecar } from '../../proxy/main.ts';
 import { DEFAULT_CLUSTER_BUDGET_KEY_PREFIX } from '../../shared/config/budgets.ts';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { BudgetsSchema, type BudgetsConfigInput } from '../../proxy/budget/config.ts';
 import { createBudgetEnforcer, type BackendErrorEvent, type BudgetAlert, type BudgetEnforcer, type Rejection, type Reservation } from '../../proxy/budget/enforcer.ts';
 
-export type BackendKind = 'memory' | 'redis' | 'redis-cluster';
+export type BackendKind = 'memory' | 'redis' | 'redis-cluster' | 'redis-sentinel';
 
 export interface FakeClock {
   now: number;
@@ -33,14 +33,16 @@ export interface Harness {
   errors: BackendErrorEvent[];
 }
 
-export async function harness(kind: BackendKind, budgets: Omit<BudgetsConfigInput, 'backend'>, opts: { redisUrl?: string; clusterNodes?: string[]; onUnavailable?: 'fail-open' | 'fail-closed'; timeoutMs?: number; clock?: FakeClock; snapshotMaxKeys?: number; keyPrefix?: string; reservationTtlMs?: number; retryEveryMs?: number } = {}): Promise<Harness> {
+export async function harness(kind: BackendKind, budgets: Omit<BudgetsConfigInput, 'backend'>, opts: { redisUrl?: string; clusterNodes?: string[]; sentinel?: { name: string; sentinels: string[] }; onUnavailable?: 'fail-open' | 'fail-closed'; timeoutMs?: number; clock?: FakeClock; snapshotMaxKeys?: number; keyPrefix?: string; reservationTtlMs?: number; retryEveryMs?: number } = {}): Promise<Harness> {
   const common = { type: 'redis' as const, onUnavailable: opts.onUnavailable ?? 'fail-closed', timeoutMs: opts.timeoutMs ?? 1_000 };
   const backend: BudgetsConfigInput['backend'] =
     kind === 'memory'
       ? { type: 'memory' }
       : kind === 'redis'
         ? { ...common, url: opts.redisUrl ?? 'redis://127.0.0.1:1', keyPrefix: opts.keyPrefix ?? `test:${randomUUID()}:` }
-        : // On a cluster the prefix carries a hash tag: every key of one script in one slot.
+        : kind === 'redis-sentinel'
+          ? { ...common, sentinel: opts.sentinel ?? { name: 'none', sentinels: ['127.0.0.1:1'] }, keyPrefix: opts.keyPrefix ?? `test:${randomUUID()}:` }
+          : // On a cluster the prefix carries a hash tag: every key of one script in one slot.
           { ...common, cluster: { nodes: opts.clusterNodes ?? ['redis://127.0.0.1:1'] }, keyPrefix: opts.keyPrefix ?? `{test:${randomUUID()}}:` };
   const config = BudgetsSchema.parse({ ...budgets, backend });
   const clock = opts.clock ?? fakeClock();
