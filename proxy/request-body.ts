@@ -103,7 +103,8 @@ function isNumberByte(b: number): boolean {
 /**
  * One pass over a JSON text already known to be valid: its deepest nesting and the first number
  * literal that overflows a double. Strings are skipped with indexOf (native), so the cost is in
- * the structure, not the prose: ~0.1 ms per 100 KB of chat messages measured here.
+ * the structure, not the prose. Measured on the loaded 2-core dev machine: 23 µs for a 100 KB chat
+ * body (5 % of its JSON.parse), 1 ms for 80 KB of dense tool schemas (45 % of its JSON.parse).
  */
 export function scanJson(raw: Buffer): { depth: number; badNumber?: string } {
   let depth = 0;
