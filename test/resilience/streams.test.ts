@@ -74,6 +74,15 @@ describe('truncated streams are errors', () => {
     expect(rec.usage?.inputTokens).toBeGreaterThan(0); // what was read before the cut is kept
   });
 
+  it('a Responses API stream without response.completed ends with an error event', async () => {
+    const stream = await openai.responses.create({ model: 'gpt-4o-mini', input: unique('one two three'), stream: true }, { headers: { 'x-fake-fault': 'words=5,drop-last=1', 'x-llm-sidecar-route': 'only' } });
+    const { items, error } = await drain(stream);
+    expect(items.some((e) => e.type === 'response.output_text.delta')).toBe(true);
+    expect(items.some((e) => e.type === 'response.completed')).toBe(false);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(String((error as Error).message)).toMatch(/ended without response.completed/);
+  });
+
   it('a stream that ends cleanly before any content is a failed attempt: the next target is tried; on the last one the app gets the error event', async () => {
     // Every event dropped: a 200 with an empty body. The fault header reaches both targets, so both fail.
     // The last attempt commits at its headers (no retry could follow, and holding them would trip the
