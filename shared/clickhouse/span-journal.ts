@@ -6,10 +6,11 @@
 // together, under that token, whether by this process or by the next one after a crash. A batch
 // that did reach ClickHouse before the crash is then skipped by ClickHouse on replay (no doubles);
 // one that did not is inserted (nothing lost).
-// Costs: one write() per row into the page cache, no fsync (a page-cache write survives the death of
-// the process, not of the machine: power loss or a kernel crash can still lose the last seconds).
-// The writes are synchronous on purpose: the row is in the file before onEnd returns, so no tick
-// of the event loop separates "span ended" from "span on disk".
+// Costs: one write() into the page cache per task that ended spans (a call's spans end together,
+// so one write per call, not per span), no fsync: a page-cache write survives the death of the
+// process, not of the machine (power loss or a kernel crash can still lose the last seconds).
+// The write is synchronous, at the end of the task that ended the spans (a microtask): no turn of
+// the event loop separates "span ended" from "span on disk".
 // Lifecycle of a file: open (rows appended) → sealed (its rows handed to the exporter's queue as
 // one batch) → released (deleted) once the batch is in ClickHouse or in the spool, or dropped.
 import { closeSync, mkdirSync, openSync, readdirSync, rmdirSync, writeSync } from 'node:fs';
@@ -34,6 +35,9 @@ export class SpanJournal {
   private readonly leftovers: string[];
   private fd: number | undefined;
   private token: string | undefined;
+  /** Rows appended in the current task, written together when it ends. */
+  private buffered: string[] = [];
+  private flushScheduled = false;
   /** A write of the open file failed: the file no longer holds the whole batch. */
   private broken = false;
   private failing = false;
@@ -53,23 +57,34 @@ export class SpanJournal {
 
   /** Appends one row (its JSON text) to the open batch file, opening one under `token` if none is open. */
   append(token: string, line: string): void {
-    this.write(token, `${line}\n`);
+    if (this.token !== undefined && this.token !== token) this.seal();
+    this.token = token;
+    this.buffered.push(line);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Writes what the current task appended (also done by seal()). */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.buffered.length === 0 || this.token === undefined) return;
+    const text = `${this.buffered.join('\n')}\n`;
+    this.buffered = [];
+    this.write(this.token, text);
   }
 
   /** Appends a whole batch in one write and seals it at once (the SpanExporter side). */
   appendBatch(token: string, lines: readonly string[]): void {
-    if (this.fd !== undefined) this.seal();
+    if (this.token !== undefined) this.seal();
     if (lines.length > 0) this.write(token, `${lines.join('\n')}\n`);
     this.seal();
   }
 
-  /** The token of the open file, if rows were appended since the last seal. */
-  get openToken(): string | undefined {
-    return this.token;
-  }
-
   /** Closes the open file: its rows are now one batch, under its token. */
   seal(): void {
+    this.flush();
     if (this.fd !== undefined) {
       try {
         closeSync(this.fd);
@@ -128,14 +143,12 @@ export class SpanJournal {
   private write(token: string, text: string): void {
     if (this.broken) return; // one failed write makes the file partial: the rest of the batch stays in memory only
     try {
-      if (this.fd === undefined) {
-        this.fd = openSync(join(this.dir, `${token}.jsonl`), 'a');
-        this.token = token;
-      }
-      writeSync(this.fd, text);
+      this.token = token;
+      this.fd ??= openSync(join(this.dir, `${token}.jsonl`), 'a');
+      const bytes = Buffer.from(text);
+      for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done);
       if (this.failing) this.failing = false;
     } catch (err) {
-      if (this.fd === undefined) this.token = token;
       this.broken = true;
       this.fail(err);
       if (isMissingDir(err)) {

@@ -63,7 +63,7 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 }
 
 describe('span journal', () => {
-  it('a row is on disk the moment its span ends; a new exporter delivers what a killed one held in memory', async () => {
+  it('a row is on disk once the task that ended its span ends; a new exporter delivers what a killed one held in memory', async () => {
     const first = recordingStore(() => new Promise<void>(() => undefined));
     // A long interval: the rows are still waiting for their batch when the process "dies".
     const killed = new ClickHouseSpanExporter({ store: first.store, spoolDir: dir, flushIntervalMs: 60_000, log: () => undefined });
