@@ -27,9 +27,12 @@ import { SpanRecorder } from './telemetry/span-recorder.ts';
 import { createTracing } from './telemetry/tracing.ts';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { setupTelemetryExport, type TelemetryExport } from './telemetry/storage.ts';
+import { startClickHouseServe, type ClickHouseServe } from '../shared/clickhouse-serve.ts';
 
 export interface RunningSidecar {
   telemetry: TelemetryExport;
+  /** The read-only ClickHouse HTTP endpoint over the embedded store (telemetry.clickhouse.serve). */
+  clickhouseServe?: ClickHouseServe;
   proxy: ProxyServer;
   metrics: ProxyMetrics;
   proxyAddress: AddressInfo;
@@ -91,11 +94,22 @@ async function shareSemantic(config: Config, semantic: { cache: SemanticCache; e
 }
 
 export async function startSidecar(config: Config, options: SidecarOptions = {}): Promise<RunningSidecar> {
-  const prices = loadPriceTable(config.pricing.models);
+  const prices = loadPriceTable(config.pricing.models, undefined, { genaiPrices: config.pricing.genaiPrices });
   const metrics = new ProxyMetrics({ config, prices });
   // Token counts are needed only by routes that route on them (match rules, the cost strategy).
   if (Object.values(config.routes).some((r) => r.strategy === 'cost' || r.match?.minInputTokens !== undefined || r.match?.maxInputTokens !== undefined)) await loadTokenizer();
   const telemetry = await setupTelemetryExport(config.telemetry);
+  // Opt-in: Grafana reads the embedded store through a read-only ClickHouse HTTP endpoint.
+  const chServe = config.telemetry.clickhouse.serve;
+  let clickhouseServe: ClickHouseServe | undefined;
+  if (chServe && telemetry.store?.kind === 'embedded') {
+    try {
+      clickhouseServe = await startClickHouseServe({ dataDir: config.telemetry.clickhouse.dataDir, ...chServe });
+    } catch (err) {
+      await telemetry.close();
+      throw err;
+    }
+  }
   const tracing = createTracing({ serviceName: config.telemetry.serviceName, exporters: telemetry.exporters, processors: options.spanProcessors, env: options.env });
   const extraRecorders = options.recorders ?? [];
   const budgets = config.budgets
@@ -182,6 +196,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
   const hostFor = (a: AddressInfo): string => (a.family === 'IPv6' ? `[${a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address);
   return {
     telemetry,
+    clickhouseServe,
     proxy,
     metrics,
     proxyAddress,
@@ -211,6 +226,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     await cacheStore?.close();
     await semanticSync?.close();
     await semantic?.embedder.close?.();
+    await clickhouseServe?.close();
     await telemetry.close();
     await admin.close();
   }

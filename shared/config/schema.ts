@@ -176,6 +176,21 @@ const PricingSchema = z.strictObject({
 
 const ClickHouseSchema = z
   .strictObject({
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+
+const ClickHouseServeSchema = z
+  .strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8123),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+  })
+  .refine((s) => (s.username === undefined) === (s.password === undefined), { message: 'give both username and password, or neither (loopback only)', path: ['password'] })
+  .refine((s) => LOOPBACK_HOSTS.has(s.host) || (s.username !== undefined && s.password !== undefined), {
+    message: 'off loopback the endpoint needs username and password (it serves every stored prompt and answer)',
+    path: ['host'],
+  });
+
     /** `embedded` (chdb in-process, the default without a url), `server` (HTTP), or `off`. */
     mode: z.enum(['embedded', 'server', 'off']).optional(),
     url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://clickhouse:8123' }).optional(),
@@ -191,7 +206,16 @@ const ClickHouseSchema = z
     contentTtlDays: z.number().int().positive().default(7),
   })
   .transform((c) => ({ ...c, mode: c.mode ?? (c.url ? ('server' as const) : ('embedded' as const)) }))
-  .refine((c) => c.mode !== 'server' || c.url !== undefined, { message: 'mode "server" needs a url', path: ['url'] });
+    /**
+     * Opt-in read-only ClickHouse HTTP endpoint over the embedded store, for Grafana's ClickHouse
+     * datasource (SELECT only, readonly settings). Loopback by default; credentials required off it.
+     */
+    serve: ClickHouseServeSchema.optional(),
+  .refine((c) => c.mode !== 'server' || c.url !== undefined, { message: 'mode "server" needs a url', path: ['url'] })
+  .refine((c) => c.serve === undefined || c.mode === 'embedded', {
+    message: 'serve exposes the embedded store; with a ClickHouse server (or mode off) point Grafana at the server instead',
+    path: ['serve'],
+  });
 
 const SpoolSchema = z.strictObject({
   /** Where spans wait on disk while ClickHouse is unreachable; replayed in order, also after a restart. */
