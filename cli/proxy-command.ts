@@ -5,6 +5,8 @@ import type { Config } from '../shared/config/schema.ts';
 import { ConfigError } from '../shared/config/load.ts';
 import { loadProductConfig } from './config.ts';
 import { startSidecar, type RunningSidecar } from '../proxy/main.ts';
+import { scoresInProcess, startInProcessEvaluator } from './in-process-evaluator.ts';
+import type { RunningEvaluator } from '../evaluator/service.ts';
 
 /** Re-read the config file; a bad file is refused with its reasons and the running config stays. */
 async function reload(sidecar: RunningSidecar, source: string, why: string): Promise<void> {
@@ -22,6 +24,20 @@ const DRAIN_GRACE_MS = Number(process.env.LLM_SIDECAR_DRAIN_MS ?? 25_000);
 
 export async function runProxy(config: Config, source: string): Promise<number> {
   const sidecar = await startSidecar(config);
+  // Embedded store + evaluation.evaluators: the evaluator runs here (one process per data directory).
+  // Started once the schema is in place; a stop before that stops it as soon as it starts.
+  let evaluator: RunningEvaluator | undefined;
+  let stopping = false;
+  void (async () => {
+    try {
+      const ev = await startInProcessEvaluator(config, sidecar.telemetry.store, sidecar.telemetry.migrated);
+      if (stopping) await ev?.stop();
+      else evaluator = ev;
+    } catch (err) {
+      process.stderr.write(`llm-sidecar: the in-process evaluator did not start (the proxy keeps serving; no scores until a restart): ${(err as Error).message}\n`);
+    }
+  })();
+  if (scoresInProcess(config)) process.stderr.write('llm-sidecar: scoring sampled calls in this process (embedded store, evaluation.evaluators configured)\n');
   const providers = Object.entries(config.providers).map(([name, p]) => `${name}(${p.type})`).join(', ') || 'none';
   process.stderr.write(
     `llm-sidecar: proxy listening on ${sidecar.url} (admin ${sidecar.adminUrl}); config ${source}; providers: ${providers}\n`,
@@ -56,6 +72,9 @@ export async function runProxy(config: Config, source: string): Promise<number> 
   process.off('SIGHUP', onHup);
   watcher?.close();
   clearTimeout(timer);
+  // Judge calls in flight are aborted (those calls are scored after the next start), then traffic drains.
+  stopping = true;
+  await evaluator?.stop();
   await sidecar.close(DRAIN_GRACE_MS);
   process.stderr.write('llm-sidecar: stopped\n');
   return 0;

@@ -72,12 +72,34 @@ export async function runEvaluatorCommand(config: Config, options: { stop?: Prom
     say('telemetry.clickhouse.mode is "off": the evaluator reads calls from ClickHouse and writes scores there; configure a store');
     return 2;
   }
+  // Opened before the admin port: on a laptop, a proxy holding the embedded data directory (and
+  // admin port 4001) is the likely reason this fails, and the answer is a setting, not a port.
+  let store: ClickHouseStore | undefined;
+  if (evaluators.enabled && evaluators.list.length > 0) {
+    try {
+      store = (await openStore(c)) as ClickHouseStore;
+    } catch (err) {
+      // chdb reports the lock as "Failed to create connection for path …" (its "Cannot lock file"
+      // line goes to stderr natively), which the store does not recognise as a lock: match both.
+      if (c.mode === 'embedded' && /in use by another process|Cannot lock file|Failed to create connection for path/.test((err as Error).message)) {
+        say(`${heldDataDirMessage(c.dataDir)} (${(err as Error).message})`);
+        return 2;
+      }
+      throw err;
+    }
+  }
   let running: RunningEvaluator | undefined;
   const admin = new AdminServer(config.admin.host, config.admin.port, {
     ready: () => running !== undefined || !evaluators.enabled || evaluators.list.length === 0,
     metrics: () => (running ? renderMetrics(running.stats()) : ''),
   });
-  const address = await admin.listen();
+  let address;
+  try {
+    address = await admin.listen();
+  } catch (err) {
+    await store?.close();
+    throw err;
+  }
   say(`admin on http://${address.address}:${address.port} (/healthz, /readyz, /metrics)`);
   let stopped = false;
   const stopSignal = (options.stop ?? waitForSignal()).then((signal) => {
@@ -85,19 +107,18 @@ export async function runEvaluatorCommand(config: Config, options: { stop?: Prom
     return signal;
   });
   try {
-    if (!evaluators.enabled || evaluators.list.length === 0) {
+    if (!store) {
       say(evaluators.enabled ? 'no evaluators configured (evaluation.evaluators.list): idle' : 'evaluation.evaluators.enabled is false: idle');
       await stopSignal;
       return 0;
     }
-    const store = (await openStore(c)) as ClickHouseStore;
     let tracing: Tracing | undefined;
     try {
       if (evaluators.emitEvents) tracing = await eventTracing(config, store);
       for (let delay = 1_000; running === undefined && !stopped; delay = Math.min(delay * 2, 30_000)) {
         try {
           if (c.migrate) await migrate(store, { database: c.database, ttlDays: c.ttlDays, contentTtlDays: c.contentTtlDays });
-          running = await startEvaluator({ store, config: evaluators, database: c.database, prices: loadPriceTable(config.pricing.models), tracer: tracing?.tracer, log: (level, m) => say(level === 'info' ? m : `${level}: ${m}`) });
+          running = await startEvaluator({ store, config: evaluators, database: c.database, prices: loadPriceTable(config.pricing.models, undefined, { genaiPrices: config.pricing.genaiPrices }), tracer: tracing?.tracer, log: (level, m) => say(level === 'info' ? m : `${level}: ${m}`) });
         } catch (err) {
           say(`cannot start yet, retrying in ${delay / 1000} s: ${(err as Error).message}`);
           await Promise.race([stopSignal, new Promise((r) => setTimeout(r, delay).unref())]);
@@ -115,6 +136,15 @@ export async function runEvaluatorCommand(config: Config, options: { stop?: Prom
     await admin.close();
     say('stopped');
   }
+}
+
+/** What to do when the embedded data directory is held by another process (most often the proxy). */
+export function heldDataDirMessage(dataDir: string): string {
+  return (
+    `the embedded store's data directory ${dataDir} is held by another process, most likely a running \`llm-sidecar proxy\` (one process per data directory). ` +
+    'With the embedded store the proxy scores in its own process: put this evaluation.evaluators section in the proxy\'s configuration and restart the proxy, ' +
+    'instead of running a separate evaluator. To run the evaluator as its own service, point both at a ClickHouse server (telemetry.clickhouse.url).'
+  );
 }
 
 /** Tracing for the gen_ai.evaluation.result events: the same store (own spool directory) and OTLP when configured. */
@@ -138,7 +168,7 @@ export function formatCalibration(r: CalibrationResult): string {
 export async function runCalibrateCommand(config: Config, args: { labelsFile: string; evaluator: string }): Promise<number> {
   const store = await openConfiguredStore(config);
   try {
-    const r = await runCalibration({ labelsFile: args.labelsFile, evaluator: args.evaluator, evaluators: evaluatorsOf(config), store, database: config.telemetry.clickhouse.database, prices: loadPriceTable(config.pricing.models) });
+    const r = await runCalibration({ labelsFile: args.labelsFile, evaluator: args.evaluator, evaluators: evaluatorsOf(config), store, database: config.telemetry.clickhouse.database, prices: loadPriceTable(config.pricing.models, undefined, { genaiPrices: config.pricing.genaiPrices }) });
     process.stdout.write(`${formatCalibration(r)}\n`);
     return 0;
   } catch (err) {
