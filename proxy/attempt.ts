@@ -48,6 +48,8 @@ export interface AttemptOptions {
    * body timeout runs on a coarse ~1 s clock and stays only as a backstop.
    */
   idleMs: number | undefined;
+  /** OpenAI chat streams: `done` needs a finish chunk and [DONE]; `finish` (servers without [DONE]) the finish chunk. */
+  streamEnd: 'done' | 'finish';
   capture: boolean;
   /** Collects the provider's events for a cache write (same-API streams only). */
   recorder: StreamRecorder | undefined;
@@ -201,7 +203,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     }
     this.expectJsonEvents = this.o.upstreamEndpoint.operation === 'chat' || this.o.upstreamEndpoint.operation === 'responses';
     this.splitter = new SseSplitter();
-    this.observer = streamObserver(this.o.upstreamEndpoint);
+    this.observer = streamObserver(this.o.upstreamEndpoint, this.o.streamEnd);
     if (this.o.capture) this.assembler = new StreamAssembler();
     if (!this.o.holdPreamble) this.commitStream();
   }
@@ -332,6 +334,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
       this.settle({ kind: 'committed', status: this.status, observed, error: failure, output: this.assembler });
       return;
     }
+    this.o.recorder?.completeAtEnd();
     if (this.o.translator) tail += this.o.translator.end();
     if (!this.committed) {
       if (tail) this.held.push(tail);

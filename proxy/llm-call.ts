@@ -248,6 +248,7 @@ export class LlmCall {
       firstTokenMs: target.timeouts.firstTokenMs,
       totalMs: target.timeouts.totalMs,
       idleMs: target.timeouts.idleMs ?? target.provider.timeouts.idleMs,
+      streamEnd: target.provider.streamEnd ?? 'done',
       capture: input.capture !== undefined,
       recorder: input.cache?.write && !translation && input.stream ? new StreamRecorder(upstreamDialect, input.endpoint.operation) : undefined,
       res: this.res,

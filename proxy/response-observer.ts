@@ -154,6 +154,9 @@ class OpenAIChatStreamObserver implements StreamObserver {
   readonly result: ObservedResponse = { completed: false };
   private readonly finish = new Map<number, string>();
 
+  /** `finishEnds`: the server never sends [DONE]; a finish chunk completes the answer. */
+  constructor(private readonly finishEnds: boolean) {}
+
   onEvent(ev: SseEvent): void {
     const data = ev.data;
     if (data === '[DONE]') {
@@ -186,6 +189,10 @@ class OpenAIChatStreamObserver implements StreamObserver {
         const o = asObject(c);
         const reason = str(o?.finish_reason);
         if (reason) this.finish.set(typeof o?.index === 'number' ? o.index : 0, reason);
+      }
+      if (this.finishEnds && this.finish.size > 0) {
+        this.result.completed = !this.result.providerError;
+        this.result.finishReasons = [...this.finish.values()];
       }
     }
   }
@@ -251,9 +258,9 @@ class NullStreamObserver implements StreamObserver {
   onEvent(): void {}
 }
 
-export function streamObserver(endpoint: LlmEndpoint): StreamObserver {
+export function streamObserver(endpoint: LlmEndpoint, streamEnd: 'done' | 'finish' = 'done'): StreamObserver {
   if (endpoint.dialect === 'anthropic') return endpoint.operation === 'chat' ? new AnthropicStreamObserver() : new NullStreamObserver();
-  if (endpoint.operation === 'chat') return new OpenAIChatStreamObserver();
+  if (endpoint.operation === 'chat') return new OpenAIChatStreamObserver(streamEnd === 'finish');
   if (endpoint.operation === 'responses') return new OpenAIResponsesStreamObserver();
   return new NullStreamObserver();
 }

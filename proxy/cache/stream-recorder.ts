@@ -34,6 +34,15 @@ export class StreamRecorder {
     if (isTerminal(this.dialect, this.operation, event, data)) this.state = 'complete';
   }
 
+  /**
+   * The stream ended and the attempt judged it complete (its observer saw the provider's end
+   * marker): complete unless something already made it unfit. Covers servers whose end marker is
+   * not the recorder's terminal event (OpenAI-compatible servers without `[DONE]`).
+   */
+  completeAtEnd(): void {
+    if (this.state === 'open' && this.events.length > 0) this.state = 'complete';
+  }
+
   /** The stream failed (cut, timeout, client gone before the end): nothing will be cached. */
   abandon(): void {
     this.state = 'abandoned';

@@ -74,6 +74,12 @@ const ProviderSchema = z.strictObject({
   /** Keep-alive connections per provider origin. */
   connections: z.number().int().positive().max(4096).default(256),
   timeouts: ProviderTimeoutsSchema.default(() => ProviderTimeoutsSchema.parse({})),
+  /**
+   * OpenAI-shaped chat streams: what proves an answer complete. `done` (OpenAI's protocol, the
+   * default): a finish chunk and `data: [DONE]`. `finish`: a finish chunk is enough, for
+   * OpenAI-compatible servers that never send `[DONE]`. A stream without it is a cut stream.
+   */
+  streamEnd: z.enum(['done', 'finish']).optional(),
 });
 
 const AttemptTimeoutsSchema = z.strictObject({

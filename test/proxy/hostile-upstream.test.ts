@@ -25,6 +25,8 @@ interface Row {
   stream: boolean;
   script: Script;
   outcome: Outcome;
+  /** Default: `h` (OpenAI) or `ha` (Anthropic); `hf` is a provider configured with `streamEnd: finish`. */
+  route?: string;
 }
 
 const OK: Outcome = { kind: 'ok' };
@@ -48,6 +50,8 @@ const rows: Row[] = [
   { name: 'labelled SSE, no events at all', api: 'openai', stream: true, script: (w) => w.sse(['hello, this is not an event stream\n']), outcome: cut() },
   { name: '[DONE] without a finish chunk', api: 'openai', stream: true, script: (w) => w.sse([...oa.slice(0, 3), oa[5] as string]), outcome: cut() },
   { name: 'finish chunk, no [DONE], clean end', api: 'openai', stream: true, script: (w) => w.sse(oa.slice(0, 5)), outcome: cut() },
+  { name: 'no [DONE] from a server configured with streamEnd: finish', route: 'hf', api: 'openai', stream: true, script: (w) => w.sse(oa.slice(0, 5)), outcome: OK },
+  { name: 'no finish chunk from a server configured with streamEnd: finish', route: 'hf', api: 'openai', stream: true, script: (w) => w.sse(oa.slice(0, 3)), outcome: cut() },
   { name: 'provider error event mid-stream', api: 'openai', stream: true, script: (w) => w.sse([...oa.slice(0, 2), 'data: {"error":{"message":"overloaded","type":"server_error","code":null}}\n\n']), outcome: cut('UPSTREAM_STREAM_ERROR') },
   // ---- content types and encodings --------------------------------------------------------------
   { name: 'content type in capitals with parameters', api: 'openai', stream: true, script: (w) => w.sse(oa, { 'content-type': 'Text/Event-Stream; charset=UTF-8' }), outcome: OK },
@@ -214,10 +218,12 @@ beforeAll(async () => {
     providers: {
       h: { type: 'openai', baseUrl: `${hostile.url}/v1`, apiKey: 'sk-h', timeouts: { idleMs: 400 } },
       ha: { type: 'anthropic', baseUrl: hostile.url, apiKey: 'sk-ant-h', timeouts: { idleMs: 400 } },
+      hf: { type: 'openai', baseUrl: `${hostile.url}/v1`, apiKey: 'sk-h', timeouts: { idleMs: 400 }, streamEnd: 'finish' },
     },
     routes: {
       h: { retry: { maxRetries: 0 }, breaker: NO_BREAKER, timeouts: { firstTokenMs: 600 }, targets: [{ provider: 'h' }] },
       ha: { retry: { maxRetries: 0 }, breaker: NO_BREAKER, timeouts: { firstTokenMs: 600 }, targets: [{ provider: 'ha' }] },
+      hf: { retry: { maxRetries: 0 }, breaker: NO_BREAKER, timeouts: { firstTokenMs: 600 }, targets: [{ provider: 'hf' }] },
     },
   }));
 });
@@ -240,7 +246,7 @@ describe('hostile upstreams: each fault shape has its documented outcome', () =>
     const openai = row.api === 'openai';
     const res = await request(`${stack.sidecar.url}${openai ? '/v1/chat/completions' : '/v1/messages'}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-llm-sidecar-route': openai ? 'h' : 'ha', ...(openai ? {} : { 'anthropic-version': '2023-06-01' }) },
+      headers: { 'content-type': 'application/json', 'x-llm-sidecar-route': row.route ?? (openai ? 'h' : 'ha'), ...(openai ? {} : { 'anthropic-version': '2023-06-01' }) },
       body: JSON.stringify({ model, max_tokens: 20, stream: row.stream, messages: [{ role: 'user', content: 'hostile' }] }),
     });
     const text = await res.body.text();
@@ -255,7 +261,8 @@ describe('hostile upstreams: each fault shape has its documented outcome', () =>
         if (row.stream) {
           const events = sseEvents(text);
           expect(events.some((e) => e.event === 'error' || e.data.startsWith('{"error"'))).toBe(false);
-          expect(openai ? events.at(-1)?.data : events.at(-1)?.event).toBe(openai ? '[DONE]' : 'message_stop');
+          // Passed through as the provider ended it: no [DONE] is made up for a `streamEnd: finish` server.
+          if (row.route !== 'hf') expect(openai ? events.at(-1)?.data : events.at(-1)?.event).toBe(openai ? '[DONE]' : 'message_stop');
         } else {
           expect(JSON.parse(text)).toMatchObject({ choices: [{ message: { content: 'Hello there' } }] });
           expect(res.headers['content-encoding']).toBeUndefined();
