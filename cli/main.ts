@@ -13,6 +13,7 @@ Commands:
   report      Summarise the dashboards' key figures from the store (last 24 h and 7 days)
   feedback    Send a user's feedback on a call to a running sidecar (POST /llm-sidecar/v1/feedback)
   migrate     Apply the ClickHouse schema (numbered, idempotent migrations) and exit
+  prices      Show the price the sidecar charges a model at, and where it comes from
 
 Options:
   -c, --config FILE   Configuration file (YAML); default: $LLM_SIDECAR_CONFIG, else built-in defaults
@@ -54,6 +55,13 @@ x-llm-sidecar-request-id its response carried, or its trace id. VALUE is a whole
 and user again replaces the earlier value. --url defaults to the listen address of the config
 (http://127.0.0.1:4000). Exit 0 stored, 1 refused or unreachable, 2 bad arguments.
 `,
+  prices: `Usage: llm-sidecar prices MODEL [--provider openai|anthropic] [--config FILE]
+
+Prints the effective price of MODEL (USD per million tokens: input, output, cache reads and writes,
+long-context tiers) and its source: pricing.models in the config, the shipped prices.json, or the
+bundled genai-prices table for models prices.json lacks (pricing.genaiPrices: false turns it off).
+Dated snapshots resolve to their model (gpt-4o-2024-08-06 → gpt-4o). Exit 1 when it has no price.
+`,
   demo: `Usage: llm-sidecar demo [--requests ROUNDS]
 
 Runs the whole product on this machine with no keys and no network: a simulated OpenAI/Anthropic
@@ -87,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     value?: string;
     comment?: string;
     user?: string;
+    provider?: string;
   };
   let positionals: string[] = [];
   try {
@@ -105,6 +114,7 @@ export async function main(argv: string[]): Promise<number> {
         value: { type: 'string' },
         comment: { type: 'string' },
         user: { type: 'string' },
+        provider: { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -135,6 +145,11 @@ export async function main(argv: string[]): Promise<number> {
         const { runMigrate } = await import('./migrate-command.ts');
         const { config } = await loadProductConfig(values.config);
         return await runMigrate(config);
+      }
+      case 'prices': {
+        const { runPricesCommand } = await import('./prices-command.ts');
+        const { config } = await loadProductConfig(values.config);
+        return runPricesCommand(config, { model: positionals[0], provider: values.provider });
       }
       case 'report': {
         const { runReportCommand } = await import('./report-command.ts');

@@ -178,10 +178,10 @@ const RouteSchema = z.strictObject({
 const PricingSchema = z.strictObject({
   /** Entries that replace or add to the shipped price table (prices in USD per million tokens, as decimal strings). */
   models: z.array(PriceEntrySchema).default([]),
+  /** Price models that neither these entries nor the shipped prices.json list from the bundled genai-prices table. */
+  genaiPrices: z.boolean().default(true),
 });
 
-const ClickHouseSchema = z
-  .strictObject({
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
 
 const ClickHouseServeSchema = z
@@ -197,6 +197,8 @@ const ClickHouseServeSchema = z
     path: ['host'],
   });
 
+const ClickHouseSchema = z
+  .strictObject({
     /** `embedded` (chdb in-process, the default without a url), `server` (HTTP), or `off`. */
     mode: z.enum(['embedded', 'server', 'off']).optional(),
     url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://clickhouse:8123' }).optional(),
@@ -210,13 +212,13 @@ const ClickHouseServeSchema = z
     /** Days rows are kept; message content is kept for contentTtlDays only. */
     ttlDays: z.number().int().positive().default(30),
     contentTtlDays: z.number().int().positive().default(7),
-  })
-  .transform((c) => ({ ...c, mode: c.mode ?? (c.url ? ('server' as const) : ('embedded' as const)) }))
     /**
      * Opt-in read-only ClickHouse HTTP endpoint over the embedded store, for Grafana's ClickHouse
      * datasource (SELECT only, readonly settings). Loopback by default; credentials required off it.
      */
     serve: ClickHouseServeSchema.optional(),
+  })
+  .transform((c) => ({ ...c, mode: c.mode ?? (c.url ? ('server' as const) : ('embedded' as const)) }))
   .refine((c) => c.mode !== 'server' || c.url !== undefined, { message: 'mode "server" needs a url', path: ['url'] })
   .refine((c) => c.serve === undefined || c.mode === 'embedded', {
     message: 'serve exposes the embedded store; with a ClickHouse server (or mode off) point Grafana at the server instead',

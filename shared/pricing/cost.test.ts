@@ -3,7 +3,10 @@ import { ZERO_USAGE, type NormalizedUsage } from '../usage.ts';
 import { computeCost, computeCostFor, formatPicoUsd, parsePicoUsd, priceCall, totalCostUsd } from './cost.ts';
 import { createPriceTable, loadPriceTable, type PriceEntry } from './price-table.ts';
 
-const table = loadPriceTable();
+// These tests hold prices.json's own entries and name resolution: without the genai-prices fallback.
+const shippedOnly = (overrides: Parameters<typeof loadPriceTable>[0] = [], path?: Parameters<typeof loadPriceTable>[1]) => loadPriceTable(overrides, path, { genaiPrices: false });
+
+const table = shippedOnly();
 const usage = (u: Partial<NormalizedUsage>): NormalizedUsage => ({ ...ZERO_USAGE, ...u });
 
 function cost(provider: string, model: string, u: Partial<NormalizedUsage>) {
@@ -144,7 +147,7 @@ describe('unknown models', () => {
   });
 
   it('become known through a config override', () => {
-    const custom = loadPriceTable([{ provider: 'openai', model: 'my-finetune', input: '0.30', output: '1.20' }]);
+    const custom = shippedOnly([{ provider: 'openai', model: 'my-finetune', input: '0.30', output: '1.20' }]);
     expect(priceCall(custom, 'openai', 'my-finetune', usage({ inputTokens: 1_000_000, outputTokens: 1_000_000 }))).toMatchObject({ known: true, totalUsd: '1.5', usd: 1.5 });
   });
 });

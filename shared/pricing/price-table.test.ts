@@ -15,6 +15,9 @@ import {
 } from './price-table.ts';
 import shippedJson from './prices.json' with { type: 'json' };
 
+// These tests hold prices.json's own entries and name resolution: without the genai-prices fallback.
+const shippedOnly = (overrides: Parameters<typeof loadPriceTable>[0] = [], path?: Parameters<typeof loadPriceTable>[1]) => loadPriceTable(overrides, path, { genaiPrices: false });
+
 const EMPTY: PriceFile = { version: '2026-01-01', currency: 'USD', unit: 'per_million_tokens', models: [] };
 const issuesOf = (r: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }) =>
   (r.error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`);
@@ -33,7 +36,7 @@ describe('prices.json', () => {
   });
 
   it('covers the models the proxy sees most', () => {
-    const table = loadPriceTable();
+    const table = shippedOnly();
     for (const m of ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano', 'o1', 'o3', 'o3-mini', 'o4-mini', 'gpt-5', 'gpt-5-mini', 'gpt-5-nano', 'text-embedding-3-small', 'text-embedding-3-large']) {
       expect(table.find('openai', m), m).toBeDefined();
     }
@@ -73,7 +76,7 @@ describe('prices.json', () => {
 });
 
 describe('PriceTable.find', () => {
-  const table = loadPriceTable();
+  const table = shippedOnly();
   const model = (provider: string, name: string) => table.find(provider, name)?.entry.model;
 
   it('resolves exact ids and aliases', () => {
@@ -125,7 +128,7 @@ describe('PriceTable.find', () => {
   });
 
   it('stays correct after its bounded cache is flushed by many distinct names', () => {
-    const t = loadPriceTable();
+    const t = shippedOnly();
     for (let i = 0; i < 10_050; i++) t.find('openai', `unknown-${i}`);
     expect(t.find('openai', 'gpt-4o-2024-08-06')?.entry.model).toBe('gpt-4o');
   });
@@ -135,7 +138,7 @@ describe('overrides', () => {
   const finetune: PriceEntry = { provider: 'openai', model: 'ft:gpt-4o-mini-2024-07-18:acme::abc123', input: '0.30', output: '1.20' };
 
   it('add entries and replace shipped ones (aliases included)', () => {
-    const table = loadPriceTable([finetune, { provider: 'openai', model: 'gpt-4o', input: '2.00', output: '8.00' }, { provider: 'anthropic', model: 'claude-opus-4', input: '1', output: '2' }]);
+    const table = shippedOnly([finetune, { provider: 'openai', model: 'gpt-4o', input: '2.00', output: '8.00' }, { provider: 'anthropic', model: 'claude-opus-4', input: '1', output: '2' }]);
     expect(table.find('openai', finetune.model)?.entry.input).toBe('0.30');
     expect(table.find('openai', 'gpt-4o-2024-08-06')?.entry.input).toBe('2.00');
     expect(table.find('openai', 'gpt-4o-mini')?.entry.input).toBe('0.15'); // untouched
@@ -144,7 +147,7 @@ describe('overrides', () => {
   });
 
   it('can move an alias to another entry, and an id always beats an alias', () => {
-    const table = loadPriceTable([
+    const table = shippedOnly([
       { provider: 'anthropic', model: 'claude-opus-4-1-custom', aliases: ['claude-opus-4-0'], input: '1', output: '2' },
       { provider: 'openai', model: 'my-router', aliases: ['gpt-4o'], input: '9', output: '9' },
     ]);
@@ -195,7 +198,7 @@ describe('loadPriceFile', () => {
   it('loads another table from a path', () => {
     const path = join(dir, 'ok.json');
     writeFileSync(path, JSON.stringify({ ...EMPTY, models: [{ provider: 'openai', model: 'm', input: '1', output: '2' }] }));
-    expect(loadPriceTable([], path).find('openai', 'm')?.entry.output).toBe('2');
+    expect(shippedOnly([], path).find('openai', 'm')?.entry.output).toBe('2');
   });
 
   it('names the file and the bad field when a table is invalid', () => {

@@ -4,6 +4,7 @@
 // micro-USD per million tokens), so no float ever touches a price. Cost arithmetic is in cost.ts.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { genaiPricesEntry } from './genai-prices.ts';
 
 const PRICE_HELP = 'a price is a non-negative decimal string of USD per million tokens with at most 6 decimals, e.g. "2.50"';
 
@@ -94,9 +95,13 @@ export interface Rates {
   cacheWrite1h: bigint;
 }
 
+/** Where an entry came from, for `llm-sidecar prices` and the docs. */
+export type PriceSource = 'config' | 'prices.json' | 'genai-prices';
+
 /** A validated entry with its rates converted once, ready for computeCost. */
 export interface CompiledEntry {
   readonly entry: PriceEntry;
+  readonly source: PriceSource;
   readonly base: Rates;
   /** Long-context tiers, highest threshold first (the first one the input exceeds applies). */
   readonly tiers: readonly { readonly above: number; readonly rates: Rates }[];
@@ -126,9 +131,10 @@ function compileRates(r: Omit<PriceTier, 'aboveInputTokens'>): Rates {
   };
 }
 
-function compile(entry: PriceEntry): CompiledEntry {
+function compile(entry: PriceEntry, source: PriceSource): CompiledEntry {
   return {
     entry,
+    source,
     base: compileRates(entry),
     tiers: (entry.tiers ?? []).map((t) => ({ above: t.aboveInputTokens, rates: compileRates(t) })).sort((a, b) => b.above - a.above),
   };
@@ -147,13 +153,20 @@ const SNAPSHOT_SUFFIX = /[-@](?:\d{4}-\d{2}-\d{2}|\d{8}|latest)$/;
 /** Resolved names cached per (provider, model); bounded because the model name comes from clients. */
 const MAX_CACHED_NAMES = 10_000;
 
+/** A second source asked for models the table does not list (genai-prices.ts); what it returns is validated here. */
+export type PriceFallback = (provider: Provider, model: string) => unknown;
+
 export class PriceTable {
   readonly version: string;
   private readonly byName = new Map<string, CompiledEntry>();
   private readonly resolved = new Map<string, CompiledEntry | null>();
 
   /** Prefer createPriceTable, which validates; this trusts its (typed) input. */
-  constructor(file: PriceFile, overrides: readonly PriceEntry[] = []) {
+  constructor(
+    file: PriceFile,
+    overrides: readonly PriceEntry[] = [],
+    private readonly fallback?: PriceFallback,
+  ) {
     this.version = file.version;
     // An override replaces the shipped entry of the same provider and model, aliases included.
     const merged = new Map<string, PriceEntry>();
@@ -162,7 +175,8 @@ export class PriceTable {
       merged.delete(nameKey(entry.provider, entry.model)); // re-inserted last: its aliases win below
       merged.set(nameKey(entry.provider, entry.model), entry);
     }
-    const compiled = [...merged.values()].map(compile);
+    const fromConfig = new Set(overrides);
+    const compiled = [...merged.values()].map((e) => compile(e, fromConfig.has(e) ? 'config' : 'prices.json'));
     // Aliases first (a later entry's alias wins), then ids: an id always beats someone's alias.
     for (const c of compiled) for (const alias of c.entry.aliases ?? []) this.byName.set(nameKey(c.entry.provider, alias), c);
     for (const c of compiled) this.byName.set(nameKey(c.entry.provider, c.entry.model), c);
@@ -178,6 +192,10 @@ export class PriceTable {
     if (hit !== undefined) return hit ?? undefined;
     let found = this.byName.get(key);
     if (!found && SNAPSHOT_SUFFIX.test(model)) found = this.byName.get(nameKey(provider, model.replace(SNAPSHOT_SUFFIX, '')));
+    if (!found && this.fallback && (provider === 'openai' || provider === 'anthropic')) {
+      const entry = PriceEntrySchema.safeParse(this.fallback(provider, model) ?? null);
+      if (entry.success) found = compile(entry.data, 'genai-prices');
+    }
     if (this.resolved.size >= MAX_CACHED_NAMES) this.resolved.clear();
     this.resolved.set(key, found ?? null);
     return found;
@@ -194,12 +212,12 @@ function invalid(what: string, error: z.ZodError): Error {
 }
 
 /** A table from a price file and config overrides, both validated (throws a readable error). */
-export function createPriceTable(base: PriceFile, overrides: readonly PriceEntry[] = []): PriceTable {
+export function createPriceTable(base: PriceFile, overrides: readonly PriceEntry[] = [], fallback?: PriceFallback): PriceTable {
   const file = PriceFileSchema.safeParse(base);
   if (!file.success) throw invalid('price table', file.error);
   const extra = PriceOverridesSchema.safeParse(overrides);
   if (!extra.success) throw invalid('pricing overrides (pricing.models)', extra.error);
-  return new PriceTable(file.data, extra.data);
+  return new PriceTable(file.data, extra.data, fallback);
 }
 
 export const DEFAULT_PRICE_FILE = new URL('./prices.json', import.meta.url);
@@ -215,9 +233,12 @@ export function loadPriceFile(path: URL | string = DEFAULT_PRICE_FILE): PriceFil
   return parsed.data;
 }
 
-/** The shipped table (or the file at `path`) with config overrides applied on top. */
-export function loadPriceTable(overrides: readonly PriceEntry[] = [], path: URL | string = DEFAULT_PRICE_FILE): PriceTable {
-  return createPriceTable(loadPriceFile(path), overrides);
+/**
+ * The shipped table (or the file at `path`) with config overrides applied on top, and — for models
+ * neither lists — genai-prices (`pricing.genaiPrices`, on by default). Order: config, prices.json, genai-prices.
+ */
+export function loadPriceTable(overrides: readonly PriceEntry[] = [], path: URL | string = DEFAULT_PRICE_FILE, options: { genaiPrices?: boolean } = {}): PriceTable {
+  return createPriceTable(loadPriceFile(path), overrides, options.genaiPrices === false ? undefined : genaiPricesEntry);
 }
 
 // Cost computation lives in cost.ts; re-exported so existing imports from this module keep working.

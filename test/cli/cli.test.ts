@@ -44,6 +44,22 @@ describe('llm-sidecar CLI', () => {
     expect(missing.stderr).toMatch(/nope\.yaml[\s\S]*file not found/);
   });
 
+  it('shows a model\'s effective price and where it comes from', () => {
+    const shipped = run(['prices', 'gpt-4o-2024-08-06', '--provider', 'openai']);
+    expect(shipped.status).toBe(0);
+    expect(shipped.stdout).toMatch(/^openai gpt-4o\n\s+source\s+prices\.json \(checked \d{4}-\d{2}-\d{2}\)/);
+    expect(shipped.stdout).toMatch(/input\s+2\.50 USD \/ 1M tokens/);
+    expect(run(['prices', 'o3-pro']).stdout).toMatch(/source\s+genai-prices \d/);
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+    const file = join(dir, 'prices.yaml');
+    writeFileSync(file, 'pricing:\n  genaiPrices: false\n  models: [{ provider: openai, model: my-ft, input: "0.30", output: "1.20" }]\n');
+    expect(run(['prices', 'my-ft', '--config', file]).stdout).toMatch(/source\s+pricing\.models in the config/);
+    const off = run(['prices', 'o3-pro', '--config', file]);
+    expect(off.status).toBe(1);
+    expect(off.stdout).toMatch(/no price/);
+    expect(run(['prices', 'gpt-4o', '--provider', 'azure']).status).toBe(2);
+  }, 60_000);
+
   it('rejects unknown commands with the usage', () => {
     const r = run(['frobnicate']);
     expect(r.status).toBe(2);

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { computeCost, formatPicoUsd, loadPriceTable, parsePicoUsd, PriceEntrySchema, priceCall, PriceTable } from '../../shared/pricing/price-table.ts';
 import { fromAnthropicUsage, fromOpenAIChatUsage, fromOpenAIResponsesUsage, mergeAnthropicStreamUsage, ZERO_USAGE, type NormalizedUsage } from '../../shared/usage.ts';
 
+// These tests hold prices.json's own entries and name resolution: without the genai-prices fallback.
+const shippedOnly = (overrides: Parameters<typeof loadPriceTable>[0] = [], path?: Parameters<typeof loadPriceTable>[1]) => loadPriceTable(overrides, path, { genaiPrices: false });
+
 describe('usage normalisation', () => {
   it('OpenAI: cached tokens are already inside prompt_tokens (never added twice)', () => {
     const u = fromOpenAIChatUsage({ prompt_tokens: 2006, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 1920 }, completion_tokens_details: { reasoning_tokens: 256 } });
@@ -24,7 +27,7 @@ describe('usage normalisation', () => {
   });
 });
 
-const table = loadPriceTable();
+const table = shippedOnly();
 const usage = (u: Partial<NormalizedUsage>): NormalizedUsage => ({ ...ZERO_USAGE, ...u });
 const cost = (provider: string, model: string, u: Partial<NormalizedUsage>): string => {
   const p = priceCall(table, provider, model, usage(u));
