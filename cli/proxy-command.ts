@@ -37,6 +37,7 @@ export async function runProxy(config: Config, source: string): Promise<number> 
       process.stderr.write(`llm-sidecar: the in-process evaluator did not start (the proxy keeps serving; no scores until a restart): ${(err as Error).message}\n`);
     }
   })();
+  if (sidecar.clickhouseServe) process.stderr.write(`llm-sidecar: read-only ClickHouse endpoint for Grafana on ${sidecar.clickhouseServe.url} (telemetry.clickhouse.serve)\n`);
   if (scoresInProcess(config)) process.stderr.write('llm-sidecar: scoring sampled calls in this process (embedded store, evaluation.evaluators configured)\n');
   const providers = Object.entries(config.providers).map(([name, p]) => `${name}(${p.type})`).join(', ') || 'none';
   process.stderr.write(
