@@ -7,7 +7,7 @@
 // Failures (embedder down or slow, index errors) are reported through onError and are a miss.
 import type { CacheKeyInput } from './cache-key.ts';
 import type { Embedder } from './embedder.ts';
-import { nearMissGuard, type GuardReason, type GuardResult } from './guard.ts';
+import { nearMissGuard, STRICT_GUARD, type GuardReason, type GuardResult, type GuardStrictness, type HitKind } from './guard.ts';
 import { SemanticIndex, type SemanticCandidate } from './semantic-index.ts';
 import { semanticRequest, type SemanticRequest } from './semantic-request.ts';
 
@@ -23,7 +23,8 @@ import { semanticRequest, type SemanticRequest } from './semantic-request.ts';
  */
 export const USE_DEFAULT_THRESHOLD = 0.85;
 
-export type SemanticHit = SemanticCandidate;
+/** An accepted candidate: the cached question, its similarity, and how it differs from the query. */
+export type SemanticHit = SemanticCandidate & { kind: HitKind };
 
 export interface SemanticLookup {
   /** The accepted candidate, if any. */
@@ -47,8 +48,10 @@ export interface SemanticCacheOptions {
   maxEntries?: number;
   /** Use this index (otherwise one is made with the embedder's dims). */
   index?: SemanticIndex;
-  /** The near-miss guard (default nearMissGuard). */
+  /** The near-miss guard (default nearMissGuard with `strictness`). */
   guard?: (query: string, candidate: string, similarity: number) => GuardResult;
+  /** How many content words may change, at what similarity (default STRICT_GUARD: none). */
+  strictness?: GuardStrictness;
   /** Longest last-user text considered (default 2000 characters). */
   maxChars?: number;
   publisher?: SemanticPublisher;
@@ -99,14 +102,17 @@ export class SemanticCache {
       return { hit: undefined, vector: undefined, rejected };
     }
     if (!vector || (this.indexRef === undefined && this.opts.embedder.dims === 0)) return { hit: undefined, vector, rejected };
-    const guard = this.opts.guard ?? nearMissGuard;
+    const strictness = this.opts.strictness ?? STRICT_GUARD;
+    const guard = this.opts.guard ?? ((q: string, c: string, s: number) => nearMissGuard(q, c, s, strictness));
     try {
-      const hit = this.index.lookup(req.contextDigest, vector, this.threshold, (c) => {
+      let kind: HitKind = 'rephrase';
+      const found = this.index.lookup(req.contextDigest, vector, this.threshold, (c) => {
         const verdict = guard(req.lastUserText, c.text, c.similarity);
         if (!verdict.ok) rejected.push({ key: c.key, similarity: c.similarity, reason: verdict.reason });
+        else kind = verdict.kind ?? 'rephrase';
         return verdict.ok;
       });
-      return { hit, vector, rejected };
+      return { hit: found ? { ...found, kind } : undefined, vector, rejected };
     } catch (err) {
       this.report(err, 'lookup');
       return { hit: undefined, vector, rejected };

@@ -1,4 +1,8 @@
-// Semantic cache timings: `node --import tsx test/cache/bench-semantic.ts [entries=50000]`.
+// Semantic cache quality and timings: `node --import tsx test/cache/bench-semantic.ts [entries=50000] [--only=quality|timings]`.
+//   - precision and recall, by hit kind, on mrpc-train.tsv (read from ../shared/data/paraphrase/ or
+//     LLM_SIDECAR_MRPC_TSV; all of it, then its even and odd pairs apart) and on the project's own
+//     pairs (semantic-pairs.json), with the default guard (STRICT_GUARD) and LENIENT_GUARD beside it;
+//     protocol and scoring in paraphrase-replay.ts;
 //   - embedding ms per text with USE lite: one text per call (what a single request pays) and in
 //     batches, inline and in the worker thread;
 //   - index lookup µs at N entries: one big partition (HNSW) and N entries over many small
@@ -7,11 +11,16 @@
 // Index vectors are synthetic, embedding 50k texts with USE would take minutes: 'random' (uniform
 // 512-d, the worst case for HNSW) and 'structured' (a 24-d latent space mapped into 512-d plus
 // noise, closer to real sentence embeddings, which have a low intrinsic dimension).
-import { nearMissGuard } from '../../proxy/cache/guard.ts';
+import { existsSync } from 'node:fs';
+import { LENIENT_GUARD, nearMissGuard, STRICT_GUARD } from '../../proxy/cache/guard.ts';
+import { USE_DEFAULT_THRESHOLD } from '../../proxy/cache/semantic-cache.ts';
+import { embedAll, formatReplay, listHits, loadMrpc, mrpcPath, ownPairs, replayPairs, type LabelledPair } from './paraphrase-replay.ts';
 import { SemanticIndex } from '../../proxy/cache/semantic-index.ts';
 import { UseEmbedder } from '../../proxy/cache/use-embedder.ts';
 
-const N = Number(process.argv[2] ?? 50_000);
+const args = process.argv.slice(2);
+const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 50_000);
+const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const DIMS = 512;
 
 function pct(xs: number[], p: number): number {
@@ -116,11 +125,34 @@ function guard(): void {
   console.log(`guard: ${(((performance.now() - s) * 1000) / n).toFixed(1)} µs per comparison`);
 }
 
-await embeddings(false);
-await embeddings(true);
-for (const k of ['random', 'structured'] as const) {
-  kind = k;
-  index(1);
+async function quality(): Promise<void> {
+  const sets: [string, LabelledPair[]][] = [['own pairs (semantic-pairs.json)', ownPairs()]];
+  if (existsSync(mrpcPath())) {
+    const mrpc = loadMrpc();
+    sets.push(['mrpc-train', mrpc], ['mrpc-train even pairs', mrpc.filter((_, i) => i % 2 === 0)], ['mrpc-train odd pairs', mrpc.filter((_, i) => i % 2 === 1)]);
+  } else console.log(`quality: ${mrpcPath()} not found (set LLM_SIDECAR_MRPC_TSV): own pairs only`);
+  const e = new UseEmbedder({ worker: false });
+  const t0 = performance.now();
+  const vectors = await embedAll(e, sets.flatMap(([, p]) => p));
+  await e.close();
+  console.log(`quality: ${vectors.size} texts embedded in ${((performance.now() - t0) / 1000).toFixed(0)} s; threshold ${USE_DEFAULT_THRESHOLD}`);
+  for (const [name, pairs] of sets) {
+    for (const [guardName, strictness] of [['strict (default)', STRICT_GUARD], ['lenient', LENIENT_GUARD]] as const) {
+      const r = await replayPairs(pairs, { vectors, strictness });
+      console.log(formatReplay(`${name}, guard ${guardName}`, r));
+      if (process.env.BENCH_LIST_HITS) console.log(listHits(r, ['wrong', 'unlabelled']));
+    }
+  }
 }
-index(Math.ceil(N / 5));
-guard();
+
+if (only !== 'timings') await quality();
+if (only !== 'quality') {
+  await embeddings(false);
+  await embeddings(true);
+  for (const k of ['random', 'structured'] as const) {
+    kind = k;
+    index(1);
+  }
+  index(Math.ceil(N / 5));
+  guard();
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { guardFeatures, nearMissGuard, SUBSTITUTION_MIN_SIMILARITY } from '../../proxy/cache/guard.ts';
+import { guardFeatures, LENIENT_GUARD, nearMissGuard, SUBSTITUTION_MIN_SIMILARITY } from '../../proxy/cache/guard.ts';
 
 const HIGH = 0.99;
 
@@ -8,7 +8,6 @@ describe('nearMissGuard', () => {
     ['How do I reset my password?', 'How can I reset my password?'],
     ['What is the capital of France?', "What's the capital of France?"],
     ['Python: how do I reverse a list?', 'How do I reverse a list in Python?'],
-    ['Why is my internet so slow?', 'Why is my internet connection so slow?'],
     ['Book a table for 2 at 7pm', 'Book a table for two at 7 pm'],
     ['What is 1,000 times 3?', 'What is 1000 times three?'],
     ['Which one is better?', 'Which is better?'],
@@ -16,7 +15,7 @@ describe('nearMissGuard', () => {
     ['How many days are in the third month?', 'How many days are in the 3rd month?'],
     ['what is twenty-five plus one hundred and five', 'what is 25 plus 105'],
   ])('accepts the paraphrase %j ~ %j', (a, b) => {
-    expect(nearMissGuard(a, b, HIGH)).toEqual({ ok: true });
+    expect(nearMissGuard(a, b, HIGH)).toMatchObject({ ok: true, kind: 'rephrase' });
   });
 
   it.each([
@@ -52,10 +51,29 @@ describe('nearMissGuard', () => {
     expect(nearMissGuard(b, a, 0.9).ok).toBe(false);
   });
 
-  it('a content-word substitution passes only at or above SUBSTITUTION_MIN_SIMILARITY', () => {
-    expect(nearMissGuard('How do I change my email?', 'How do I modify my email?', 0.5).ok).toBe(true); // synonyms
-    expect(nearMissGuard('What are your opening hours?', 'What are your business hours?', 0.9).reason).toBe('substitution');
-    expect(nearMissGuard('What are your opening hours?', 'What are your business hours?', SUBSTITUTION_MIN_SIMILARITY).ok).toBe(true);
+  it.each([
+    ['Why is my internet so slow?', 'Why is my internet connection so slow?', 'addition'],
+    ['He was treated for heat, bruises and cuts.', 'He was treated for heat exhaustion, bruises and cuts.', 'addition'],
+    ['Peterson is charged in the deaths of his wife and son.', 'Peterson is charged in the deaths of his wife and unborn son.', 'addition'],
+    ['Most victims reported the abuse.', 'Most victims reported the abuse, prompting most victims to remain silent.', 'addition'],
+    ['What are your opening hours?', 'What are your business hours?', 'substitution'],
+  ])('by default, no content word may change, whatever the similarity: %j vs %j (%s)', (a, b, reason) => {
+    expect(nearMissGuard(a, b, HIGH)).toMatchObject({ ok: false, reason });
+    expect(nearMissGuard(b, a, HIGH)).toMatchObject({ ok: false, reason });
+  });
+
+  it('LENIENT_GUARD lets one or two changed content words through at or above SUBSTITUTION_MIN_SIMILARITY', () => {
+    expect(nearMissGuard('How do I change my email?', 'How do I modify my email?', 0.5)).toMatchObject({ ok: true, kind: 'rephrase' }); // synonyms
+    expect(nearMissGuard('What are your opening hours?', 'What are your business hours?', 0.9, LENIENT_GUARD).reason).toBe('substitution');
+    expect(nearMissGuard('What are your opening hours?', 'What are your business hours?', SUBSTITUTION_MIN_SIMILARITY, LENIENT_GUARD)).toMatchObject({ ok: true, kind: 'close' });
+    expect(nearMissGuard('Why is my internet so slow?', 'Why is my internet connection so slow?', SUBSTITUTION_MIN_SIMILARITY, LENIENT_GUARD)).toMatchObject({ ok: true, kind: 'close' });
+    // Three changed words: rejected even by the lenient preset.
+    expect(nearMissGuard('Can dogs eat grapes?', 'Can small dogs eat green grapes safely?', HIGH, LENIENT_GUARD)).toMatchObject({ ok: false, reason: 'addition' });
+  });
+
+  it('names how an accepted pair differs', () => {
+    expect(nearMissGuard('Tell me a joke', 'tell me a joke ', 0)).toEqual({ ok: true, kind: 'same' });
+    expect(nearMissGuard('Tell me a joke', 'Tell me a joke please', 0)).toEqual({ ok: true, kind: 'rephrase' });
   });
 
   it('extracts features', () => {

@@ -13,8 +13,8 @@ import { UseEmbedder } from '../../proxy/cache/use-embedder.ts';
 
 const pairs = JSON.parse(readFileSync(new URL('./semantic-pairs.json', import.meta.url), 'utf8')) as { paraphrase: [string, string][]; different: [string, string][] };
 
-/** Recall measured with the defaults: 0.877 (64/73). The floor leaves room for small embedder/guard changes only. */
-const RECALL_FLOOR = 0.8;
+/** Recall measured with the defaults (STRICT_GUARD since issue #17): 0.808 (59/73). The floor leaves room for small embedder/guard changes only. */
+const RECALL_FLOOR = 0.75;
 
 let embedder: UseEmbedder;
 const sims = { paraphrase: [] as number[], different: [] as number[] };
