@@ -42,6 +42,16 @@ export interface Lease {
   deadline: number;
 }
 
+/**
+ * Ends a lease. `retry`: an earlier attempt failed or timed out, so it may have run: a lease found
+ * already gone is then taken as settled by that attempt (nothing is applied). Retries stop at the
+ * lease's deadline, so a lease cannot have been given back before a retry.
+ */
+export interface LeaseEnd {
+  id: string;
+  retry: boolean;
+}
+
 export interface AdjustResult {
   /** Value after the adjustment; -1 when the key does not exist. */
   values: number[];
@@ -53,8 +63,8 @@ export interface BudgetBackend {
   readonly kind: 'memory' | 'redis';
   /** With a lease, what is reserved is given back at `lease.deadline` unless adjust() settles it first. */
   reserve(counters: readonly CounterReserve[], now: number, lease?: Lease): Promise<ReserveResult>;
-  /** With a lease id, ends that lease (see CounterAdjust.reserved). */
-  adjust(adjustments: readonly CounterAdjust[], now: number, leaseId?: string): Promise<AdjustResult>;
+  /** With a lease, ends it (see CounterAdjust.reserved and LeaseEnd). */
+  adjust(adjustments: readonly CounterAdjust[], now: number, lease?: LeaseEnd): Promise<AdjustResult>;
   /** Whether the backend has been ready (connected, scripts loaded) at least once. */
   readonly started: boolean;
   /** Whether leases are kept (settlements can be lost only where they are). */

@@ -14,9 +14,9 @@
 // of its limit at a commit. Backend failures never throw: fail-open admits unmetered, fail-closed
 // rejects, and onBackendError hears about each.
 // On Redis every reservation carries a lease (reservationTtlSeconds): a commit or release that
-// failed is retried in the background while the lease lasts (settling a lease twice is a no-op),
-// and a reservation never settled is given back by Redis when its lease ends — it is never counted
-// for the rest of its window.
+// failed is retried in the background while the lease lasts (a retry never applies twice), and a
+// reservation never settled is given back by Redis when its lease ends — it is never counted for
+// the rest of its window.
 import { randomUUID } from 'node:crypto';
 import { budgetKeyPrefix, effectiveLimits, type BudgetsConfig } from './config.ts';
 import { admits, type BudgetBackend, type CounterAdjust, type Lease, type ReserveResult } from './backend.ts';
@@ -489,13 +489,13 @@ export class BudgetEnforcer {
   async settle(counters: readonly Counter[], op: 'commit' | 'release', actualTokens: number, actualMicros: number, at: number | undefined, lease: Lease | undefined): Promise<void> {
     const ok = await this.trySettle(counters, op, actualTokens, actualMicros, at, lease, true);
     if (ok || lease === undefined || this.closed) return;
-    // Settling a lease twice is a no-op, so a retry is safe even when the failed call did run.
-    this.queueRetry(() => this.trySettle(counters, op, actualTokens, actualMicros, undefined, lease, false), lease);
+    // A retry whose lease is gone changes nothing, so it is safe even when the failed call did run.
+    this.queueRetry(() => this.trySettle(counters, op, actualTokens, actualMicros, undefined, lease, false, true), lease);
   }
 
   private queueRetry(retry: () => Promise<boolean>, lease: Lease): void {
     if (this.retries.length >= MAX_RETRIES_QUEUED) this.retries.shift(); // its lease gives it back
-    // Past its lease, the reservation was given back and the settled-lease memory may be gone: stop then.
+    // Past its lease, the reservation is given back: a retry then could not tell whether it already ran.
     this.retries.push(() => (this.clock() >= lease.deadline ? Promise.resolve(true) : retry()));
     this.scheduleRetries();
   }
@@ -523,7 +523,7 @@ export class BudgetEnforcer {
     return this.retries.length;
   }
 
-  private async trySettle(counters: readonly Counter[], op: 'commit' | 'release', actualTokens: number, actualMicros: number, at: number | undefined, lease: Lease | undefined, reportFailure: boolean): Promise<boolean> {
+  private async trySettle(counters: readonly Counter[], op: 'commit' | 'release', actualTokens: number, actualMicros: number, at: number | undefined, lease: Lease | undefined, reportFailure: boolean, retry = false): Promise<boolean> {
     try {
       const now = at ?? this.clock();
       const adjustments: CounterAdjust[] = [];
@@ -552,7 +552,7 @@ export class BudgetEnforcer {
       if (adjustments.length === 0 && lease === undefined) return true;
       let result;
       try {
-        result = await this.timed(this.backend.adjust(adjustments, now, lease?.id));
+        result = await this.timed(this.backend.adjust(adjustments, now, lease === undefined ? undefined : { id: lease.id, retry }));
       } catch (err) {
         if (reportFailure) this.report(op, err, 'usage-not-recorded');
         return false;
@@ -652,7 +652,6 @@ export async function createBudgetEnforcer(config: BudgetsConfig, options: Budge
     connection: b,
     keyPrefix: options.keyPrefix ?? budgetKeyPrefix(b),
     commandTimeoutMs: Math.max(2_000, 4 * b.timeoutMs),
-    settledMemoryMs: 2 * (options.reservationTtlMs ?? b.reservationTtlSeconds * 1000),
     onConnectionError: (error) => {
       try {
         options.onBackendError?.({ op: 'connect', backend: 'redis', error, timedOut: false, outcome: 'reconnecting' });

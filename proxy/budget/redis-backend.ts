@@ -6,8 +6,10 @@
 //   the lease: what this reservation holds, until its deadline.
 // - adjust: ends the lease and applies true-ups/releases (never below 0, never resurrecting an
 //   expired key with a negative delta); when the lease had already been given back, it applies the
-//   whole actual usage instead of the difference. Claims alert keys with SET NX, so an alert fires
-//   on one replica only.
+//   whole actual usage instead of the difference. A retry (the first attempt failed or timed out)
+//   whose lease is gone changes nothing: the first attempt did run (retries stop at the lease's
+//   deadline, before it can be given back). Claims alert keys with SET NX, so an alert fires on one
+//   replica only. Only leases in flight are stored: nothing is kept per settled call.
 // Leases live in a sorted set (id → deadline) and a hash (id → the keys and amounts held), under
 // the key prefix. A reservation whose commit or release never reached Redis is thus given back at
 // its deadline, by whichever replica reserves next — never counted for the rest of its window.
@@ -21,9 +23,12 @@
 // they share the same slot, so this holds on Cluster too.
 import type { RedisConnectionConfig } from '../../shared/config/budgets.ts';
 import { createRedisClient, serversOf, whenReady, type RedisClient } from '../redis-client.ts';
-import type { AdjustResult, BudgetBackend, CounterAdjust, CounterReserve, Lease, ReserveResult } from './backend.ts';
+import type { AdjustResult, BudgetBackend, CounterAdjust, CounterReserve, Lease, LeaseEnd, ReserveResult } from './backend.ts';
 
-// Gives back up to 32 leases whose deadline passed (and forgets settled ones whose memory ended).
+/** The lease set and hash outlive the last lease written into them by this much. */
+const LEASE_KEYS_GRACE_MS = 60_000;
+
+// Gives back up to 32 leases whose deadline passed.
 const REAP_LUA = `
 local function keep(k, ms)
   if redis.call('PTTL', k) < tonumber(ms) then redis.call('PEXPIRE', k, ms) end
@@ -32,7 +37,7 @@ local function reap(z, h, now)
   local ids = redis.call('ZRANGEBYSCORE', z, '-inf', now, 'LIMIT', 0, 32)
   for _, id in ipairs(ids) do
     local data = redis.call('HGET', h, id)
-    if data and data ~= 'settled' then
+    if data then
       local held = cjson.decode(data)
       for j = 1, #held, 2 do
         local cur = redis.call('GET', held[j])
@@ -91,31 +96,26 @@ return out
 `;
 
 // KEYS: n counters, then the alert keys, then the lease set and hash. ARGV: n, lease id ('' =
-// none), now, how long a settled lease is remembered (ms), then per counter delta, ttlMs, alert
-// threshold (0: none), alert key index among the alert keys (0: none), amount held by the lease.
-// A lease is settled once: a repeated adjust of the same lease (a retry after a timeout that did
-// run) changes nothing. Returns {values after (-1: absent)…}, {indices (1-based) of alerts
-// claimed by this call…}.
+// none), '1' for a retry, unused, then per counter delta, ttlMs, alert threshold (0: none), alert
+// key index among the alert keys (0: none), amount held by the lease.
+// Returns {values after (-1: absent)…}, {indices (1-based) of alerts claimed by this call…}.
 const ADJUST_LUA = `
-local function keep(k, ms)
-  if redis.call('PTTL', k) < tonumber(ms) then redis.call('PEXPIRE', k, ms) end
-end
 local n = tonumber(ARGV[1])
 local z, h = KEYS[#KEYS - 1], KEYS[#KEYS]
 local lease = ARGV[2]
 local lapsed = false
 if lease ~= '' then
-  local state = redis.call('HGET', h, lease)
-  if state == 'settled' then
-    local values = {}
-    for i = 1, n do values[i] = tonumber(redis.call('GET', KEYS[i]) or '-1') end
-    return {values, {}}
+  local held = redis.call('ZREM', z, lease) == 1
+  redis.call('HDEL', h, lease)
+  if not held then
+    if ARGV[3] == '1' then
+      -- A retry whose lease is gone: its first attempt ran (and ended the lease).
+      local values = {}
+      for i = 1, n do values[i] = tonumber(redis.call('GET', KEYS[i]) or '-1') end
+      return {values, {}}
+    end
+    lapsed = true
   end
-  lapsed = not state
-  redis.call('HSET', h, lease, 'settled')
-  redis.call('ZADD', z, tonumber(ARGV[3]) + tonumber(ARGV[4]), lease)
-  keep(z, ARGV[4])
-  keep(h, ARGV[4])
 end
 local values = {}
 local fired = {}
@@ -168,8 +168,6 @@ export interface RedisBackendOptions {
   connectWaitMs?: number;
   /** ioredis' own per-command limit: a safety net above the enforcer's timeoutMs. */
   commandTimeoutMs?: number;
-  /** How long a settled lease is remembered, so that a repeated settlement is a no-op (default 1 h). */
-  settledMemoryMs?: number;
 }
 
 function asNumberArray(v: unknown): number[] {
@@ -187,10 +185,8 @@ export class RedisBudgetBackend implements BudgetBackend {
   private outageReported = false;
   private everReady = false;
   private loading: Promise<void> | undefined;
-  private readonly settledMemoryMs: number;
 
   constructor(options: RedisBackendOptions) {
-    this.settledMemoryMs = options.settledMemoryMs ?? 3_600_000;
     this.redis = createRedisClient(options.connection, { commandTimeoutMs: options.commandTimeoutMs ?? 2_000, connectTimeoutMs: 2_000, maxReconnectDelayMs: 2_000 });
     this.redis.defineCommand('llmSidecarBudgetReserve', { lua: RESERVE_LUA });
     this.redis.defineCommand('llmSidecarBudgetAdjust', { lua: ADJUST_LUA });
@@ -266,17 +262,17 @@ export class RedisBudgetBackend implements BudgetBackend {
     await this.ensureReady();
     const args: (string | number)[] = [];
     for (const c of counters) args.push(c.key);
-    args.push(this.leaseSet, this.leaseHash, Math.floor(now), lease?.id ?? '', Math.ceil(lease?.deadline ?? 0), Math.max(1, Math.ceil((lease?.deadline ?? now) - now + this.settledMemoryMs)));
+    args.push(this.leaseSet, this.leaseHash, Math.floor(now), lease?.id ?? '', Math.ceil(lease?.deadline ?? 0), Math.max(1, Math.ceil((lease?.deadline ?? now) - now + LEASE_KEYS_GRACE_MS)));
     for (const c of counters) args.push(c.amount, c.limit, Math.max(1, Math.ceil(c.ttlMs)));
     const reply = asNumberArray(await this.scripts.llmSidecarBudgetReserve(counters.length + 2, ...args));
     return { ok: reply[0] === 1, values: reply.slice(1) };
   }
 
-  async adjust(adjustments: readonly CounterAdjust[], now: number, leaseId?: string): Promise<AdjustResult> {
+  async adjust(adjustments: readonly CounterAdjust[], _now: number, lease?: LeaseEnd): Promise<AdjustResult> {
     await this.ensureReady();
     const keys: string[] = adjustments.map((a) => a.key);
     const alertKeys: string[] = [];
-    const argv: (string | number)[] = [adjustments.length, leaseId ?? '', Math.floor(now), this.settledMemoryMs];
+    const argv: (string | number)[] = [adjustments.length, lease?.id ?? '', lease?.retry === true ? '1' : '0', 0];
     for (const a of adjustments) {
       let alertIndex = 0;
       if (a.alert !== undefined) {
