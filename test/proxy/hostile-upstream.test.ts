@@ -208,12 +208,31 @@ function phases(): Row[] {
 // Every row fails on purpose: the breaker must not turn later rows into 503s.
 const NO_BREAKER = { minRequests: 1_000_000 };
 
+/** Faults before any content on a first target: the next target must answer, invisibly. */
+const FIRST_TARGET: Record<string, Script> = {
+  'error-event-before-content': (w) => w.sse([oa[0] as string, 'data: {"error":{"message":"overloaded","type":"server_error","code":null}}\n\n']),
+  'garbage-before-content': (w) => w.sse([oa[0] as string, 'data: <html>502</html>\n\n', ...oa.slice(1)]),
+  'no-end-marker-before-content': (w) => w.sse([oa[0] as string]),
+  'reset-after-preamble': (w) => {
+    w.head(200, SSE);
+    w.chunk(oa[0] as string);
+    setImmediate(() => w.reset());
+  },
+};
+const FIRST_TARGET_ERROR: Record<string, string> = {
+  'error-event-before-content': 'upstream_stream_error',
+  'garbage-before-content': 'upstream_invalid_response',
+  'no-end-marker-before-content': 'upstream_stream_cut',
+  'reset-after-preamble': 'upstream_connection_reset',
+};
+
 let hostile: HostileUpstream;
 let stack: Stack;
 
 beforeAll(async () => {
   hostile = await startHostileUpstream();
   rows.forEach((r, i) => hostile.scripts.set(`hostile-${i}`, r.script));
+  for (const [name, script] of Object.entries(FIRST_TARGET)) hostile.scripts.set(name, script);
   stack = await startStack(() => ({
     providers: {
       h: { type: 'openai', baseUrl: `${hostile.url}/v1`, apiKey: 'sk-h', timeouts: { idleMs: 400 } },
@@ -224,6 +243,7 @@ beforeAll(async () => {
       h: { retry: { maxRetries: 0 }, breaker: NO_BREAKER, timeouts: { firstTokenMs: 600 }, targets: [{ provider: 'h' }] },
       ha: { retry: { maxRetries: 0 }, breaker: NO_BREAKER, timeouts: { firstTokenMs: 600 }, targets: [{ provider: 'ha' }] },
       hf: { retry: { maxRetries: 0 }, breaker: NO_BREAKER, timeouts: { firstTokenMs: 600 }, targets: [{ provider: 'hf' }] },
+      ...Object.fromEntries(Object.keys(FIRST_TARGET).map((name) => [name, { retry: { maxRetries: 0 }, breaker: NO_BREAKER, targets: [{ provider: 'h', model: name }, { provider: 'h', model: 'hostile-0' }] }])),
     },
   }));
 });
@@ -294,6 +314,22 @@ describe('hostile upstreams: each fault shape has its documented outcome', () =>
         break;
       }
     }
+  });
+
+  it.each(Object.keys(FIRST_TARGET))('before any content, %s on the first target falls back invisibly', async (route) => {
+    const res = await request(`${stack.sidecar.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-llm-sidecar-route': route },
+      body: JSON.stringify({ model: 'any', stream: true, messages: [{ role: 'user', content: 'fall back' }] }),
+    });
+    const events = sseEvents(await res.body.text());
+    expect(res.statusCode).toBe(200);
+    expect(events.filter((e) => e.data.includes('"role":"assistant"'))).toHaveLength(1); // one preamble, not two
+    expect(events.some((e) => e.data.startsWith('{"error"') || e.data.startsWith('<'))).toBe(false);
+    expect(events.at(-1)?.data).toBe('[DONE]');
+    const rec = await stack.recorder.byRequestId(res.headers['x-llm-sidecar-request-id'] as string);
+    expect(rec).toMatchObject({ fallbackIndex: 1, completed: true, httpStatus: 200 });
+    expect(rec.attemptDetails.map((a) => a.errorType)).toEqual([FIRST_TARGET_ERROR[route], undefined]);
   });
 
   it('the sidecar still serves a plain request after all of them', async () => {
