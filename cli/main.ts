@@ -10,7 +10,7 @@ Commands:
   proxy       Run the sidecar proxy (default command)
   demo        Run the whole product in one process against a simulated provider, then print a report
   evaluator   Run the evaluation service: LLM-as-judge on sampled calls, scores into ClickHouse
-  report      Summarise the dashboards' key figures from the store (last 24 h and 7 days)
+  report      Summarise the dashboards' key figures from the store (last 24 h and 7 days); --weekly: quality digest
   feedback    Send a user's feedback on a call to a running sidecar (POST /llm-sidecar/v1/feedback)
   migrate     Apply the ClickHouse schema (numbered, idempotent migrations) and exit
   prices      Show the price the sidecar charges a model at, and where it comes from
@@ -62,6 +62,15 @@ long-context tiers) and its source: pricing.models in the config, the shipped pr
 bundled genai-prices table for models prices.json lacks (pricing.genaiPrices: false turns it off).
 Dated snapshots resolve to their model (gpt-4o-2024-08-06 → gpt-4o). Exit 1 when it has no price.
 `,
+  report: `Usage: llm-sidecar report [--config FILE] [--weekly [--format text|markdown|json]]
+
+Prints the dashboards' key figures (last 24 h and 7 days) from the configured store. --weekly prints
+the quality digest instead: per evaluator × feature × model, this week's mean score against last
+week's with the counts, the change and a significance flag (two-proportion test for pass/fail
+scores, Mann-Whitney U for scales; p < 0.05 with at least 5 scores a week), biggest drops first.
+--format markdown pastes into a team channel; json is for scripts. With the embedded store, run it
+while no proxy holds the data directory.
+`,
   demo: `Usage: llm-sidecar demo [--requests ROUNDS]
 
 Runs the whole product on this machine with no keys and no network: a simulated OpenAI/Anthropic
@@ -96,6 +105,8 @@ export async function main(argv: string[]): Promise<number> {
     comment?: string;
     user?: string;
     provider?: string;
+    weekly?: boolean;
+    format?: string;
   };
   let positionals: string[] = [];
   try {
@@ -115,6 +126,8 @@ export async function main(argv: string[]): Promise<number> {
         comment: { type: 'string' },
         user: { type: 'string' },
         provider: { type: 'string' },
+        weekly: { type: 'boolean' },
+        format: { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -154,7 +167,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'report': {
         const { runReportCommand } = await import('./report-command.ts');
         const { config } = await loadProductConfig(values.config);
-        return await runReportCommand(config);
+        return await runReportCommand(config, { weekly: values.weekly ?? false, format: values.format });
       }
       case 'feedback': {
         const { runFeedbackCommand } = await import('./feedback-command.ts');
