@@ -1,7 +1,9 @@
 // Message content in the GenAI semantic conventions' JSON message schema, for the calls sampled for
 // evaluation: `gen_ai.input.messages`, `gen_ai.system_instructions`, `gen_ai.output.messages`.
 // Sampling is decided from the trace id (like OpenTelemetry's TraceIdRatioBased sampler), so the
-// same trace is sampled or not wherever it is looked at.
+// same trace is sampled or not wherever it is looked at. Nothing here recurses; tool inputs and
+// results are kept only when they can be serialised (a provider's answer is not depth-checked, and
+// a value JSON.stringify cannot write would cost the call its spans), else a marker stands in.
 import type { LlmEndpoint } from '../endpoints.ts';
 
 type Json = Record<string, unknown>;
@@ -38,6 +40,20 @@ function obj(v: unknown): Json | undefined {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
 }
 
+/** Written into the span instead of a tool input or result too deeply nested to serialise. */
+export const NOT_CAPTURED = '[not captured: nested too deeply to serialise]';
+
+/** The value itself when JSON can carry it; the marker when JSON.stringify would throw (nesting). */
+function capturable(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  try {
+    JSON.stringify(v);
+    return v;
+  } catch {
+    return NOT_CAPTURED;
+  }
+}
+
 /** Content parts of one message, as text, tool calls and tool results. */
 function partsOf(content: unknown): MessagePart[] {
   if (typeof content === 'string') return [{ type: 'text', content }];
@@ -47,8 +63,8 @@ function partsOf(content: unknown): MessagePart[] {
     const p = obj(raw);
     if (!p) continue;
     if (typeof p.text === 'string') parts.push({ type: 'text', content: p.text });
-    else if (p.type === 'tool_use') parts.push({ type: 'tool_call', id: String(p.id), name: String(p.name), arguments: p.input });
-    else if (p.type === 'tool_result') parts.push({ type: 'tool_call_response', id: String(p.tool_use_id), response: p.content });
+    else if (p.type === 'tool_use') parts.push({ type: 'tool_call', id: String(p.id), name: String(p.name), arguments: capturable(p.input) });
+    else if (p.type === 'tool_result') parts.push({ type: 'tool_call_response', id: String(p.tool_use_id), response: capturable(p.content) });
     else if (p.type === 'image' || p.type === 'image_url' || p.type === 'input_image') parts.push({ type: 'image' });
   }
   return parts;
@@ -78,10 +94,10 @@ export function captureInput(endpoint: LlmEndpoint, body: Json): Pick<CapturedCo
     if (Array.isArray(m.tool_calls)) {
       for (const tc of m.tool_calls) {
         const fn = obj(obj(tc)?.function);
-        parts.push({ type: 'tool_call', id: String(obj(tc)?.id), name: String(fn?.name), arguments: fn?.arguments });
+        parts.push({ type: 'tool_call', id: String(obj(tc)?.id), name: String(fn?.name), arguments: capturable(fn?.arguments) });
       }
     }
-    if (role === 'tool') input.push({ role, parts: [{ type: 'tool_call_response', id: String(m.tool_call_id), response: m.content }] });
+    if (role === 'tool') input.push({ role, parts: [{ type: 'tool_call_response', id: String(m.tool_call_id), response: capturable(m.content) }] });
     else input.push({ role, parts });
   }
   return { system: system.length > 0 ? system : undefined, input };
@@ -97,7 +113,7 @@ export function captureJsonOutput(endpoint: LlmEndpoint, json: Json): ChatMessag
     for (const item of Array.isArray(json.output) ? json.output : []) {
       const o = obj(item);
       if (o?.type === 'message') parts.push(...partsOf(o.content));
-      else if (o?.type === 'function_call') parts.push({ type: 'tool_call', id: String(o.call_id), name: String(o.name), arguments: o.arguments });
+      else if (o?.type === 'function_call') parts.push({ type: 'tool_call', id: String(o.call_id), name: String(o.name), arguments: capturable(o.arguments) });
     }
     return [{ role: 'assistant', parts, finish_reason: typeof json.status === 'string' ? json.status : undefined }];
   }
@@ -107,7 +123,7 @@ export function captureJsonOutput(endpoint: LlmEndpoint, json: Json): ChatMessag
     const parts = partsOf(message?.content);
     for (const tc of Array.isArray(message?.tool_calls) ? message.tool_calls : []) {
       const fn = obj(obj(tc)?.function);
-      parts.push({ type: 'tool_call', id: String(obj(tc)?.id), name: String(fn?.name), arguments: fn?.arguments });
+      parts.push({ type: 'tool_call', id: String(obj(tc)?.id), name: String(fn?.name), arguments: capturable(fn?.arguments) });
     }
     return { role: 'assistant', parts, finish_reason: typeof choice?.finish_reason === 'string' ? choice.finish_reason : undefined };
   });

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { applyRequestLimits, estimateInputTokens } from '../../proxy/budget/limits.ts';
 import { canonicalJson } from '../../proxy/cache/canonical.ts';
 import { parseJsonObject, scanJson } from '../../proxy/request-body.ts';
+import { captureJsonOutput, NOT_CAPTURED } from '../../proxy/telemetry/content.ts';
 import { requestFeatures } from '../../proxy/token-estimate.ts';
 import { anthropicToOpenAI, openAIToAnthropic } from '../../proxy/translate/index.ts';
 
@@ -106,5 +107,19 @@ describe('translators: JSON they parse or re-serialise themselves', () => {
   it('arguments within the limit still translate', () => {
     const body = { model: 'gpt-4o', messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{"a":[[1]]}' } }] }] };
     expect(JSON.stringify(openAIToAnthropic.translateRequest(body, 'claude-haiku-4-5'))).toContain('"input":{"a":[[1]]}');
+  });
+});
+
+describe('content capture (sampled calls): what JSON cannot carry never costs the call its spans', () => {
+  it('a provider tool input too deep to serialise is replaced by a marker; the rest is kept', () => {
+    const endpoint = { dialect: 'anthropic', operation: 'messages' } as never;
+    const answer = { content: [{ type: 'text', text: 'calling' }, { type: 'tool_use', id: 't', name: 'f', input: deep(200_000) }, { type: 'tool_use', id: 'u', name: 'g', input: { a: 1 } }], stop_reason: 'tool_use' };
+    const out = captureJsonOutput(endpoint, answer);
+    expect(() => JSON.stringify(out)).not.toThrow();
+    expect(out[0]?.parts).toEqual([
+      { type: 'text', content: 'calling' },
+      { type: 'tool_call', id: 't', name: 'f', arguments: NOT_CAPTURED },
+      { type: 'tool_call', id: 'u', name: 'g', arguments: { a: 1 } },
+    ]);
   });
 });
