@@ -3,7 +3,8 @@
 //
 // Protocol (the one issue #17 measured with): one route, one context, one index for the whole
 // set; for each pair in order, its first sentence is asked (a miss is cached), then its second.
-// Every hit is scored:
+// A sentence asked before word for word is an exact-cache hit in the proxy and never reaches the
+// semantic cache: it is counted apart (`exactRepeats`), not scored. Every semantic hit is scored:
 //   right — the second sentence served from its partner and the pair is labelled a paraphrase;
 //           or a hit on the same sentence (same MRPC id, or equal text up to case and punctuation);
 //           or on another sentence the data labels a paraphrase of it;
@@ -19,7 +20,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheScope, type CacheKeyInput } from '../../proxy/cache/cache-key.ts';
 import type { Embedder } from '../../proxy/cache/embedder.ts';
-import type { GuardStrictness, HitKind } from '../../proxy/cache/guard.ts';
+import type { GuardResult, GuardStrictness, HitKind } from '../../proxy/cache/guard.ts';
 import { SemanticCache } from '../../proxy/cache/semantic-cache.ts';
 
 export interface LabelledPair {
@@ -102,6 +103,8 @@ export interface ReplayResult {
   pairs: number;
   paraphrases: number;
   hits: ScoredHit[];
+  /** Sentences asked before word for word (exact-cache hits in the proxy; not semantic lookups). */
+  exactRepeats: number;
   /** Second sentences of paraphrase pairs served from their partner. */
   partnerParaphraseHits: number;
   /** Second sentences of non-paraphrase pairs served from their partner. */
@@ -123,11 +126,13 @@ export interface ReplayOptions {
   vectors: Map<string, Float32Array>;
   threshold?: number;
   strictness?: GuardStrictness;
+  /** Replaces the near-miss guard (to measure without it). */
+  guard?: (query: string, candidate: string, similarity: number) => GuardResult;
 }
 
 export async function replayPairs(pairs: LabelledPair[], opts: ReplayOptions): Promise<ReplayResult> {
   const dims = opts.vectors.values().next().value?.length ?? 512;
-  const cache = new SemanticCache({ embedder: new PrecomputedEmbedder(dims, opts.vectors), threshold: opts.threshold, strictness: opts.strictness, maxEntries: pairs.length * 2 + 1 });
+  const cache = new SemanticCache({ embedder: new PrecomputedEmbedder(dims, opts.vectors), threshold: opts.threshold, strictness: opts.strictness, guard: opts.guard, maxEntries: pairs.length * 2 + 1 });
   const labels = new Map<string, boolean>();
   for (const p of pairs) {
     labels.set(`${p.id1}\u0000${p.id2}`, p.paraphrase);
@@ -146,7 +151,14 @@ export async function replayPairs(pairs: LabelledPair[], opts: ReplayOptions): P
   const hits: ScoredHit[] = [];
   let partnerParaphraseHits = 0;
   let partnerNonParaphraseHits = 0;
+  let exactRepeats = 0;
+  const asked = new Set<string>();
   const ask = async (text: string, id: string, partner: { id: string; paraphrase: boolean } | undefined): Promise<void> => {
+    if (asked.has(text)) {
+      exactRepeats++;
+      return;
+    }
+    asked.add(text);
     const req = cache.prepare(request(text));
     if (!req) throw new Error('pair sentence not eligible for the semantic cache');
     const found = await cache.lookup(req);
@@ -188,6 +200,7 @@ export async function replayPairs(pairs: LabelledPair[], opts: ReplayOptions): P
     pairs: pairs.length,
     paraphrases,
     hits,
+    exactRepeats,
     partnerParaphraseHits,
     partnerNonParaphraseHits,
     right,
@@ -202,7 +215,7 @@ export async function replayPairs(pairs: LabelledPair[], opts: ReplayOptions): P
 /** One line per hit kind, then the totals. */
 export function formatReplay(name: string, r: ReplayResult): string {
   const lines = [
-    `${name}: ${r.pairs} pairs (${r.paraphrases} paraphrases), ${r.hits.length} hits — precision ${r.precision.toFixed(3)} (labelled only ${r.labelledPrecision.toFixed(3)}), recall ${r.recall.toFixed(4)} (${r.partnerParaphraseHits}/${r.paraphrases})`,
+    `${name}: ${r.pairs} pairs (${r.paraphrases} paraphrases), ${r.hits.length} semantic hits (${r.exactRepeats} exact repeats apart) — precision ${r.precision.toFixed(3)} (labelled only ${r.labelledPrecision.toFixed(3)}), recall ${r.recall.toFixed(4)} (${r.partnerParaphraseHits}/${r.paraphrases})`,
     `  right ${r.right}, wrong ${r.wrong} (partner non-paraphrase ${r.partnerNonParaphraseHits}), unlabelled ${r.unlabelled}`,
   ];
   for (const kind of ['same', 'rephrase', 'close'] as const) {
