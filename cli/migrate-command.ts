@@ -11,7 +11,7 @@ export async function runMigrate(config: Config): Promise<number> {
     return 2;
   }
   try {
-    const r = await migrate(store, { database: c.database, ttlDays: c.ttlDays, contentTtlDays: c.contentTtlDays });
+    const r = await migrate(store, { database: c.database, ttlDays: c.ttlDays, contentTtlDays: c.contentTtlDays, cluster: c.cluster });
     const where = c.mode === 'server' ? c.url : `embedded store ${c.dataDir}`;
     process.stdout.write(`llm-sidecar: schema of database "${r.database}" at ${where}: applied ${r.applied.length ? r.applied.join(', ') : 'nothing'}; already applied ${r.alreadyApplied.length}\n`);
     return 0;

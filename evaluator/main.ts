@@ -45,7 +45,7 @@ function waitForSignal(): Promise<NodeJS.Signals> {
 async function openConfiguredStore(config: Config): Promise<ClickHouseStore | undefined> {
   const c = config.telemetry.clickhouse;
   const store = await openStore(c);
-  if (store && c.migrate) await migrate(store, { database: c.database, ttlDays: c.ttlDays, contentTtlDays: c.contentTtlDays });
+  if (store && c.migrate) await migrate(store, { database: c.database, ttlDays: c.ttlDays, contentTtlDays: c.contentTtlDays, cluster: c.cluster });
   return store;
 }
 
@@ -117,7 +117,7 @@ export async function runEvaluatorCommand(config: Config, options: { stop?: Prom
       if (evaluators.emitEvents) tracing = await eventTracing(config, store);
       for (let delay = 1_000; running === undefined && !stopped; delay = Math.min(delay * 2, 30_000)) {
         try {
-          if (c.migrate) await migrate(store, { database: c.database, ttlDays: c.ttlDays, contentTtlDays: c.contentTtlDays });
+          if (c.migrate) await migrate(store, { database: c.database, ttlDays: c.ttlDays, contentTtlDays: c.contentTtlDays, cluster: c.cluster });
           running = await startEvaluator({ store, config: evaluators, database: c.database, prices: loadPriceTable(config.pricing.models, undefined, { genaiPrices: config.pricing.genaiPrices }), tracer: tracing?.tracer, log: (level, m) => say(level === 'info' ? m : `${level}: ${m}`) });
         } catch (err) {
           say(`cannot start yet, retrying in ${delay / 1000} s: ${(err as Error).message}`);

@@ -1,6 +1,7 @@
 // Where spans go (config `telemetry`): the ClickHouse span exporter — embedded chdb by default, a
 // server with a URL — and/or OTLP/HTTP to a collector. A ClickHouse that is down at start does not
 // stop the sidecar: spans spool on disk and the schema migration is retried in the background.
+import { logger } from '../../shared/log.ts';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { TelemetryConfig } from '../../shared/config/schema.ts';
 import { createOtlpExporter, resolveOtlp } from '../../shared/telemetry/otel-env.ts';
@@ -19,7 +20,9 @@ export interface TelemetryExport {
 
 export async function openStore(c: TelemetryConfig['clickhouse']): Promise<ClickHouseStore | undefined> {
   if (c.mode === 'off') return undefined;
-  if (c.mode === 'server') return createServerStore({ url: c.url as string, username: c.username, password: c.password, database: c.database });
+  if (c.mode === 'server') {
+    return createServerStore({ url: c.url as string, username: c.username, password: c.password, database: c.database, foregroundDistributedInserts: c.cluster?.distributed === true });
+  }
   try {
     return await createEmbeddedStore({ dataDir: c.dataDir, database: c.database });
   } catch (err) {
@@ -31,7 +34,7 @@ export async function openStore(c: TelemetryConfig['clickhouse']): Promise<Click
   }
 }
 
-export async function setupTelemetryExport(t: TelemetryConfig, log: (m: string) => void = (m) => console.error(`llm-sidecar: ${m}`)): Promise<TelemetryExport> {
+export async function setupTelemetryExport(t: TelemetryConfig, log: (m: string) => void = (m) => logger.info({ component: 'clickhouse' }, m)): Promise<TelemetryExport> {
   const exporters: SpanExporter[] = [];
   // OTLP from the YAML and the OTEL_* environment (shared/telemetry/otel-env.ts); loaded only when configured.
   const otlp = resolveOtlp(t.otlp);
@@ -45,7 +48,7 @@ export async function setupTelemetryExport(t: TelemetryConfig, log: (m: string) 
       migrated = (async () => {
         for (let delay = 1000; !stopped; delay = Math.min(delay * 2, 30_000)) {
           try {
-            const r = await migrate(store, { database: t.clickhouse.database, ttlDays: t.clickhouse.ttlDays, contentTtlDays: t.clickhouse.contentTtlDays });
+            const r = await migrate(store, { database: t.clickhouse.database, ttlDays: t.clickhouse.ttlDays, contentTtlDays: t.clickhouse.contentTtlDays, cluster: t.clickhouse.cluster });
             if (r.applied.length > 0) log(`ClickHouse schema: applied ${r.applied.join(', ')}`);
             return;
           } catch (err) {

@@ -7,6 +7,7 @@
 // twice is one row after merges (ReplacingMergeTree) and DISTINCT here. No lock: ClickHouse has no
 // transactional DDL or advisory lock to take, and idempotent DDL makes one unnecessary
 // (test/clickhouse/migrate-concurrent.test.ts starts several processes at once).
+import { clusterStatements, type ClusterLayout } from './cluster-ddl.ts';
 import { MIGRATIONS } from './migrations/index.ts';
 import type { MigrationContext } from './migrations/migration.ts';
 import { SCHEMA_MIGRATIONS as M, TABLE_SCHEMA_MIGRATIONS, assertIdentifier, qualified } from './schema.ts';
@@ -21,6 +22,8 @@ export interface MigrateOptions {
   contentTtlDays?: number;
   /** Row TTL of llm_calls_1m, in days (0 = keep forever). Default 400. */
   rollupTtlDays?: number;
+  /** A ClickHouse cluster: every statement ON CLUSTER, its engines and Distributed tables (cluster-ddl.ts). */
+  cluster?: ClusterLayout;
 }
 
 export interface MigrateResult {
@@ -45,12 +48,7 @@ export function migrationLabel(m: { id: number; name: string }): string {
   return `${String(m.id).padStart(3, '0')}-${m.name}`;
 }
 
-/**
- * TTLs take effect when a table is created: changing them later needs a new migration
- * (ALTER TABLE … MODIFY TTL), not a different option here.
- */
-export async function migrate(store: ClickHouseStore, options: MigrateOptions = {}): Promise<MigrateResult> {
-  const database = assertIdentifier(options.database ?? store.database, 'database');
+function contextFor(database: string, options: MigrateOptions): MigrationContext {
   const ctx: MigrationContext = {
     database,
     ttlDays: days(options.ttlDays, DEFAULT_TTL_DAYS, 'ttlDays'),
@@ -60,15 +58,44 @@ export async function migrate(store: ClickHouseStore, options: MigrateOptions = 
   if (ctx.ttlDays > 0 && ctx.contentTtlDays > ctx.ttlDays) {
     throw new Error(`contentTtlDays (${ctx.contentTtlDays}) must not exceed ttlDays (${ctx.ttlDays}): message content is meant to expire before the call rows`);
   }
+  return ctx;
+}
 
+/** The database and the ledger, before any migration (the ledger is one table for a whole cluster). */
+function bootstrapStatements(database: string, cluster: ClusterLayout | undefined): string[] {
   const ledger = qualified(database, TABLE_SCHEMA_MIGRATIONS);
-  await store.command(`CREATE DATABASE IF NOT EXISTS \`${database}\``);
-  await store.command(`CREATE TABLE IF NOT EXISTS ${ledger} (
+  return [
+    `CREATE DATABASE IF NOT EXISTS \`${database}\``,
+    `CREATE TABLE IF NOT EXISTS ${ledger} (
     ${M.Id} UInt32,
     ${M.Name} String,
     ${M.AppliedAt} DateTime64(3)
 ) ENGINE = ReplacingMergeTree(${M.AppliedAt})
-ORDER BY ${M.Id}`);
+ORDER BY ${M.Id}`,
+  ].flatMap((sql) => clusterStatements(sql, database, cluster, { global: true }));
+}
+
+/**
+ * Every statement migrate() would run on an empty database, in order, grouped by migration
+ * ('000-bootstrap' first): what `ON CLUSTER` DDL a layout produces, without a server.
+ */
+export function plannedStatements(database: string, options: Omit<MigrateOptions, 'database'> = {}): { migration: string; statements: string[] }[] {
+  const ctx = contextFor(assertIdentifier(database, 'database'), options);
+  return [
+    { migration: '000-bootstrap', statements: bootstrapStatements(database, options.cluster) },
+    ...MIGRATIONS.map((m) => ({ migration: migrationLabel(m), statements: m.statements(ctx).flatMap((sql) => clusterStatements(sql, database, options.cluster)) })),
+  ];
+}
+
+/**
+ * TTLs take effect when a table is created: changing them later needs a new migration
+ * (ALTER TABLE … MODIFY TTL), not a different option here.
+ */
+export async function migrate(store: ClickHouseStore, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const database = assertIdentifier(options.database ?? store.database, 'database');
+  const ctx = contextFor(database, options);
+  const ledger = qualified(database, TABLE_SCHEMA_MIGRATIONS);
+  for (const sql of bootstrapStatements(database, options.cluster)) await store.command(sql);
 
   const recorded = async () => new Set((await store.query<{ id: number }>(`SELECT DISTINCT ${M.Id} AS id FROM ${ledger}`)).map((r) => Number(r.id)));
   let done = await recorded();
@@ -80,12 +107,11 @@ ORDER BY ${M.Id}`);
       result.alreadyApplied.push(migrationLabel(migration));
       continue;
     }
-    for (const statement of migration.statements(ctx)) {
-      try {
-        await store.command(statement);
-      } catch (err) {
-        throw new Error(`migration ${migrationLabel(migration)} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-      }
+    try {
+      // Cluster form built first: a statement it cannot place ON CLUSTER fails before any runs.
+      for (const sql of migration.statements(ctx).flatMap((statement) => clusterStatements(statement, database, options.cluster))) await store.command(sql);
+    } catch (err) {
+      throw new Error(`migration ${migrationLabel(migration)} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     await store.insert(`${database}.${TABLE_SCHEMA_MIGRATIONS}`, [{ [M.Id]: migration.id, [M.Name]: migration.name, [M.AppliedAt]: (Date.now() / 1000).toFixed(3) }]);
     result.applied.push(migrationLabel(migration));

@@ -18,6 +18,12 @@ export interface ServerStoreOptions {
   database?: string;
   /** Per request; an exporter insert that takes longer is spooled instead. */
   requestTimeoutMs?: number;
+  /**
+   * Inserts into Distributed tables (a sharded cluster, cluster-ddl.ts) return once the shards have
+   * the rows (distributed_foreground_insert=1): an insert that returned is durable, and its dedup
+   * token is applied on the shard, as the exporter's replay needs.
+   */
+  foregroundDistributedInserts?: boolean;
 }
 
 /** Exact 64-bit integers and decimals in query results (strings, not lossy JS numbers). */
@@ -69,6 +75,7 @@ export function createServerStore(options: ServerStoreOptions): ClickHouseStore 
     return {
       async_insert: 1,
       wait_for_async_insert: 1,
+      ...(options.foregroundDistributedInserts === true ? { distributed_foreground_insert: 1 } : {}),
       // Async inserts deduplicate only when asked to (and, on a server, in Replicated tables).
       ...(token !== undefined ? { insert_deduplication_token: token, async_insert_deduplicate: 1 } : {}),
     };

@@ -197,6 +197,19 @@ const ClickHouseServeSchema = z
     path: ['host'],
   });
 
+const ClickHouseClusterSchema = z
+  .strictObject({
+    /** The cluster's name in the servers' remote_servers (`ON CLUSTER <name>`), as the collector exporter's cluster_name. */
+    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a plain identifier'),
+    /** `replicated` (Replicated*MergeTree, self-managed), `shared` (Shared*MergeTree), `default` (engines as written: ClickHouse Cloud converts them). */
+    engine: z.enum(['replicated', 'shared', 'default']).default('replicated'),
+    /** Distributed tables under the plain names over <table>_local; default: with `replicated` only (a sharded cluster). */
+    distributed: z.boolean().optional(),
+    replicationPath: z.string().min(1).default('/clickhouse/tables/{shard}/{database}/{table}'),
+    replicaName: z.string().min(1).default('{replica}'),
+  })
+  .transform((c) => ({ ...c, distributed: c.distributed ?? c.engine === 'replicated' }));
+
 const ClickHouseSchema = z
   .strictObject({
     /** `embedded` (chdb in-process, the default without a url), `server` (HTTP), or `off`. */
@@ -217,9 +230,12 @@ const ClickHouseSchema = z
      * datasource (SELECT only, readonly settings). Loopback by default; credentials required off it.
      */
     serve: ClickHouseServeSchema.optional(),
+    /** A ClickHouse cluster (server mode): DDL ON CLUSTER, replicated/shared engines, Distributed tables (shared/clickhouse/cluster-ddl.ts). */
+    cluster: ClickHouseClusterSchema.optional(),
   })
   .transform((c) => ({ ...c, mode: c.mode ?? (c.url ? ('server' as const) : ('embedded' as const)) }))
   .refine((c) => c.mode !== 'server' || c.url !== undefined, { message: 'mode "server" needs a url', path: ['url'] })
+  .refine((c) => c.cluster === undefined || c.mode === 'server', { message: 'a cluster needs mode "server" (a url)', path: ['cluster'] })
   .refine((c) => c.serve === undefined || c.mode === 'embedded', {
     message: 'serve exposes the embedded store; with a ClickHouse server (or mode off) point Grafana at the server instead',
     path: ['serve'],

@@ -23,6 +23,8 @@ if (!hasChdb && process.env.CI === 'true') throw new Error('chdb is required for
 const RATE_PER_S = 200;
 /** Load before the kill: well under the 2 s batch interval, so rows are in memory when it lands. */
 const LOAD_BEFORE_KILL_MS = 3000;
+/** Calls sent one by one before the load starts. */
+const WARM_UP_CALLS = 20;
 
 interface LoadResult {
   /** Trace ids of the calls whose 200 answer was read to the end. */
@@ -68,7 +70,7 @@ async function load(origin: string, onWarm: () => void, stopAt: Promise<void>): 
     void call.finally(() => inFlight.delete(call));
   };
   // Warm-up: a few calls one after another, so the load starts on a sidecar that has answered before.
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < WARM_UP_CALLS; i++) {
     send();
     await Promise.all([...inFlight]);
   }
@@ -197,7 +199,8 @@ describe.skipIf(!hasChdb)('spans survive a SIGKILL of the sidecar (journal → s
     const store = await createEmbeddedStore({ dataDir: join(dir, 'clickhouse') });
     try {
       const { calls, spans, uniqueSpans } = await rowsOf(store);
-      expect(result.answered.length).toBeGreaterThan(100);
+      // Some calls of the load were answered (how many depends on the machine: ~600 when it keeps up).
+      expect(result.answered.length).toBeGreaterThan(WARM_UP_CALLS);
       expect(recovered).toBeGreaterThan(0);
       expectEveryAnsweredCallOnce('embedded', result, calls, recovered);
       expect(spans).toBe(uniqueSpans);
@@ -214,7 +217,8 @@ describe.skipIf(!hasChdb)('spans survive a SIGKILL of the sidecar (journal → s
       const { result, restarted, recovered } = await crashAndRestart('server', dir, sidecarConfig(fake, `{ url: "${endpoint.url}" }`));
       await restarted.child.stop(10_000);
       const { calls, spans, uniqueSpans } = await rowsOf(store);
-      expect(result.answered.length).toBeGreaterThan(100);
+      // Some calls of the load were answered (how many depends on the machine: ~600 when it keeps up).
+      expect(result.answered.length).toBeGreaterThan(WARM_UP_CALLS);
       expect(recovered).toBeGreaterThan(0);
       expectEveryAnsweredCallOnce('server', result, calls, recovered);
       expect(spans).toBe(uniqueSpans);
