@@ -10,6 +10,7 @@ import { SemanticRedisSync } from '../../proxy/cache/semantic-sync.ts';
 import { ZERO_USAGE } from '../../shared/usage.ts';
 import type { RedisConnectionConfig } from '../../shared/config/budgets.ts';
 import { redisClusterAvailability, startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.ts';
+import { startRedisSentinel, type RedisSentinelHandle } from '../support/redis-sentinel.ts';
 import { redisAvailability, startRedis, type RedisHandle } from '../support/redis.ts';
 
 const REDIS = redisAvailability();
@@ -163,18 +164,22 @@ describe.skipIf(!REDIS.available)(`RedisStore ${REDIS.reason}`, () => {
   });
 });
 
-// The shared-tier contract on every topology: one Redis and a Redis Cluster (entries spread over
-// the cluster's slots: every cache command touches one key).
-const topologies = [...(REDIS.available ? (['redis'] as const) : []), ...(CLUSTER.available ? (['redis-cluster'] as const) : [])];
+// The shared-tier contract on every topology: one Redis, a primary found through Sentinel, and a
+// Redis Cluster (entries spread over the cluster's slots: every cache command touches one key).
+const topologies = [...(REDIS.available ? (['redis', 'redis-sentinel'] as const) : []), ...(CLUSTER.available ? (['redis-cluster'] as const) : [])];
 describe.skipIf(topologies.length === 0).each(topologies)('shared cache on %s', (topology) => {
   let single: RedisHandle | undefined;
   let cluster: RedisClusterHandle | undefined;
+  let sentinel: RedisSentinelHandle | undefined;
   let connection: RedisConnectionConfig;
   const stores: RedisStore[] = [];
   beforeAll(async () => {
     if (topology === 'redis') {
       single = await startRedis();
       connection = { url: single.url };
+    } else if (topology === 'redis-sentinel') {
+      sentinel = await startRedisSentinel();
+      connection = { sentinel: { name: sentinel.name, sentinels: sentinel.sentinels, db: 0, tls: false } };
     } else {
       cluster = await startRedisCluster();
       connection = { cluster: { nodes: cluster.urls } };
@@ -184,6 +189,7 @@ describe.skipIf(topologies.length === 0).each(topologies)('shared cache on %s', 
     for (const s of stores) await s.close();
     await single?.stop();
     await cluster?.stop();
+    await sentinel?.stop();
   });
   const open = (): RedisStore => {
     const s = new RedisStore({ connection });
