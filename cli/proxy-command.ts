@@ -1,4 +1,5 @@
 // `llm-sidecar proxy`: run until SIGTERM/SIGINT, then drain and exit 0.
+import { logger } from '../shared/log.ts';
 import { watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Config } from '../shared/config/schema.ts';
@@ -13,10 +14,10 @@ async function reload(sidecar: RunningSidecar, source: string, why: string): Pro
   try {
     const { config } = await loadProductConfig(source);
     sidecar.reload(config);
-    process.stderr.write(`llm-sidecar: configuration reloaded from ${source} (${why})\n`);
+    logger.info({ source, why }, `configuration reloaded from ${source} (${why})`);
   } catch (err) {
     const reason = err instanceof ConfigError ? err.message : (err as Error).message;
-    process.stderr.write(`llm-sidecar: configuration NOT reloaded (${why}), keeping the running one: ${reason}\n`);
+    logger.error({ source, why, reason }, `configuration NOT reloaded (${why}), keeping the running one: ${reason}`);
   }
 }
 
@@ -34,15 +35,13 @@ export async function runProxy(config: Config, source: string): Promise<number> 
       if (stopping) await ev?.stop();
       else evaluator = ev;
     } catch (err) {
-      process.stderr.write(`llm-sidecar: the in-process evaluator did not start (the proxy keeps serving; no scores until a restart): ${(err as Error).message}\n`);
+      logger.error({ err: (err as Error).message }, 'the in-process evaluator did not start (the proxy keeps serving; no scores until a restart)');
     }
   })();
-  if (sidecar.clickhouseServe) process.stderr.write(`llm-sidecar: read-only ClickHouse endpoint for Grafana on ${sidecar.clickhouseServe.url} (telemetry.clickhouse.serve)\n`);
-  if (scoresInProcess(config)) process.stderr.write('llm-sidecar: scoring sampled calls in this process (embedded store, evaluation.evaluators configured)\n');
+  if (sidecar.clickhouseServe) logger.info(`read-only ClickHouse endpoint for Grafana on ${sidecar.clickhouseServe.url} (telemetry.clickhouse.serve)`);
+  if (scoresInProcess(config)) logger.info('scoring sampled calls in this process (embedded store, evaluation.evaluators configured)');
   const providers = Object.entries(config.providers).map(([name, p]) => `${name}(${p.type})`).join(', ') || 'none';
-  process.stderr.write(
-    `llm-sidecar: proxy listening on ${sidecar.url} (admin ${sidecar.adminUrl}); config ${source}; providers: ${providers}\n`,
-  );
+  logger.info({ url: sidecar.url, admin: sidecar.adminUrl, config: source, providers }, `proxy listening on ${sidecar.url} (admin ${sidecar.adminUrl}); config ${source}; providers: ${providers}`);
   const fromFile = source !== 'defaults';
   const onHup = (): void => {
     if (fromFile) void reload(sidecar, source, 'SIGHUP');
@@ -62,7 +61,7 @@ export async function runProxy(config: Config, source: string): Promise<number> 
   watcher?.on('error', () => undefined);
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
-      process.stderr.write(`llm-sidecar: ${signal} received, draining in-flight requests (up to ${DRAIN_GRACE_MS} ms)\n`);
+      logger.info({ signal }, `${signal} received, draining in-flight requests (up to ${DRAIN_GRACE_MS} ms)`);
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
       resolve();
@@ -77,6 +76,6 @@ export async function runProxy(config: Config, source: string): Promise<number> 
   stopping = true;
   await evaluator?.stop();
   await sidecar.close(DRAIN_GRACE_MS);
-  process.stderr.write('llm-sidecar: stopped\n');
+  logger.info('stopped');
   return 0;
 }

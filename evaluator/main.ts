@@ -4,6 +4,7 @@
 // Same configuration file as the proxy: telemetry.clickhouse says where the calls are,
 // evaluation.evaluators what to score, pricing.models the judge prices, admin where /healthz,
 // /readyz and /metrics listen.
+import { logger, setLogLevel } from '../shared/log.ts';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { migrate } from '../shared/clickhouse/migrate.ts';
 import { ClickHouseSpanExporter } from '../shared/clickhouse/span-exporter.ts';
@@ -23,7 +24,8 @@ export { runCalibration } from './calibrate.ts';
 export { recordFeedback } from './feedback.ts';
 export { startEvaluator } from './service.ts';
 
-const say = (message: string) => process.stderr.write(`llm-sidecar evaluator: ${message}\n`);
+const evaluatorLogger = logger.child({ service: 'llm-sidecar-evaluator' });
+const say = (message: string): void => evaluatorLogger.info(message);
 
 /** `evaluation.evaluators` of a loaded config (the key the lead mounts EvaluatorsSchema under). */
 export function evaluatorsOf(config: Config): unknown {
@@ -57,6 +59,7 @@ async function openConfiguredStore(config: Config): Promise<ClickHouseStore | un
  * store) or use a ClickHouse server.
  */
 export async function runEvaluatorCommand(config: Config, options: { stop?: Promise<unknown> } = {}): Promise<number> {
+  setLogLevel(config.telemetry.logLevel);
   let evaluators;
   try {
     evaluators = parseEvaluatorsConfig(evaluatorsOf(config));

@@ -2,6 +2,7 @@
 // from the traffic port so probes and scrapes never compete with the app's requests. `/metrics`
 // answers in OpenMetrics when the scraper's Accept header asks for it (Prometheus does, and then
 // reads exemplars), in the Prometheus text format otherwise.
+import { logger } from '../shared/log.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -52,7 +53,7 @@ export class AdminServer {
               res.end(req.method === 'HEAD' ? undefined : body);
             },
             (err: unknown) => {
-              console.error(`llm-sidecar: /metrics failed: ${(err as Error)?.stack ?? String(err)}`);
+              logger.error({ stack: (err as Error)?.stack ?? String(err) }, '/metrics failed');
               res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n');
             },
           );

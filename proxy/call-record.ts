@@ -1,5 +1,6 @@
 // What the proxy knows about one finished LLM call: the unit that telemetry, metrics and (later)
 // budgets consume. Built once per call after the answer went out, off the request path.
+import { logger } from '../shared/log.ts';
 import type { ApiDialect, ErrorCode } from '../shared/errors.ts';
 import type { NormalizedUsage } from '../shared/usage.ts';
 import type { CapturedContent } from './telemetry/content.ts';
@@ -134,7 +135,7 @@ export class CompositeRecorder implements CallRecorder {
       try {
         r.record(call);
       } catch (err) {
-        console.error(`llm-sidecar: call recorder failed: ${(err as Error).message}`);
+        logger.error({ err: (err as Error).message }, 'call recorder failed');
       }
     }
   }
@@ -144,7 +145,7 @@ export class CompositeRecorder implements CallRecorder {
       try {
         r.recordPassthrough?.(call);
       } catch (err) {
-        console.error(`llm-sidecar: call recorder failed: ${(err as Error).message}`);
+        logger.error({ err: (err as Error).message }, 'call recorder failed');
       }
     }
   }

@@ -1,5 +1,6 @@
 // Assembles a running sidecar from a validated config: price table, metrics, proxy and admin
 // listeners. `startSidecar` is what the CLI, the demo and the tests all use.
+import { logger, setLogLevel } from '../shared/log.ts';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../shared/config/schema.ts';
 import { loadPriceTable, totalCostUsd } from '../shared/pricing/price-table.ts';
@@ -66,7 +67,7 @@ function createSemanticCache(config: Config, metrics: ProxyMetrics): { cache: Se
     threshold: thresholds.length > 0 ? Math.max(...thresholds) : undefined,
     onError: (err, op) => {
       metrics.cacheError(`semantic_${op}`);
-      console.error(`llm-sidecar: semantic cache ${op} failed (served as a miss): ${err.message}`);
+      logger.warn({ op, err: err.message }, 'semantic cache operation failed (served as a miss)');
     },
   });
   return { cache, embedder, embedderId: e.type === 'openai' ? `openai:${e.model}` : 'use-lite-512' };
@@ -84,7 +85,7 @@ async function shareSemantic(config: Config, semantic: { cache: SemanticCache; e
     embedderId: semantic.embedderId,
     onError: (err, op) => {
       metrics.cacheError(`semantic_sync_${op}`);
-      console.error(`llm-sidecar: semantic cache sync ${op} failed: ${err.message}`);
+      logger.warn({ op, err: err.message }, 'semantic cache sync failed');
     },
   });
   await sync.warm(semantic.cache.index);
@@ -94,6 +95,7 @@ async function shareSemantic(config: Config, semantic: { cache: SemanticCache; e
 }
 
 export async function startSidecar(config: Config, options: SidecarOptions = {}): Promise<RunningSidecar> {
+  setLogLevel(config.telemetry.logLevel);
   const prices = loadPriceTable(config.pricing.models, undefined, { genaiPrices: config.pricing.genaiPrices });
   const metrics = new ProxyMetrics({ config, prices });
   // Token counts are needed only by routes that route on them (match rules, the cost strategy).
@@ -119,12 +121,12 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
         enforcer: await createBudgetEnforcer(config.budgets, {
           onAlert: (a) => {
             metrics.budgetAlert(a.scope);
-            console.error(`llm-sidecar: budget alert: ${a.scope} of ${a.key} at ${Math.round(a.ratio * 100)} % (${a.used} of ${a.limit} ${a.unit})`);
+            logger.warn({ scope: a.scope, key: a.key, ratio: a.ratio, used: a.used, limit: a.limit, unit: a.unit }, `budget alert: ${a.scope} of ${a.key} at ${Math.round(a.ratio * 100)} %`);
             recordBudgetAlert(tracing.tracer, a);
           },
           onBackendError: (e) => {
             metrics.budgetBackendError(e.outcome);
-            console.error(`llm-sidecar: budget backend (${e.backend}) ${e.op} failed${e.timedOut ? ' (timeout)' : ''}: ${e.error.message}; ${e.outcome}`);
+            logger.error({ backend: e.backend, op: e.op, timedOut: e.timedOut, err: e.error.message, outcome: e.outcome }, 'budget backend operation failed');
           },
         }),
       }
@@ -166,7 +168,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     translation: options.translation ?? translationFor,
     onBreakerChange: (target, from, to) => {
       metrics.breakerChanged(target, to);
-      console.error(`llm-sidecar: circuit breaker for ${target}: ${from} → ${to}`);
+      logger.warn({ target, from, to }, `circuit breaker for ${target}: ${from} → ${to}`);
     },
     price: (providerType, model, usage) => totalCostUsd(prices, providerType, model, usage),
     recorder: new CompositeRecorder([

@@ -10,14 +10,11 @@
 // abort, logged at debug level, not an internal error).
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
-import { debuglog } from 'node:util';
 import { SidecarError } from '../shared/errors.ts';
 
 /** Deepest nesting of objects and arrays accepted in a request body (LLM APIs use well under 64). */
 export const MAX_JSON_DEPTH = 128;
 
-/** `NODE_DEBUG=llm-sidecar` shows debug-level lines such as client aborts. */
-export const debugLog = debuglog('llm-sidecar');
 
 /** The client closed its connection before its request body was complete: nobody is waiting for an answer. */
 export class ClientAbortedError extends Error {

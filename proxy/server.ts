@@ -1,6 +1,7 @@
 // The proxy's inbound side. Per request: classify the path → read and check the body → resolve the
 // route → dispatch upstream through a keep-alive pool → hand the answer to an LlmExchange. Paths
 // the sidecar does not parse are streamed through untouched in both directions.
+import { logger, requestLogger } from '../shared/log.ts';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +16,7 @@ import { epochNow, LlmCall, RESPONSE_HEADERS, type CallDeps, type Translation } 
 import { requestFeatures, type RequestFeatures } from './token-estimate.ts';
 import type { BreakerState } from './resilience/circuit-breaker.ts';
 import type { PriceTable } from '../shared/pricing/price-table.ts';
-import { ClientAbortedError, debugLog, parseJsonObject, readBody, requireModel } from './request-body.ts';
+import { ClientAbortedError, parseJsonObject, readBody, requireModel } from './request-body.ts';
 import { sendError } from './respond.ts';
 import { credentialFor, Router, type RoutePlan } from './routing.ts';
 import { captureInput, sampledByTraceId } from './telemetry/content.ts';
@@ -216,7 +217,7 @@ export class ProxyServer {
     this.masker = providerKeyMasker(next);
     this.callDeps = { ...this.callDeps, pools: this.pools, masker: this.masker };
     this.config = next;
-    oldPools.close().catch((err: unknown) => console.error(`llm-sidecar: closing the previous connection pools failed: ${(err as Error).message}`));
+    oldPools.close().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the previous connection pools failed'));
   }
 
   get ready(): boolean {
@@ -341,11 +342,13 @@ export class ProxyServer {
   private fail(req: IncomingMessage, res: ServerResponse, dialect: ApiDialect, err: unknown, requestId: string): void {
     if (err instanceof ClientAbortedError) {
       // Nobody is left to answer: a client abort, not a fault of the sidecar.
-      debugLog('client abort on %s %s (request %s): %s', req.method, req.url, requestId, err.message);
+      requestLogger({ requestId, traceId: traceIdOf(firstHeader(req.headers.traceparent)) }).debug({ method: req.method, url: req.url, reason: err.message }, 'client aborted');
       return;
     }
     const e = toSidecarError(err);
-    if (e.code === 'LLM_SIDECAR_INTERNAL') console.error(`llm-sidecar: internal error on ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
+    if (e.code === 'LLM_SIDECAR_INTERNAL') {
+      requestLogger({ requestId, traceId: traceIdOf(firstHeader(req.headers.traceparent)) }).error({ method: req.method, url: req.url, stack: (err as Error)?.stack ?? String(err) }, 'internal error');
+    }
     // A body we refused is still on its way: close the connection rather than read it. Retry-After
     // only where waiting helps (429/503): a 400 (input too large) stays a 400 however long one waits.
     const extra: Record<string, string> | undefined =

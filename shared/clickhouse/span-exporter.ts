@@ -26,6 +26,7 @@
 // deleted), the replay is skipped by ClickHouse instead of doubling the rows. This needs insert
 // deduplication on the tables (migration 002 and the views' targets set non_replicated_deduplication_window;
 // Replicated tables have it by default) and covers the last 1000 inserted batches per table.
+import { logger } from '../log.ts';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
@@ -99,12 +100,7 @@ interface Pending {
 
 const ignoreResult = (): void => undefined;
 
-const defaultLog: ExporterLog = (level, message) => {
-  const line = `[llm-sidecar] clickhouse span exporter: ${message}`;
-  if (level === 'error') console.error(line);
-  else if (level === 'warn') console.warn(line);
-  else console.info(line);
-};
+const defaultLog: ExporterLog = (level, message) => logger[level]({ component: 'clickhouse span exporter' }, message);
 
 const SUCCESS: ExportResult = { code: ExportResultCode.SUCCESS };
 const DROP_LOG_INTERVAL_MS = 10_000;

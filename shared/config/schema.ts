@@ -301,6 +301,8 @@ const CacheSchema = z.strictObject({
 const TelemetrySchema = z.strictObject({
   /** `service.name` of the app this sidecar serves; env OTEL_SERVICE_NAME wins. */
   serviceName: z.string().min(1).default('llm-app'),
+  /** Log level of the JSON logs on stderr (shared/log.ts); env LOG_LEVEL wins. */
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   clickhouse: ClickHouseSchema.default(() => ClickHouseSchema.parse({})),
   spool: SpoolSchema.default(() => SpoolSchema.parse({})),
   otlp: OtlpSchema.optional(),

@@ -56,7 +56,8 @@ it('reloads on SIGHUP; a bad file is refused with its reason and the old config 
   expect(await modelFor(p.url)).toBe('gpt-4.1');
   writeFileSync(file, 'routes:\n  r: { targets: [{ provider: nowhere }] }\n');
   p.child.kill('SIGHUP');
-  await expect.poll(() => p.stderr()).toMatch(/NOT reloaded[\s\S]*routes\.r\.targets\[0\]\.provider: unknown provider "nowhere"/);
+  // Logs are JSON lines on stderr (shared/log.ts): the reason is inside the line's message, quotes escaped.
+  await expect.poll(() => p.stderr()).toMatch(/NOT reloaded[\s\S]*routes\.r\.targets\[0\]\.provider: unknown provider \\"nowhere\\"/);
   expect(await modelFor(p.url)).toBe('gpt-4.1');
   const exit = new Promise((r) => p.child.on('exit', r));
   p.child.kill('SIGTERM');

@@ -2,14 +2,18 @@
 // whether the call succeeds, the provider fails, or the provider is unreachable.
 import { request } from 'undici';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { captureLogs, setLogLevel } from '../../shared/log.ts';
 import { startStack, type Stack } from '../stack.ts';
 
 const APP_KEY = 'sk-app-SECRET-aaaaaaaaaaaaaaaaaaaa';
 const CONFIGURED_KEY = 'sk-ant-CONFIGURED-bbbbbbbbbbbbbbbbbb';
 let stack: Stack;
 const logged: string[] = [];
+let logs: ReturnType<typeof captureLogs>;
 
 beforeAll(async () => {
+  logs = captureLogs();
+  setLogLevel('trace'); // every line the sidecar can write, debug included
   for (const level of ['error', 'warn', 'info', 'log'] as const) vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void logged.push(args.map(String).join(' ')));
   stack = await startStack((url) => ({
     providers: {
@@ -25,6 +29,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
   vi.restoreAllMocks();
+  logs.restore();
+  setLogLevel('info');
 });
 
 it('keys appear nowhere the sidecar writes', async () => {
@@ -44,7 +50,7 @@ it('keys appear nowhere the sidecar writes', async () => {
   seen.push(JSON.stringify(stack.recorder.calls));
   seen.push(JSON.stringify(stack.spans.getFinishedSpans().map((s) => ({ a: s.attributes, e: s.events, r: s.resource.attributes }))));
   seen.push(await (await request(`${stack.sidecar.adminUrl}/metrics`)).body.text());
-  seen.push(...logged);
+  seen.push(...logged, ...logs.lines);
   const all = seen.join('\n');
   expect(all).toContain('unreachable'); // the failures did produce output to search
   expect(all).not.toContain('SECRET');
