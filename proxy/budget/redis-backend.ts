@@ -22,6 +22,7 @@
 // replicas). The lease scripts also touch the counter keys a lease names, which are not in KEYS:
 // they share the same slot, so this holds on Cluster too.
 import type { RedisConnectionConfig } from '../../shared/config/budgets.ts';
+import { Cluster } from 'ioredis';
 import { createRedisClient, serversOf, whenReady, type RedisClient } from '../redis-client.ts';
 import type { AdjustResult, BudgetBackend, CounterAdjust, CounterReserve, Lease, LeaseEnd, ReserveResult } from './backend.ts';
 
@@ -185,6 +186,8 @@ export class RedisBudgetBackend implements BudgetBackend {
   private outageReported = false;
   private everReady = false;
   private loading: Promise<void> | undefined;
+  private closed = false;
+  private readonly onConnectionError: ((err: Error) => void) | undefined;
 
   constructor(options: RedisBackendOptions) {
     this.redis = createRedisClient(options.connection, { commandTimeoutMs: options.commandTimeoutMs ?? 2_000, connectTimeoutMs: 2_000, maxReconnectDelayMs: 2_000 });
@@ -198,22 +201,36 @@ export class RedisBudgetBackend implements BudgetBackend {
       this.outageReported = true;
       options.onConnectionError?.(err);
     });
+    this.onConnectionError = options.onConnectionError;
     this.redis.on('ready', () => {
       this.outageReported = false;
-      this.loading = this.loadScripts();
+      if (!this.everReady) this.loading ??= this.loadScripts().finally(() => (this.loading = undefined));
     });
   }
 
-  /** SCRIPT LOAD on every server, so the first reservations do not pay a NOSCRIPT round trip. */
+  /**
+   * SCRIPT LOAD on every primary, so the first reservations do not pay a NOSCRIPT round trip (a
+   * replica promoted later falls back to EVAL once). Retried every second until it succeeds: the
+   * backend counts as started only then.
+   */
   private async loadScripts(): Promise<void> {
-    try {
-      await Promise.all(serversOf(this.redis).map((s) => Promise.all([s.script('LOAD', RESERVE_LUA), s.script('LOAD', ADJUST_LUA)])));
-      this.everReady = true;
-    } catch (err) {
-      // Not started yet: the next 'ready' tries again; EVALSHA still falls back to EVAL meanwhile.
-      if (!this.outageReported) {
-        this.outageReported = true;
-        this.redis.emit('error', err instanceof Error ? err : new Error(String(err)));
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        const servers = this.redis instanceof Cluster ? this.redis.nodes('master') : serversOf(this.redis);
+        await Promise.all(
+          servers.map(async (s) => {
+            if (!(await whenReady(s, 2_000))) throw new Error(`redis ${s.options.host ?? ''}:${s.options.port ?? ''} is not connected (${s.status})`);
+            await Promise.all([s.script('LOAD', RESERVE_LUA), s.script('LOAD', ADJUST_LUA)]);
+          }),
+        );
+        this.everReady = true;
+        return;
+      } catch (err) {
+        if (attempt === 0 && !this.outageReported) {
+          this.outageReported = true;
+          this.onConnectionError?.(err instanceof Error ? err : new Error(String(err)));
+        }
+        await new Promise((r) => setTimeout(r, 1_000).unref());
       }
     }
   }
@@ -287,6 +304,7 @@ export class RedisBudgetBackend implements BudgetBackend {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     try {
       if (this.redis.status === 'ready') await this.redis.quit();
       else this.redis.disconnect();
