@@ -39,13 +39,6 @@ function hostPort(text: string): { host: string; port: number } {
   return { host: text.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(text.slice(i + 1)) };
 }
 
-/** Where the connection goes, for messages (never with credentials). */
-export function describeRedis(c: RedisConnectionConfig): string {
-  if (c.cluster !== undefined) return `Redis Cluster (${c.cluster.nodes.map((u) => new URL(u).host).join(', ')})`;
-  if (c.sentinel !== undefined) return `Redis Sentinel master "${c.sentinel.name}"`;
-  return c.url !== undefined ? `Redis ${new URL(c.url).host}` : 'Redis';
-}
-
 /** Opens (lazily) a client for the configured topology; call connect() or send a command to connect. */
 export function createRedisClient(c: RedisConnectionConfig, o: FastFailOptions = {}): RedisClient {
   const base = fastFailOptions(o);

@@ -187,6 +187,7 @@ export class RedisBudgetBackend implements BudgetBackend {
   private everReady = false;
   private loading: Promise<void> | undefined;
   private closed = false;
+  private firstConnection: Promise<boolean> | undefined;
   private readonly onConnectionError: ((err: Error) => void) | undefined;
 
   constructor(options: RedisBackendOptions) {
@@ -271,7 +272,11 @@ export class RedisBudgetBackend implements BudgetBackend {
    */
   private async ensureReady(): Promise<void> {
     if (this.redis.status === 'ready') return;
-    if (!this.everReady && (await whenReady(this.redis, 10_000))) return;
+    if (!this.everReady) {
+      // One shared wait (not a listener per request while Redis is still away).
+      this.firstConnection ??= whenReady(this.redis, 10_000).finally(() => (this.firstConnection = undefined));
+      if (await this.firstConnection) return;
+    }
     throw new Error(`redis is not connected (${this.redis.status})`);
   }
 

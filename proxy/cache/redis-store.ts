@@ -65,6 +65,7 @@ export class RedisStore implements CacheStore {
   private readonly owned: boolean;
   private readonly connectWaitMs: number;
   private everReady = false;
+  private firstConnection: Promise<boolean> | undefined;
   private readonly prefix: string;
   private readonly maxStalenessMs: number;
   private readonly onError: CacheErrorReporter;
@@ -124,7 +125,9 @@ export class RedisStore implements CacheStore {
   /** Before the first connection, wait for it (bounded); after that, never wait: fail fast. */
   private async firstConnection(): Promise<void> {
     if (this.everReady || this.redis.status === 'ready') return;
-    await whenReady(this.redis, this.connectWaitMs);
+    // One shared wait (not a listener per lookup while Redis is still away).
+    this.firstConnection ??= whenReady(this.redis, this.connectWaitMs).finally(() => (this.firstConnection = undefined));
+    await this.firstConnection;
   }
 
   private ensureConnecting(): void {

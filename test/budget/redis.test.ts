@@ -131,6 +131,17 @@ describe.skipIf(!hasRedis)('Redis backend', () => {
     }
   });
 
+  it('before the first connection, requests share one wait (no listener per request) and are decided within timeoutMs', async () => {
+    const h = await make({ rateLimits: [{ scope: 'user', requestsPerMinute: 100 }] }, { redisUrl: 'redis://127.0.0.1:1', onUnavailable: 'fail-open', timeoutMs: 50 });
+    const t0 = performance.now();
+    const results = await Promise.all(Array.from({ length: 100 }, () => h.enforcer.reserve({ ...A, tokens: 1 })));
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    expect(results.every((r) => !r.rejected && !r.enforced)).toBe(true);
+    const client = (h.enforcer.backend as unknown as { redis: Redis }).redis;
+    expect(client.listenerCount('ready')).toBeLessThanOrEqual(2);
+    expect(h.enforcer.started).toBe(false);
+  });
+
   it('a busy event loop does not turn an answer that already arrived into a timeout', async () => {
     const h = await make({ rateLimits: [{ scope: 'user', requestsPerMinute: 100 }] }, { onUnavailable: 'fail-closed', timeoutMs: 50 });
     expect(admitted(await h.enforcer.reserve({ ...A, tokens: 1 }))).toBe(true); // connected, scripts cached
