@@ -10,6 +10,7 @@ import type { CallRecord } from '../proxy/call-record.ts';
 import { startSidecar, type RunningSidecar } from '../proxy/main.ts';
 import { parseConfig } from '../shared/config/load.ts';
 import { formatPicoUsd, parsePicoUsd } from '../shared/pricing/price-table.ts';
+import { formatWeekly, weeklyReport } from '../dashboards/weekly-report.ts';
 
 export interface DemoOptions {
   /** Rounds of traffic (each round is 7–8 calls); default 30. */
@@ -94,6 +95,8 @@ export async function demoTraffic(opts: DemoOptions = {}): Promise<DemoResult & 
     },
   });
   const sidecar = await startSidecar(config, { recorders: [{ record: (c) => records.push(c) }] });
+  // The schema first: spans of calls made before it exist would wait in the spool (and feedback on them would 404).
+  await sidecar.telemetry.migrated;
   out(`llm-sidecar demo: simulated provider ${fake.url} · sidecar ${sidecar.url} · admin ${sidecar.adminUrl}`);
   out(`telemetry → embedded ClickHouse in ${dataDir}/clickhouse\n`);
 
@@ -139,6 +142,13 @@ export async function demoTraffic(opts: DemoOptions = {}): Promise<DemoResult & 
         )
         .catch(swallow),
       openai.embeddings.create({ model: 'text-embedding-3-small', input: [q] }, h(tenant, user, 'search-index')).catch(swallow),
+      // "onboarding" answers degrade half-way (a prompt change gone wrong): the judge's scores dip.
+      openai.chat.completions
+        .create(
+          { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Onboarding: ${q}` }] },
+          { headers: { ...h(tenant, user, 'onboarding').headers, 'x-fake-fault': `${realism},words=${i < rounds / 2 ? 40 : 3}` } },
+        )
+        .catch(swallow),
       openai.chat.completions.create({ model: 'o4-mini', messages: [{ role: 'user', content: `Think step by step: ${q}` }] }, h(tenant, user, 'reasoning')).catch(swallow),
     ];
     if (i % 5 === 4) tasks.push(openai.chat.completions.create({ model: 'gpt-4o-fake-error-429', messages: [{ role: 'user', content: 'rate limited' }] }, h(tenant, user, 'support-bot')).catch(swallow));
@@ -151,6 +161,24 @@ export async function demoTraffic(opts: DemoOptions = {}): Promise<DemoResult & 
   if (process.stdout.isTTY) process.stdout.write('\n');
   await new Promise((r) => setTimeout(r, 50));
   await sidecar.flush();
+  // Users' thumbs on some answers, sent over HTTP as an app would (POST /llm-sidecar/v1/feedback).
+  const rated = records.filter((c) => c.httpStatus === 200 && c.user !== undefined).filter((_, k) => k % 9 === 0);
+  let thumbsUp = 0;
+  let accepted = 0;
+  const refusals: string[] = [];
+  for (const c of rated) {
+    const up = c.feature !== 'onboarding' || (c.usage?.outputTokens ?? 0) > 10;
+    const res = await fetch(`${sidecar.url}/llm-sidecar/v1/feedback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ requestId: c.requestId, name: 'thumbs', value: up ? 1 : -1, user: c.user }),
+    });
+    if (res.status === 202) accepted++;
+    else refusals.push(`${res.status} ${res.headers.get('x-llm-sidecar-error') ?? ''}`.trim());
+    await res.body?.cancel();
+    if (res.status === 202 && up) thumbsUp++;
+  }
+  out(`  feedback: ${accepted} of ${rated.length} thumbs stored over HTTP (POST /llm-sidecar/v1/feedback), ${thumbsUp} up${refusals.length > 0 ? `; refused: ${[...new Set(refusals)].join(', ')}` : ''}`);
   // The evaluator, in this process on the sidecar's embedded store: judge the sampled calls once.
   const evalConfig = structuredClone(config.evaluation.evaluators) as { judge: { baseUrl: string } };
   evalConfig.judge.baseUrl = `${sidecar.url}/v1`;
@@ -194,14 +222,35 @@ async function printReport(sidecar: RunningSidecar, out: (l: string) => void): P
       `${pad(r.Route ?? '', 9)}${pad(r.Provider ?? '', 10)}${pad(r.RequestModel ?? '', 24)}${pad(String(r.calls), 7)}${pad(String(r.errors), 8)}${pad(String(r.fallbacks), 8)}${pad(String(r.p95_ms), 8)}${pad(String(r.ttft_ms ?? '-'), 7)}${pad(String(r.input_tokens), 8)}${pad(String(r.cached_tokens), 8)}${pad(String(r.output_tokens), 7)}$${Number(r.cost_usd).toFixed(6)}`,
     );
   }
-  const [tenants] = await store.query<Record<string, string>>(`SELECT groupArray((Tenant, cost)) AS t FROM (SELECT Tenant, toString(sum(ifNull(CostUsd, 0))) AS cost FROM otel.llm_calls WHERE ServiceName = 'demo-shop' GROUP BY Tenant ORDER BY Tenant)`);
-  out(`\ntotal spend $${formatPicoUsd(total)} at list prices · by tenant: ${JSON.stringify(tenants?.t ?? [])}`);
+  out(`\ntotal spend $${formatPicoUsd(total)} at list prices\n`);
+  const tenants = await store.query<Record<string, string>>(
+    `SELECT Tenant, count() AS calls, countIf(ErrorType = 'budget_exceeded') AS refused, toString(sum(ifNull(CostUsd, 0))) AS cost FROM otel.llm_calls WHERE ServiceName = 'demo-shop' GROUP BY Tenant ORDER BY Tenant`,
+  );
+  out(`${pad('tenant', 12)}${pad('calls', 8)}${pad('refused', 9)}spend`);
+  for (const t of tenants) out(`${pad(t.Tenant || '(none)', 12)}${pad(String(t.calls), 8)}${pad(String(t.refused), 9)}$${formatPicoUsd(parsePicoUsd(t.cost ?? '0'))}`);
+  out('');
   const [sampled] = await store.query<Record<string, string>>(`SELECT countIf(EvalSampled = 1) AS sampled, count() AS calls FROM otel.llm_calls WHERE ServiceName = 'demo-shop'`);
   out(`${sampled?.sampled} of ${sampled?.calls} calls sampled for evaluation (content captured, redacted)`);
   const scores = await store.query<Record<string, string>>(
     `SELECT Evaluator, count() AS n, round(avg(ScoreValue), 2) AS avg FROM otel.llm_evaluations FINAL WHERE ScoreValue IS NOT NULL GROUP BY Evaluator ORDER BY Evaluator`,
   );
   out(`quality: ${scores.map((r) => `${r.Evaluator} ${r.avg} (${r.n})`).join(' · ') || 'no scores'}`);
+  const bands = await store.query<Record<string, string>>(
+    `SELECT ScoreLabel AS label, count() AS n FROM otel.llm_evaluations FINAL WHERE Evaluator = 'helpfulness' AND ScoreValue IS NOT NULL GROUP BY label ORDER BY label`,
+  );
+  out(`helpfulness distribution: ${bands.map((b) => `${b.label} ×${b.n}`).join(' · ') || 'no scores'}`);
+  const byFeature = await store.query<Record<string, string>>(
+    `SELECT c.Feature AS feature, round(avgIf(e.ScoreValue, c.Timestamp < mid), 2) AS first_half, round(avgIf(e.ScoreValue, c.Timestamp >= mid), 2) AS second_half
+     FROM otel.llm_evaluations AS e FINAL
+     INNER JOIN otel.llm_calls AS c ON e.TraceId = c.TraceId AND e.SpanId = c.SpanId
+     CROSS JOIN (SELECT fromUnixTimestamp64Nano(toInt64((toUnixTimestamp64Nano(min(Timestamp)) + toUnixTimestamp64Nano(max(Timestamp))) / 2)) AS mid FROM otel.llm_calls WHERE ServiceName = 'demo-shop') AS m
+     WHERE e.Evaluator = 'helpfulness' AND e.ScoreValue IS NOT NULL AND c.ServiceName = 'demo-shop'
+     GROUP BY feature ORDER BY feature`,
+  );
+  out(`helpfulness by feature, first half → second half of the run: ${byFeature.map((f) => `${f.feature} ${f.first_half} → ${f.second_half}`).join(' · ')}`);
+  const [fb] = await store.query<Record<string, string>>(`SELECT count() AS n, countIf(Score > 0) AS up FROM otel.llm_feedback FINAL WHERE Name = 'thumbs'`);
+  out(`user feedback: ${fb?.n ?? 0} thumbs (${fb?.up ?? 0} up), beside the judges' scores on the Quality dashboard`);
+  out(`\n${formatWeekly(await weeklyReport(store, 'otel'), 'text')}`);
   out(`cache: ${cache?.hits} hits of ${cache?.lookups} lookups on cached routes`);
 }
 
@@ -216,6 +265,6 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   } finally {
     await demo.close();
   }
-  out(`\ndata kept in ${opts.dataDir ?? './.llm-sidecar'} — run it again, or point Grafana at a ClickHouse server for the dashboards.`);
+  out(`\ndata kept in ${opts.dataDir ?? './.llm-sidecar'} — run it again; \`llm-sidecar report --weekly\` prints the quality digest; for the dashboards, run the proxy with telemetry.clickhouse.serve and point a local Grafana at it (README).`);
   return 0;
 }

@@ -29,6 +29,17 @@ it.skipIf(!available)('runs end to end and leaves the data the dashboards show',
     const [ev] = await store.query<Record<string, string>>(`SELECT count() AS n, uniqExact(Evaluator) AS evaluators FROM otel.llm_evaluations FINAL WHERE ScoreValue IS NOT NULL`);
     expect(Number(ev!.n)).toBeGreaterThan(0);
     expect(Number(ev!.evaluators)).toBe(4);
+    // The simulated judge rates the answers it judges (not the schema's minimum): a spread of
+    // helpfulness ratings, and the onboarding answers cut to 3 words rate lowest.
+    const ratings = await store.query<{ label: string; feature: string }>(
+      `SELECT e.ScoreLabel AS label, c.Feature AS feature FROM otel.llm_evaluations AS e FINAL INNER JOIN otel.llm_calls AS c ON e.SpanId = c.SpanId WHERE e.Evaluator = 'helpfulness' AND e.ScoreValue IS NOT NULL`,
+    );
+    expect(new Set(ratings.map((r) => r.label)).size).toBeGreaterThanOrEqual(2);
+    expect(ratings.filter((r) => r.feature !== 'onboarding').some((r) => r.label === '5/5' || r.label === '4/5')).toBe(true);
+    // Users' thumbs went through the HTTP endpoint into llm_feedback.
+    const [fb] = await store.query<{ n: string }>(`SELECT count() AS n FROM otel.llm_feedback FINAL WHERE Name = 'thumbs' AND Source = 'http'`);
+    expect(Number(fb?.n), lines.join('\n')).toBeGreaterThan(0);
+    expect(lines.join('\n')).toMatch(/feedback: \d+ of \d+ thumbs stored over HTTP/);
   } finally {
     await demo.close();
   }

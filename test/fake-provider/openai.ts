@@ -1,6 +1,7 @@
 // OpenAI chat completions: JSON and SSE, tool calls, JSON modes, and usage with cached and reasoning
 // tokens — shaped like the real API so the official SDK (and its stream helpers) parse it.
 import { answerText, sampleFor } from './answer.ts';
+import { judgeVerdict } from './judge-verdict.ts';
 import type { Faults } from './faults.ts';
 import { openAiHeaders } from './headers.ts';
 import { asArray, asObject, jsonPlan, ssePlan, type Call, type Json, type Plan } from './plan.ts';
@@ -52,7 +53,11 @@ function chosenTool(body: Json, faults: Faults): ToolSpec | undefined {
 /** The assistant's text: the echo, or JSON when a JSON response format was requested. */
 export function formattedAnswer(userText: string, format: Json | undefined, faults: Faults): string {
   const text = answerText(userText, faults.words);
-  if (format?.type === 'json_schema') return JSON.stringify(sampleFor(asObject(format.json_schema)?.schema ?? format.schema));
+  if (format?.type === 'json_schema') {
+    const schema = asObject(format.json_schema)?.schema ?? format.schema;
+    // An LLM judge's rating schema gets a varied, plausible rating of the judged answer (judge-verdict.ts).
+    return JSON.stringify(judgeVerdict(schema, userText) ?? sampleFor(schema));
+  }
   if (format?.type === 'json_object') return JSON.stringify({ echo: text });
   return text;
 }
