@@ -2,7 +2,7 @@
 // sidecar's configuration (`budgets.tiers`, `budgets.tenants`, `budgets.defaultTier`, each with
 // `tenantMonthlyUsd`), not in ClickHouse, so they are written into the generated SQL at
 // generation time: regenerate with `--config FILE` after changing them.
-import { effectiveLimits, type BudgetsConfig } from '../proxy/budget/config.ts';
+import { effectiveLimits, type BudgetsConfig } from '../shared/config/budgets.ts';
 import type { MonthlyBudgets } from './sql.ts';
 
 /**
