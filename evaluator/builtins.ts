@@ -1,10 +1,11 @@
-// The evaluators that ship with the product: four LLM judges with rubrics written for this use
+// The evaluators that ship with the product: LLM judges with rubrics written for this use
 // (one graded behaviour each, anchors for every score, the call's data fenced off from the
 // instructions) and three checks that need no LLM. A configured entry can override any default;
 // changing a rubric or output then requires its own version (config.ts).
+import { CACHE_EQUIVALENCE } from './cache-equivalence.ts';
 import type { OutputConfig } from './config.ts';
 
-export const BUILTIN_NAMES = ['helpfulness', 'faithfulness', 'instruction_following', 'safety', 'valid_json', 'refusal', 'completeness'] as const;
+export const BUILTIN_NAMES = ['helpfulness', 'faithfulness', 'instruction_following', 'safety', 'valid_json', 'refusal', 'completeness', 'cache_equivalence'] as const;
 export type BuiltinName = (typeof BUILTIN_NAMES)[number];
 export type CheckName = 'valid_json' | 'refusal' | 'completeness';
 
@@ -109,6 +110,8 @@ ${DATA}`,
   valid_json: { kind: 'check', name: 'valid_json', version: '1', check: 'valid_json' },
   refusal: { kind: 'check', name: 'refusal', version: '1', check: 'refusal' },
   completeness: { kind: 'check', name: 'completeness', version: '1', check: 'completeness' },
+  // Semantic-cache hits: does the cached answer answer this question? (cache-equivalence.ts)
+  cache_equivalence: CACHE_EQUIVALENCE,
 };
 
 /** The judge's standing instructions (system message / Anthropic system), separate from the rubric. */
