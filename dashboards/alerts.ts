@@ -6,7 +6,7 @@
 // Rule models are not interpolated by the provisioning loader (annotations neither), so `$`
 // needs no escaping there; labels would be, so they contain none.
 import { STATUS_CODE } from '../shared/clickhouse/schema.ts';
-import { DATASOURCE, allPanels, type Dashboard } from './builder.ts';
+import { CLICKHOUSE_PLUGIN_VERSION, DATASOURCE, allPanels, type Dashboard } from './builder.ts';
 import {
   CALLS as C,
   DAY_START_UTC,
@@ -29,6 +29,7 @@ import { SRE_PANELS, SRE_UID } from './sre.ts';
 import { COST_UID } from './cost.ts';
 import { QUALITY_UID } from './quality.ts';
 import { evaluatorStalledSql, judgeSpendNearCapSql, qualityDropSql, type JudgeCaps, type QualityThresholds } from './quality-alerts.ts';
+import { CACHE_EQUIVALENCE_PANEL, DEFAULT_CACHE_EQUIVALENCE, cacheEquivalenceAlertSql, type CacheEquivalenceThresholds } from './cache-equivalence.ts';
 
 export const ALERT_FOLDER = 'LLM sidecar';
 
@@ -120,7 +121,7 @@ export function rule(s: RuleSpec): AlertRule {
         refId: 'A',
         relativeTimeRange: { from: s.window, to: 0 },
         datasourceUid: DATASOURCE.uid,
-        model: { refId: 'A', datasource: DATASOURCE, editorType: 'sql', queryType: 'table', format: 1, rawSql: s.sql, intervalMs: 60_000, maxDataPoints: 43_200 },
+        model: { refId: 'A', datasource: DATASOURCE, editorType: 'sql', queryType: 'table', format: 1, rawSql: s.sql, pluginVersion: CLICKHOUSE_PLUGIN_VERSION, intervalMs: 60_000, maxDataPoints: 43_200 },
       },
       {
         refId: 'C',
@@ -162,6 +163,8 @@ export interface QualityAlertInputs {
   dashboard: Dashboard;
   thresholds: QualityThresholds;
   judgeCaps: JudgeCaps;
+  /** The semantic cache's watch (cache-equivalence.ts); default DEFAULT_CACHE_EQUIVALENCE. */
+  cacheEquivalence?: CacheEquivalenceThresholds;
 }
 
 export function alertRules(t: Tables, budgets: MonthlyBudgets, sre: Dashboard, cost: Dashboard, th: Thresholds = DEFAULT_THRESHOLDS, quality?: QualityAlertInputs): AlertProvisioning {
@@ -380,5 +383,23 @@ function qualityAlertRules(t: Tables, q: QualityAlertInputs): AlertRule[] {
       description: `Today's (UTC) judge spend passed ${Math.round(th.judgeSpendShare * 100)} % of the evaluator's dailySpendCapUsd; at the cap, judging pauses until the next UTC day (sampled calls stay unscored).`,
       dashboard: link('Judge spend by judge model'),
     }),
+    cacheEquivalenceRule(t, q.cacheEquivalence ?? DEFAULT_CACHE_EQUIVALENCE, link(CACHE_EQUIVALENCE_PANEL)),
   ];
+}
+
+/** Semantic-cache hits judged wrong answers (cache-equivalence.ts): a route's pass rate over the last day under the floor. */
+function cacheEquivalenceRule(t: Tables, th: CacheEquivalenceThresholds, dashboard: { uid: string; panelId: number }): AlertRule {
+  return rule({
+    uid: 'llm-sidecar-cache-equivalence',
+    title: 'LLM semantic cache serving answers to other questions',
+    sql: cacheEquivalenceAlertSql(t, th),
+    window: 86_400,
+    evaluator: 'lt',
+    threshold: th.floor,
+    for: '15m',
+    severity: 'critical',
+    summary: `Route {{ $labels.route }}: only {{ with $values.A }}{{ printf "%.3f" .Value }}{{ end }} of sampled semantic-cache hits answered the question asked (cache_equivalence, last 24 h)`,
+    description: `The cache_equivalence judge found the cached answer wrong for the question asked on more than ${Math.round((1 - th.floor) * 1000) / 10} % of the route's sampled semantic hits (at least ${th.minScores} scores): the semantic cache is serving answers to other questions. Raise the route's cache.semantic.threshold or turn semantic caching off for it, then read the failed scores' explanations (Lowest-scored recent calls).`,
+    dashboard,
+  });
 }

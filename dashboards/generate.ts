@@ -8,6 +8,7 @@
 //   --default-monthly-budget-usd N     budget of tenants the configuration gives none
 //   --quality-drop 0.1 --quality-min-scores 30 --evaluator-stall-seconds 3600   the quality rules' thresholds
 //   (the judge spend caps of the quality rules come from --config: evaluation.evaluators)
+//   --cache-equivalence-floor 0.95     the semantic cache's watch: a route's cache_equivalence pass rate that fires
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,7 @@ import { loadConfig } from '../shared/config/load.ts';
 import { PLACEHOLDER_BUDGETS, budgetsFromConfig } from './budgets.ts';
 import { buildAll, GENERATED_FILES, type BuildOptions } from './index.ts';
 import { DEFAULT_QUALITY_THRESHOLDS, judgeCapsFromConfig } from './quality-alerts.ts';
+import { DEFAULT_CACHE_EQUIVALENCE } from './cache-equivalence.ts';
 
 export const GENERATED_DIR = fileURLToPath(new URL('./generated/', import.meta.url));
 
@@ -30,12 +32,13 @@ export async function main(argv: string[]): Promise<number> {
       'quality-drop': { type: 'string' },
       'quality-min-scores': { type: 'string' },
       'evaluator-stall-seconds': { type: 'string' },
+      'cache-equivalence-floor': { type: 'string' },
       check: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: node --import tsx dashboards/generate.ts [--out DIR] [--database NAME] [--config FILE] [--default-monthly-budget-usd N] [--quality-drop 0.1] [--quality-min-scores 30] [--evaluator-stall-seconds 3600] [--check]');
+    console.log('usage: node --import tsx dashboards/generate.ts [--out DIR] [--database NAME] [--config FILE] [--default-monthly-budget-usd N] [--quality-drop 0.1] [--quality-min-scores 30] [--evaluator-stall-seconds 3600] [--cache-equivalence-floor 0.95] [--check]');
     return 0;
   }
   const fallback = values['default-monthly-budget-usd'] !== undefined ? Number(values['default-monthly-budget-usd']) : undefined;
@@ -60,6 +63,15 @@ export async function main(argv: string[]): Promise<number> {
     quality[key] = n;
   }
   options.qualityThresholds = quality;
+  const floor = values['cache-equivalence-floor'];
+  if (floor !== undefined) {
+    const n = Number(floor);
+    if (!(n > 0 && n <= 1)) {
+      console.error(`--cache-equivalence-floor: ${floor} is out of range (a pass rate above 0, at most 1)`);
+      return 2;
+    }
+    options.cacheEquivalence = { ...DEFAULT_CACHE_EQUIVALENCE, floor: n };
+  }
   if (values.database) options.database = values.database;
   if (values.config) {
     const { config } = await loadConfig(values.config);

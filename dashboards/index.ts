@@ -6,6 +6,7 @@ import { DEFAULT_THRESHOLDS, alertRules, type AlertProvisioning, type Thresholds
 import { PLACEHOLDER_BUDGETS } from './budgets.ts';
 import { DEFAULT_QUALITY_THRESHOLDS, NO_JUDGE_CAPS, type JudgeCaps, type QualityThresholds } from './quality-alerts.ts';
 import type { Dashboard } from './builder.ts';
+import type { CacheEquivalenceThresholds } from './cache-equivalence.ts';
 import { costDashboard } from './cost.ts';
 import { datasourceProvisioning } from './datasource.ts';
 import { qualityDashboard } from './quality.ts';
@@ -22,6 +23,8 @@ export interface BuildOptions {
   qualityThresholds?: QualityThresholds;
   /** Daily judge spend caps from `evaluation.evaluators` (default: none, the spend rule is quiet). */
   judgeCaps?: JudgeCaps;
+  /** The semantic cache's watch: cache_equivalence pass-rate floor and minimum scores (cache-equivalence.ts). */
+  cacheEquivalence?: CacheEquivalenceThresholds;
 }
 
 export interface Built {
@@ -52,6 +55,7 @@ export function buildAll(options: BuildOptions = {}): Built {
     dashboard: quality,
     thresholds: options.qualityThresholds ?? DEFAULT_QUALITY_THRESHOLDS,
     judgeCaps: options.judgeCaps ?? NO_JUDGE_CAPS,
+    ...(options.cacheEquivalence ? { cacheEquivalence: options.cacheEquivalence } : {}),
   });
   const datasource = datasourceProvisioning(t.db);
   const json = (d: Dashboard) => `${JSON.stringify(d, null, 2)}\n`;

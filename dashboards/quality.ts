@@ -8,6 +8,7 @@ import { feedbackSql, qualityWeekOverWeekSql } from './queries.ts';
 import { SCORE_LABEL_NOT_APPLICABLE } from '../shared/clickhouse/schema.ts';
 import { CALIBRATION as K, EVALS as E, FEEDBACK as F, SCORE_PASS, variableFilter, evaluationFilters, feedbackFilters, traceIdOverride, type Tables } from './sql.ts';
 import { callVariables, evaluatorVariable } from './variables.ts';
+import { CACHE_EQUIVALENCE_PANEL, cacheEquivalencePanelSql } from './cache-equivalence.ts';
 
 export const QUALITY_UID = 'llm-sidecar-quality';
 
@@ -296,6 +297,21 @@ ORDER BY evaluator, version`,
     }),
   ];
 
+  // The semantic cache's watch (cache-equivalence.ts): sampled semantic hits judged by cache_equivalence.
+  const semanticCache = [
+    panel({
+      type: 'timeseries',
+      title: CACHE_EQUIVALENCE_PANEL,
+      description:
+        'Share of sampled semantic-cache hits whose cached answer the cache_equivalence judge found to answer the question asked, per route and interval. A failed score is a wrong answer served from the cache. Empty until the evaluator runs cache_equivalence (proxy/cache/README.md, "Watching it").',
+      w: 24,
+      h: 8,
+      unit: 'percentunit',
+      defaults: { ...byLabel('route'), min: 0, max: 1, custom: { drawStyle: 'line', showPoints: 'always', lineWidth: 2 } },
+      targets: [target(cacheEquivalencePanelSql(t, f), Format.TimeSeries)],
+    }),
+  ];
+
   return dashboard({
     uid: QUALITY_UID,
     title: 'LLM sidecar — Quality',
@@ -308,6 +324,7 @@ ORDER BY evaluator, version`,
       { title: 'Trends', panels: trends },
       { title: 'Worst calls', panels: calls },
       { title: 'Users and the judge', panels: people },
+      { title: 'Semantic cache', panels: semanticCache },
     ],
   });
 }

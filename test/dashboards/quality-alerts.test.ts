@@ -133,7 +133,7 @@ describe.skipIf(!hasChdb)('quality alert rules (chdb)', () => {
 
   it('the quality rules are provisioned in their own group, linked to the Quality dashboard', () => {
     const group = buildAll().alerts.groups.find((g) => g.name === 'llm-sidecar-quality');
-    expect(group?.rules.map((r) => r.uid)).toEqual(['llm-sidecar-quality-drop', 'llm-sidecar-evaluator-stalled', 'llm-sidecar-judge-spend-cap']);
+    expect(group?.rules.map((r) => r.uid)).toEqual(['llm-sidecar-quality-drop', 'llm-sidecar-evaluator-stalled', 'llm-sidecar-judge-spend-cap', 'llm-sidecar-cache-equivalence']);
     for (const r of group?.rules ?? []) expect(r.annotations.__dashboardUid__).toBe('llm-sidecar-quality');
   });
 

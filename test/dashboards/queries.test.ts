@@ -621,6 +621,8 @@ describe.skipIf(!hasChdb)('dashboards and alert rules on real ClickHouse (chdb) 
       expected['llm-sidecar-quality-drop'] = [...groups].filter(([, g]) => g.now.length >= q.minScores && g.before.length >= q.minScores && mean(g.now) - mean(g.before) < -q.drop).map(([k]) => k);
       expected['llm-sidecar-evaluator-stalled'] = [];
       expected['llm-sidecar-judge-spend-cap'] = [];
+      // The semantic cache's watch (cache-equivalence.ts): the seed has no cache_equivalence scores (its firing is tested in cache-equivalence.test.ts).
+      expected['llm-sidecar-cache-equivalence'] = [];
       // The incident is what fires (the expectations are not vacuous).
       expect(expected['llm-sidecar-error-rate']).toEqual([`${BURST_ROUTE}|openai`]);
       for (const uid of ['llm-sidecar-latency-p95', 'llm-sidecar-ttft-p95', 'llm-sidecar-fallback-rate']) expect(expected[uid], uid).toEqual([BURST_ROUTE]);

@@ -367,6 +367,28 @@ export function planQuality(calls: SeedCall[], now: number): { evaluations: Seed
       feedback.push({ call, user: call.user, score: judgeGood === agree ? 1 : -1, atMs: Math.min(call.startMs + 120_000, now - 1000), source: 'app' });
     }
   }
+  // The semantic cache's watch (cache_equivalence, pass/fail) on every 8th sampled call, one in 7 failed;
+  // deterministic (no draw from r(), so the rest of the seed is unchanged).
+  calls
+    .filter((c) => c.sampled)
+    .filter((_, i) => i % 8 === 0)
+    .forEach((call, i) => {
+      const score = i % 7 === 3 ? 0 : 1;
+      evaluations.push({
+        call,
+        evaluator: 'cache_equivalence',
+        version: '1',
+        score,
+        label: score === 1 ? 'pass' : 'fail',
+        explanation: score === 1 ? 'the cached answer answers the question' : 'the cached answer is about another question',
+        errorType: '',
+        judgeModel: 'gpt-4o-mini',
+        judgeInputTokens: 900,
+        judgeOutputTokens: 80,
+        judgeCostPico: 120_000_000n,
+        evaluatedAtMs: Math.min(call.startMs + 60_000, now - 1000),
+      });
+    });
   // Re-runs (older EvaluatedAt, other score) and changes of mind (older feedback): FINAL keeps the latest.
   const superseded = evaluations.slice(0, 6).map((e) => ({ ...e, score: 0.01, label: 'fail', evaluatedAtMs: e.evaluatedAtMs - 30_000 }));
   const supersededFeedback = feedback.slice(0, 4).map((f) => ({ ...f, score: -f.score, atMs: f.atMs - 30_000 }));
