@@ -12,7 +12,8 @@ import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_LLM_CALLS, TABLE_OTEL_TRACES, qualified } from '../../shared/clickhouse/schema.ts';
 import { createEmbeddedStore, createServerStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
-import { REPO_ROOT, freePort, spawnNode, type Child } from '../bench/children.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { REPO_ROOT, freePort } from '../bench/children.ts';
 import { startFakeProvider, type FakeProvider } from '../fake-provider/server.ts';
 import { chdbAvailable } from './chdb-available.ts';
 import { startHttpEndpoint, type HttpEndpoint } from './http-endpoint.ts';
@@ -88,18 +89,80 @@ async function load(origin: string, onWarm: () => void, stopAt: Promise<void>): 
   return { answered, answeredAt, sent };
 }
 
+interface Child {
+  proc: ChildProcess;
+  pid: number;
+  /** Resolves with the first match of `re` in everything the process wrote (stdout and stderr: logs go to stderr). */
+  waitForOutput(re: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
+  exited: Promise<void>;
+  /** SIGTERM, SIGKILL after graceMs. */
+  stop(graceMs: number): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+
+function spawnSidecar(file: string, dir: string): Child {
+  const proc = spawn(process.execPath, [join(REPO_ROOT, 'bin/llm-sidecar'), 'proxy', '--config', file], { cwd: dir, env: { ...process.env, LLM_SIDECAR_DRAIN_MS: '500', LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(proc);
+  let output = '';
+  const listeners = new Set<() => void>();
+  const onData = (chunk: Buffer): void => {
+    output += chunk.toString('utf8');
+    for (const l of listeners) l();
+  };
+  proc.stdout?.on('data', onData);
+  proc.stderr?.on('data', onData);
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  void exited.then(() => children.delete(proc));
+  return {
+    proc,
+    pid: proc.pid as number,
+    exited,
+    waitForOutput(re, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => done(new Error(`sidecar did not print ${re} within ${timeoutMs} ms:\n${output.slice(-3000)}`)), timeoutMs);
+        const check = (): void => {
+          const m = re.exec(output);
+          if (m) done(undefined, m);
+        };
+        const gone = (): void => done(new Error(`sidecar exited before printing ${re}:\n${output.slice(-3000)}`));
+        const done = (err?: Error, m?: RegExpExecArray): void => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          if (err) reject(err);
+          else resolve(m as RegExpExecArray);
+        };
+        listeners.add(check);
+        void exited.then(gone);
+        check();
+      });
+    },
+    async stop(graceMs) {
+      if (proc.exitCode !== null) return;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
 /**
  * `llm-sidecar proxy` in `dir` (its working directory: the relative data directory and spool land
- * there), ready when it has said where it listens and its /readyz answers 200. Generous timeouts: a
- * shared 2-core machine can take tens of seconds to load the engine and migrate.
+ * there), ready when its /readyz answers 200. Generous timeouts: a shared 2-core machine can take
+ * tens of seconds to load the engine and migrate.
  */
 async function startSidecar(name: string, config: string, dir: string): Promise<{ child: Child; origin: string }> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const file = join(dir, 'sidecar.yaml');
   writeFileSync(file, [`listen: { host: 127.0.0.1, port: ${port} }`, `admin: { host: 127.0.0.1, port: ${adminPort} }`, config, ''].join('\n'));
-  const child = spawnNode(name, [join(REPO_ROOT, 'bin/llm-sidecar'), 'proxy', '--config', file], { cwd: dir, env: { LLM_SIDECAR_DRAIN_MS: '500' } });
+  const child = spawnSidecar(file, dir);
   const admin = new Pool(`http://127.0.0.1:${adminPort}`);
   const deadline = Date.now() + 90_000;
+  let exited = false;
+  void child.exited.then(() => {
+    exited = true;
+  });
   try {
     for (;;) {
       const status = await admin.request({ method: 'GET', path: '/readyz' }).then(
@@ -110,9 +173,9 @@ async function startSidecar(name: string, config: string, dir: string): Promise<
         () => 0, // not listening yet
       );
       if (status === 200) break;
-      if (Date.now() > deadline) throw new Error(`${name}: not ready within 90 s\n${child.tail()}`);
-      // Readiness has no event to wait on from outside the process: poll it, racing its exit.
-      await Promise.race([new Promise((r) => setTimeout(r, 100)), child.exited]);
+      if (exited || Date.now() > deadline) throw new Error(`${name}: not ready within 90 s`);
+      // Readiness has no event to wait on from outside the process: poll it.
+      await new Promise((r) => setTimeout(r, 100));
     }
   } finally {
     await admin.close();
@@ -141,7 +204,7 @@ async function crashAndRestart(name: string, dir: string, config: string): Promi
     }, LOAD_BEFORE_KILL_MS);
   };
   const result = await load(first.origin, killLater, killed);
-  await first.child.exited.catch(() => undefined);
+  await first.child.exited;
   // The kill left rows on disk: that is what is being tested.
   expect(readdirSync(join(dir, 'spool', 'journal')).length).toBeGreaterThan(0);
 
@@ -187,6 +250,7 @@ describe.skipIf(!hasChdb)('spans survive a SIGKILL of the sidecar (journal → s
   });
 
   afterAll(async () => {
+    for (const proc of children) proc.kill('SIGKILL'); // a sidecar left running by a failed test
     await fake?.close();
     if (process.env.KEEP_CRASH_DIR === undefined) rmSync(root, { recursive: true, force: true });
     else console.info(root);
