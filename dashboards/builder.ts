@@ -1,10 +1,27 @@
 // A deliberately small Grafana dashboard builder: plain interfaces for the parts of the dashboard
 // JSON model we emit (schemaVersion 39, Grafana 10.4+; newer Grafana migrates it on load), and
 // helpers that fill in the repetitive bits. Every target is raw SQL on the ClickHouse datasource.
+// Kept over @grafana/grafana-foundation-sdk after a trial (dashboards/README.md, "Builder"); the
+// output is type-checked against @grafana/schema in test/dashboards/generated.test.ts.
 
 /** The ClickHouse datasource every panel, variable and alert rule uses (ARCHITECTURE.md §3). */
 export const DATASOURCE = Object.freeze({ type: 'grafana-clickhouse-datasource', uid: 'clickhouse' } as const);
 export const SCHEMA_VERSION = 39;
+
+/**
+ * `pluginVersion` of every ClickHouse query. The plugin (v4+) migrates a query on load when its
+ * `pluginVersion` is missing or below 4.0.0 (its `migrateCHQuery`): it rewrites the target, and the
+ * first save writes every rewritten target back. Its editor stamps the plugin's own version (its
+ * package.json), so this is the version the queries were written against (4.20.0, ARCHITECTURE.md).
+ */
+export const CLICKHOUSE_PLUGIN_VERSION = '4.20.0';
+/**
+ * `pluginVersion` of every panel: the Grafana version its options are written for (the image
+ * pinned in docker-compose.yml; a test holds them equal). Grafana runs a panel plugin's migration
+ * handler, and stamps its own version, whenever they differ; some handlers treat a missing version
+ * as a very old panel (the text panel reads it as 6.1).
+ */
+export const GRAFANA_VERSION = '12.2.0';
 
 /** The plugin's `format`: how the backend shapes the result frame. */
 export const Format = { TimeSeries: 0, Table: 1, Logs: 2, Traces: 3 } as const;
@@ -18,6 +35,7 @@ export interface Target {
   queryType: string;
   format: FormatValue;
   rawSql: string;
+  pluginVersion: typeof CLICKHOUSE_PLUGIN_VERSION;
 }
 
 export interface DataLink {
@@ -37,6 +55,7 @@ export interface Panel {
   title: string;
   description?: string;
   gridPos?: { h: number; w: number; x: number; y: number };
+  pluginVersion?: typeof GRAFANA_VERSION;
   datasource?: typeof DATASOURCE;
   targets?: Target[];
   fieldConfig?: { defaults: Record<string, unknown>; overrides: FieldOverride[] };
@@ -78,7 +97,7 @@ export interface Dashboard {
   refresh: string;
   templating: { list: Variable[] };
   annotations: { list: [] };
-  links: { type: 'dashboards'; title: string; tags: string[]; asDropdown: false; includeVars: true; keepTime: true }[];
+  links: { type: 'dashboards'; title: string; tags: string[]; asDropdown: false; icon: 'external link'; tooltip: ''; targetBlank: false; includeVars: true; keepTime: true }[];
   panels: Panel[];
 }
 
@@ -90,7 +109,7 @@ export interface Dashboard {
 export const ALL_SENTINEL = '__all__';
 
 export function target(rawSql: string, format: FormatValue, refId = 'A'): Target {
-  return { refId, datasource: DATASOURCE, editorType: 'sql', queryType: QUERY_TYPE[format], format, rawSql };
+  return { refId, datasource: DATASOURCE, editorType: 'sql', queryType: QUERY_TYPE[format], format, rawSql, pluginVersion: CLICKHOUSE_PLUGIN_VERSION };
 }
 
 /** A query variable fed by `sql` (one column of distinct values), multi-value with "All". */
@@ -141,7 +160,7 @@ const PANEL_OPTIONS: Record<PanelSpec['type'], Record<string, unknown>> = {
 export function panel(spec: PanelSpec): Panel {
   const defaults: Record<string, unknown> = { ...(spec.unit !== undefined ? { unit: spec.unit } : {}), ...spec.defaults };
   if (spec.type === 'timeseries') defaults.custom = { drawStyle: 'line', lineWidth: 1, fillOpacity: 10, showPoints: 'never', spanNulls: true, ...(defaults.custom as object | undefined) };
-  const p: Panel = { type: spec.type, title: spec.title, description: spec.description, gridPos: { h: spec.h, w: spec.w, x: 0, y: 0 } };
+  const p: Panel = { type: spec.type, title: spec.title, description: spec.description, gridPos: { h: spec.h, w: spec.w, x: 0, y: 0 }, pluginVersion: GRAFANA_VERSION };
   if (spec.targets) {
     p.datasource = DATASOURCE;
     p.targets = spec.targets;
@@ -201,7 +220,8 @@ export function dashboard(d: { uid: string; title: string; description: string; 
     refresh: '1m',
     templating: { list: d.variables },
     annotations: { list: [] },
-    links: [{ type: 'dashboards', title: 'LLM sidecar', tags: ['llm-sidecar'], asDropdown: false, includeVars: true, keepTime: true }],
+    // icon, tooltip and targetBlank: required by @grafana/schema's DashboardLink (and what Grafana saves).
+    links: [{ type: 'dashboards', title: 'LLM sidecar', tags: ['llm-sidecar'], asDropdown: false, icon: 'external link', tooltip: '', targetBlank: false, includeVars: true, keepTime: true }],
     panels: layout(d.rows),
   };
 }

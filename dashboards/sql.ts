@@ -27,7 +27,7 @@ import {
   qualified,
 } from '../shared/clickhouse/schema.ts';
 import * as A from '../shared/telemetry/semconv.ts';
-import { ALL_SENTINEL, DATASOURCE, Format, type DataLink, type FieldOverride } from './builder.ts';
+import { ALL_SENTINEL, DATASOURCE, Format, target, type DataLink, type FieldOverride } from './builder.ts';
 
 /** Qualified table names for one database. */
 export interface Tables {
@@ -257,7 +257,7 @@ export const CELL_VALUE = '${__value.raw}';
  * Grafana replaces with the cell's trace id when the link is clicked.
  */
 export function traceLink(t: Tables): DataLink {
-  const query = { refId: 'A', datasource: DATASOURCE, editorType: 'sql', queryType: 'traces', format: Format.Traces, rawSql: traceSql(t, `'${CELL_VALUE}'`) };
+  const query = target(traceSql(t, `'${CELL_VALUE}'`), Format.Traces);
   const panes = { trace: { datasource: DATASOURCE.uid, queries: [query], range: { from: 'now-30d', to: 'now' } } };
   const encoded = encodeURIComponent(JSON.stringify(panes)).split(encodeURIComponent(CELL_VALUE)).join(CELL_VALUE);
   return { title: 'Open trace ${__value.raw}', url: `/explore?schemaVersion=1&orgId=1&panes=${encoded}`, targetBlank: false };
