@@ -65,7 +65,7 @@ export class RedisStore implements CacheStore {
   private readonly owned: boolean;
   private readonly connectWaitMs: number;
   private everReady = false;
-  private firstConnection: Promise<boolean> | undefined;
+  private firstWait: Promise<boolean> | undefined;
   private readonly prefix: string;
   private readonly maxStalenessMs: number;
   private readonly onError: CacheErrorReporter;
@@ -126,8 +126,8 @@ export class RedisStore implements CacheStore {
   private async firstConnection(): Promise<void> {
     if (this.everReady || this.redis.status === 'ready') return;
     // One shared wait (not a listener per lookup while Redis is still away).
-    this.firstConnection ??= whenReady(this.redis, this.connectWaitMs).finally(() => (this.firstConnection = undefined));
-    await this.firstConnection;
+    this.firstWait ??= whenReady(this.redis, this.connectWaitMs).finally(() => (this.firstWait = undefined));
+    await this.firstWait;
   }
 
   private ensureConnecting(): void {
