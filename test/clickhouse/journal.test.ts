@@ -70,6 +70,7 @@ describe('span journal', () => {
     const all = spans();
     for (const span of all) killed.onEnd(span);
     expect(killed.stats().queued).toBe(all.length);
+    await null; // the task that ended the spans is over: their rows are written
     const [file] = await journalFiles();
     expect(file).toMatch(/\.jsonl$/);
     const onDisk = (await readFile(join(journalDir(), file as string), 'utf8')).trimEnd().split('\n');
