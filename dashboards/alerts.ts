@@ -6,7 +6,7 @@
 // Rule models are not interpolated by the provisioning loader (annotations neither), so `$`
 // needs no escaping there; labels would be, so they contain none.
 import { STATUS_CODE } from '../shared/clickhouse/schema.ts';
-import { DATASOURCE, allPanels, type Dashboard } from './builder.ts';
+import { CLICKHOUSE_PLUGIN_VERSION, DATASOURCE, allPanels, type Dashboard } from './builder.ts';
 import {
   CALLS as C,
   DAY_START_UTC,
@@ -121,7 +121,7 @@ export function rule(s: RuleSpec): AlertRule {
         refId: 'A',
         relativeTimeRange: { from: s.window, to: 0 },
         datasourceUid: DATASOURCE.uid,
-        model: { refId: 'A', datasource: DATASOURCE, editorType: 'sql', queryType: 'table', format: 1, rawSql: s.sql, intervalMs: 60_000, maxDataPoints: 43_200 },
+        model: { refId: 'A', datasource: DATASOURCE, editorType: 'sql', queryType: 'table', format: 1, rawSql: s.sql, pluginVersion: CLICKHOUSE_PLUGIN_VERSION, intervalMs: 60_000, maxDataPoints: 43_200 },
       },
       {
         refId: 'C',

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
-import { ALL_SENTINEL, DATASOURCE, SCHEMA_VERSION, allPanels } from '../../dashboards/builder.ts';
+import { ALL_SENTINEL, CLICKHOUSE_PLUGIN_VERSION, DATASOURCE, GRAFANA_VERSION, SCHEMA_VERSION, allPanels } from '../../dashboards/builder.ts';
 import { PLACEHOLDER_MONTHLY_BUDGET_USD, budgetsFromConfig } from '../../dashboards/budgets.ts';
 import { GENERATED_DIR, main as generate } from '../../dashboards/generate.ts';
 import { GENERATED_FILES, buildAll } from '../../dashboards/index.ts';
@@ -16,6 +16,7 @@ import { BudgetsSchema } from '../../proxy/budget/config.ts';
 import { OTEL_TRACES, TABLE_OTEL_TRACES } from '../../shared/clickhouse/schema.ts';
 import type * as Schema from '../../shared/clickhouse/schema.ts';
 import { alertQueries, panelQueries, readCommitted, traceLinkQuery, traceLinks, variableQueries } from './harness.ts';
+import { typeCheckDashboards } from './schema-typecheck.ts';
 
 describe('generated files', () => {
   it('the committed files are byte-identical to a fresh generation (regenerate: node --import tsx dashboards/generate.ts)', () => {
@@ -99,6 +100,8 @@ describe('dashboards', () => {
           expect(t.datasource).toEqual(DATASOURCE);
           expect(p.datasource).toEqual(DATASOURCE);
           expect(t.editorType).toBe('sql');
+          // Without it (or below 4.0.0, or with queryType sql/builder) the plugin migrates the target on load.
+          expect(t.pluginVersion).toBe(CLICKHOUSE_PLUGIN_VERSION);
           expect([0, 1, 2, 3]).toContain(t.format);
           expect(t.queryType).toBe({ 0: 'timeseries', 1: 'table', 2: 'logs', 3: 'traces' }[t.format]);
           expect(t.rawSql).toMatch(/^(SELECT|WITH)\b/);
@@ -136,9 +139,49 @@ describe('dashboards', () => {
       expect(link.url).toContain('${__value.raw}');
       const pane = traceLinkQuery(link.url, '0123456789abcdef0123456789abcdef');
       expect(pane.datasource).toBe(DATASOURCE.uid);
-      expect(pane.queries[0]).toMatchObject({ format: 3, queryType: 'traces', editorType: 'sql' });
+      expect(pane.queries[0]).toMatchObject({ format: 3, queryType: 'traces', editorType: 'sql', pluginVersion: CLICKHOUSE_PLUGIN_VERSION });
       expect(pane.queries[0]?.rawSql).toContain("'0123456789abcdef0123456789abcdef' AS trace_id");
     }
+  });
+});
+
+describe('@grafana/schema and the plugin conventions', () => {
+  type Json = { panels: { type: string; fieldConfig?: unknown; gridPos?: { h: unknown }; pluginVersion?: string; targets?: Record<string, unknown>[] }[] };
+  const committed = Object.fromEntries(['sre', 'cost', 'quality'].map((n) => [n, readFileSync(join(GENERATED_DIR, `${n}.json`), 'utf8')]));
+  /** A copy of sre.json with one fault: `break` changes the first panel that has a target. */
+  const broken = (fault: (p: Json['panels'][number], t: Record<string, unknown>) => void) => {
+    const d = JSON.parse(committed.sre as string) as Json;
+    const p = d.panels.find((x) => (x.targets?.length ?? 0) > 0) as Json['panels'][number];
+    fault(p, (p.targets as Record<string, unknown>[])[0] as Record<string, unknown>);
+    return JSON.stringify(d, null, 2);
+  };
+  const faults: Record<string, string> = {
+    'gridPos height as a string': broken((p) => void ((p.gridPos as { h: unknown }).h = '8')),
+    'panel without a type': broken((p) => void Reflect.deleteProperty(p, 'type')),
+    'misspelled fieldConfig': broken((p) => {
+      Object.assign(p, { fieldconfig: p.fieldConfig });
+      Reflect.deleteProperty(p, 'fieldConfig');
+    }),
+    'panel without pluginVersion': broken((p) => void Reflect.deleteProperty(p, 'pluginVersion')),
+    'target without pluginVersion': broken((_p, t) => void Reflect.deleteProperty(t, 'pluginVersion')),
+    'target of plugin v3': broken((_p, t) => void (t.pluginVersion = '3.4.0')),
+    'v3 query type sql': broken((_p, t) => void (t.queryType = 'sql')),
+    'target on another datasource': broken((_p, t) => void (t.datasource = { type: 'prometheus', uid: 'clickhouse' })),
+  };
+
+  it('the committed dashboards type-check against @grafana/schema (ClickHouse targets with pluginVersion), and each malformed copy fails', { timeout: 120_000 }, () => {
+    const diagnostics = typeCheckDashboards({ ...committed, ...faults });
+    const by = (name: string) => diagnostics.filter((d) => d.name === name).map((d) => d.message);
+    for (const name of Object.keys(committed)) expect(by(name), `${name}.json`).toEqual([]);
+    for (const name of Object.keys(faults)) expect(by(name).length, name).toBeGreaterThan(0);
+    expect(by('(prelude)')).toEqual([]);
+  });
+
+  it('panels carry the Grafana version their options are written for: the image docker-compose.yml pins', () => {
+    const compose = readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8');
+    expect(compose).toContain(`image: grafana/grafana:${GRAFANA_VERSION}`);
+    for (const d of Object.values(readCommitted().dashboards))
+      for (const p of allPanels(d)) expect(p.pluginVersion, p.title).toBe(p.type === 'row' ? undefined : GRAFANA_VERSION);
   });
 });
 
@@ -182,7 +225,7 @@ describe('alert rules (alerts.yaml)', () => {
           } else {
             expect(d.datasourceUid).toBe(DATASOURCE.uid);
             expect(d.relativeTimeRange?.from).toBeGreaterThan(0);
-            expect(d.model).toMatchObject({ datasource: DATASOURCE, editorType: 'sql', format: 1 });
+            expect(d.model).toMatchObject({ datasource: DATASOURCE, editorType: 'sql', format: 1, pluginVersion: CLICKHOUSE_PLUGIN_VERSION });
           }
         }
         // Labels are env-interpolated by the provisioning loader: no `$` there.
