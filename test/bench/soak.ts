@@ -80,7 +80,7 @@ const sidecarConfig = [
   `  serviceName: ${SERVICE}`,
   `  clickhouse: { serve: { port: ${servePort} } }`,
 ].join('\n');
-const sidecar = await startSidecar('sidecar', sidecarConfig, { drainMs: 10_000 });
+const sidecar = await startSidecar('sidecar', sidecarConfig, { drainMs: 10_000, readyTimeoutMs: 120_000 });
 log(`sidecar pid ${sidecar.child.pid} at ${sidecar.origin} (dir ${sidecar.dir}), fake provider at ${fake.origin}; ${minutes} min at ${rate} req/s, load average ${load0.toFixed(1)}`);
 
 // ─── Memory ──────────────────────────────────────────────────────────────────────────────────────
