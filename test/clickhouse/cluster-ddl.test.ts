@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { clusterStatements, LOCAL_SUFFIX, SHARDING_KEYS, type ClusterLayout } from '../../shared/clickhouse/cluster-ddl.ts';
 import { plannedStatements } from '../../shared/clickhouse/migrate.ts';
+import { parseConfig } from '../../shared/config/load.ts';
 import { createEmbeddedStore } from '../../shared/clickhouse/store.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -117,6 +118,15 @@ describe('cluster DDL', () => {
       .map(({ migration, statements }) => statements.map((sql) => `-- ${migration}\n${sql};\n`).join('\n'))
       .join('\n');
     await expect(text).toMatchFileSnapshot('./cluster-ddl/replicated-distributed.sql');
+  });
+
+  it('is configured under telemetry.clickhouse.cluster (server mode only), Distributed by default with replicated engines', () => {
+    const url = 'http://clickhouse:8123';
+    const cluster = (c: object) => parseConfig({ telemetry: { clickhouse: { url, cluster: c } } }, 'test', {}).telemetry.clickhouse.cluster;
+    expect(cluster({ name: 'main' })).toEqual({ name: 'main', engine: 'replicated', distributed: true, replicationPath: '/clickhouse/tables/{shard}/{database}/{table}', replicaName: '{replica}' });
+    expect(cluster({ name: 'default', engine: 'default' })?.distributed).toBe(false);
+    expect(() => parseConfig({ telemetry: { clickhouse: { cluster: { name: 'main' } } } }, 'test', {})).toThrow(/cluster/);
+    expect(() => cluster({ name: 'no spaces' })).toThrow(/name/);
   });
 
   it('refuses what it cannot put on a cluster instead of creating it on one node', () => {
