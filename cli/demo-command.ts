@@ -11,6 +11,10 @@ import { startSidecar, type RunningSidecar } from '../proxy/main.ts';
 import { parseConfig } from '../shared/config/load.ts';
 import { formatPicoUsd, parsePicoUsd } from '../shared/pricing/price-table.ts';
 import { formatWeekly, weeklyReport } from '../dashboards/weekly-report.ts';
+import { buildAll } from '../dashboards/index.ts';
+import { expandGrafanaSql } from '../dashboards/macros.ts';
+import { DEFAULT_QUALITY_THRESHOLDS } from '../dashboards/quality-alerts.ts';
+import { HISTORY_SERVICE, writeDemoHistory } from './demo-history.ts';
 
 export interface DemoOptions {
   /** Rounds of traffic (each round is 7–8 calls); default 30. */
@@ -250,7 +254,18 @@ async function printReport(sidecar: RunningSidecar, out: (l: string) => void): P
   out(`helpfulness by feature, first half → second half of the run: ${byFeature.map((f) => `${f.feature} ${f.first_half} → ${f.second_half}`).join(' · ')}`);
   const [fb] = await store.query<Record<string, string>>(`SELECT count() AS n, countIf(Score > 0) AS up FROM otel.llm_feedback FINAL WHERE Name = 'thumbs'`);
   out(`user feedback: ${fb?.n ?? 0} thumbs (${fb?.up ?? 0} up), beside the judges' scores on the Quality dashboard`);
+  const history = await writeDemoHistory(store, 'otel');
+  out(`\nsimulated history: ${history > 0 ? `${history} helpfulness scores written` : 'already there'} for the last five weeks (service ${HISTORY_SERVICE}), so the weekly views have weeks to compare`);
   out(`\n${formatWeekly(await weeklyReport(store, 'otel'), 'text')}`);
+  const drop = buildAll().alerts.groups.flatMap((g) => g.rules).find((r) => r.uid === 'llm-sidecar-quality-drop');
+  const a = drop?.data.find((d) => d.refId === 'A');
+  if (a) {
+    const now = Date.now();
+    const firing = await store.query<Record<string, string | number>>(expandGrafanaSql(String(a.model.rawSql), { from: new Date(now - (a.relativeTimeRange?.from ?? 0) * 1000), to: new Date(now) }));
+    const threshold = -DEFAULT_QUALITY_THRESHOLDS.drop;
+    const fired = firing.filter((r) => Number(r.score_change) < threshold);
+    out(`\nalert "${drop?.title}" (${drop?.uid}): ${fired.length === 0 ? 'quiet' : `firing for ${fired.map((r) => `${r.evaluator} on ${r.feature} (${Number(r.score_change).toFixed(2)})`).join(', ')}`}`);
+  }
   out(`cache: ${cache?.hits} hits of ${cache?.lookups} lookups on cached routes`);
 }
 

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { demoTraffic } from '../../cli/demo-command.ts';
+import { demoTraffic, runDemo } from '../../cli/demo-command.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
 
 const available = await chdbAvailable();
@@ -44,3 +44,16 @@ it.skipIf(!available)('runs end to end and leaves the data the dashboards show',
     await demo.close();
   }
 }, 60_000);
+
+it.skipIf(!available)('its summary: spend by tenant as a table, the weekly digest and the drop alert on the dipping feature', async () => {
+  const lines: string[] = [];
+  const dataDir = mkdtempSync(join(tmpdir(), 'demo-summary-'));
+  expect(await runDemo({ requests: 6, latencyMs: 5, dataDir, out: (l) => lines.push(l) })).toBe(0);
+  const text = lines.join('\n');
+  expect(text).toMatch(/^tenant\s+calls\s+refused\s+spend$/m);
+  expect(text).toMatch(/^acme\s+\d+\s+0\s+\$0\.\d+$/m);
+  expect(text).not.toMatch(/by tenant: \[/);
+  expect(text).toMatch(/^helpfulness\s+onboarding\s+gpt-4o-mini\s+scale\s+0\.\d+ \(n=\d+\)\s+0\.\d+ \(n=\d+\)\s+-0\.\d+\s+<0\.001\s+significant drop$/m);
+  expect(text).toMatch(/alert "LLM quality drop" \(llm-sidecar-quality-drop\): firing for .*helpfulness on onboarding/);
+  expect(text).toMatch(/user feedback: [1-9]\d* thumbs/);
+}, 120_000);
