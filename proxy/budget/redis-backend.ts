@@ -87,7 +87,8 @@ for i = 1, n do
   if tonumber(amt) > 0 then held[#held + 1] = KEYS[i]; held[#held + 1] = amt end
   out[i + 1] = v
 end
-if ARGV[2] ~= '' and #held > 0 then
+-- Registered even when it holds nothing: its settlement must still find it (see retries in adjust).
+if ARGV[2] ~= '' then
   redis.call('ZADD', z, ARGV[3], ARGV[2])
   redis.call('HSET', h, ARGV[2], cjson.encode(held))
   keep(z, ARGV[4])
