@@ -13,7 +13,19 @@ import type { LlmEndpoint } from './endpoints.ts';
 import type { JsonObject } from './request-body.ts';
 import type { RoutePlan } from './routing.ts';
 import type { SemanticCache } from './cache/semantic-cache.ts';
+import type { SemanticHit } from './cache/semantic-cache.ts';
 import type { SemanticRequest } from './cache/semantic-request.ts';
+
+/** What a semantic hit matched, for its span (span-recorder.ts semanticHitAttributes). */
+export interface SemanticMatch {
+  question: string;
+  similarity: number;
+  kind: SemanticHit['kind'];
+}
+
+export function semanticMatchOf(hit: SemanticHit): SemanticMatch {
+  return { question: hit.text, similarity: hit.similarity, kind: hit.kind };
+}
 
 /** What a cache store must do; entries are safe to lose, so every failure is a miss / no-op. */
 export interface CacheStore {

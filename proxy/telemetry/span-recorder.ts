@@ -14,6 +14,7 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import * as A from '../../shared/telemetry/semconv.ts';
 import type { Redactor } from '../../shared/telemetry/redact.ts';
 import type { CallRecord, CallRecorder, PassthroughRecord } from '../call-record.ts';
+import type { SemanticMatch } from '../cache-gate.ts';
 import { randomHex } from './ids.ts';
 import type { SpanSink } from './tracing.ts';
 
@@ -226,6 +227,16 @@ export function operationAttributes(call: CallRecord): Attributes {
     attrs[A.ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = u.reasoningTokens;
     if (u.cacheWrite1hTokens > 0) attrs[A.ATTR_LLM_SIDECAR_CACHE_WRITE_1H_TOKENS] = u.cacheWrite1hTokens;
   }
+  return attrs;
+}
+
+/**
+ * The audit trail of a semantic hit: its similarity and kind always; the cached question it matched
+ * only when content capture is on, redacted like captured messages (it is another user's text).
+ */
+export function semanticHitAttributes(m: SemanticMatch, captureContent: boolean, redactor: Redactor): Attributes {
+  const attrs: Attributes = { [A.ATTR_LLM_SIDECAR_CACHE_SEMANTIC_SIMILARITY]: Math.round(m.similarity * 10_000) / 10_000, [A.ATTR_LLM_SIDECAR_CACHE_SEMANTIC_KIND]: m.kind };
+  if (captureContent) attrs[A.ATTR_LLM_SIDECAR_CACHE_SEMANTIC_MATCHED_QUESTION] = redactor.redact(m.question);
   return attrs;
 }
 

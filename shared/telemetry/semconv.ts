@@ -76,6 +76,12 @@ export const ATTR_LLM_SIDECAR_BUDGET_RATIO = 'llm_sidecar.budget.ratio';
 export const ATTR_LLM_SIDECAR_BUDGET_UNIT = 'llm_sidecar.budget.unit';
 /** On a cache hit: the cost of the original call, i.e. the spend the hit avoided (exact decimal USD). */
 export const ATTR_LLM_SIDECAR_CACHE_SAVED_USD = 'llm_sidecar.cache.saved_usd';
+/** On a semantic hit: cosine similarity of the question and the cached question it matched (0..1). */
+export const ATTR_LLM_SIDECAR_CACHE_SEMANTIC_SIMILARITY = 'llm_sidecar.cache.semantic.similarity';
+/** On a semantic hit: how the two questions differ (same | rephrase | close; proxy/cache/guard.ts). */
+export const ATTR_LLM_SIDECAR_CACHE_SEMANTIC_KIND = 'llm_sidecar.cache.semantic.kind';
+/** On a semantic hit, only when content capture is on: the cached question it matched, redacted. */
+export const ATTR_LLM_SIDECAR_CACHE_SEMANTIC_MATCHED_QUESTION = 'llm_sidecar.cache.semantic.matched_question';
 // Span events on the gen_ai CLIENT span (the dashboards read them from otel_traces.Events).
 export const EVENT_LLM_SIDECAR_RETRY = 'llm_sidecar.retry';
 export const EVENT_LLM_SIDECAR_FALLBACK = 'llm_sidecar.fallback';
