@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { BudgetsSchema, crossCheckBudgets, effectiveLimits } from '../../proxy/budget/config.ts';
+import { BudgetsSchema, budgetKeyPrefix, crossCheckBudgets, effectiveLimits } from '../../proxy/budget/config.ts';
 import { toMicroUsd } from '../../proxy/budget/usd.ts';
 
 function problems(input: unknown): string[] {
@@ -107,6 +107,33 @@ describe('BudgetsSchema', () => {
       'alertAt: alertAt is a share of the budget: > 0 and ≤ 1',
       'rateLimits.0: a rate limit sets requestsPerMinute, tokensPerMinute or both',
     ]);
+  });
+});
+
+describe('Redis backend topologies', () => {
+  const base = { type: 'redis', onUnavailable: 'fail-closed' } as const;
+  const problems = (backend: Record<string, unknown>): string[] => {
+    const r = BudgetsSchema.safeParse({ backend });
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  it('takes exactly one of url, cluster or sentinel', () => {
+    expect(problems({ ...base, url: 'redis://r:6379' })).toEqual([]);
+    expect(problems({ ...base, cluster: { nodes: ['redis://a:6379', 'redis://b:6379'] } })).toEqual([]);
+    expect(problems({ ...base, sentinel: { name: 'mymaster', sentinels: ['s-0:26379', '[::1]:26379'] } })).toEqual([]);
+    expect(problems({ ...base })[0]).toMatch(/exactly one of url .* got none/);
+    expect(problems({ ...base, url: 'redis://r:6379', cluster: { nodes: ['redis://a:6379'] } })[0]).toMatch(/got url and cluster/);
+    expect(problems({ ...base, sentinel: { name: 'm', sentinels: ['no-port'] } })[0]).toMatch(/host:port/);
+    expect(problems({ ...base, cluster: { nodes: [] } })[0]).toMatch(/at least one node/);
+  });
+
+  it('on a cluster the key prefix carries a hash tag (one slot per script); the default has one', () => {
+    const parsed = BudgetsSchema.parse({ backend: { ...base, cluster: { nodes: ['redis://a:6379'] } } });
+    expect(parsed.backend).toMatchObject({ timeoutMs: 500, reservationTtlSeconds: 900 });
+    expect(budgetKeyPrefix(parsed.backend as { cluster: unknown })).toBe('{llm-sidecar:budget}:');
+    expect(budgetKeyPrefix({ keyPrefix: undefined })).toBe('llm-sidecar:budget:');
+    expect(problems({ ...base, cluster: { nodes: ['redis://a:6379'] }, keyPrefix: 'budget:' })).toEqual([expect.stringMatching(/^backend.keyPrefix: .*hash tag.*"\{budget\}:"/)]);
+    expect(problems({ ...base, cluster: { nodes: ['redis://a:6379'] }, keyPrefix: '{team-a}:budget:' })).toEqual([]);
   });
 });
 
