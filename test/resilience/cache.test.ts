@@ -190,6 +190,6 @@ describe('semantic entries shared through Redis', () => {
     // Started after the entry was learned: warms its index from Redis at start.
     const b = await startStack(cfg);
     extra.push(b);
-    await expect.poll(async () => (await ask(b, 'What is the capital city of France?')).headers['x-llm-sidecar-cache'], { timeout: 20_000, interval: 250 }).toBe('semantic-hit');
+    await expect.poll(async () => (await ask(b, "What's the capital of France?")).headers['x-llm-sidecar-cache'], { timeout: 20_000, interval: 250 }).toBe('semantic-hit');
   }, 60_000);
 });
