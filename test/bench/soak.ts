@@ -123,6 +123,11 @@ const total = Math.round(rate * minutes * 60);
 const intervalMs = 1000 / rate;
 /** Trace id → scenario, for every call sent. */
 const sent = new Map<string, Scenario>();
+/**
+ * Trace ids of the calls that got an HTTP answer: each must be stored exactly once. A call whose
+ * connection failed may never have reached the sidecar; it fails the run as an outcome instead.
+ */
+const gotAnswer = new Set<string>();
 /** `scenario name` → outcome label → count. */
 const outcomes = new Map<string, Map<string, number>>();
 const latencies = new Float64Array(total + WARMUP_CALLS);
@@ -146,6 +151,7 @@ const send = (index: number, scheduledAt: number): void => {
   pool
     .request({ method: 'POST', path: req.path, headers: req.headers, body: req.body })
     .then(async (res) => {
+      gotAnswer.add(id);
       const body = await res.body.text();
       const label = classify(s, res.statusCode, res.headers, body);
       latencies[answered++] = performance.now() - scheduledAt;
@@ -218,7 +224,7 @@ const rowCount = async (): Promise<number> => {
 // The sidecar exports in batches after answering: wait until every row is in, or the count stops moving.
 let rows = await rowCount();
 let changedAt = performance.now();
-while (rows < sent.size && performance.now() - changedAt < ROWS_SETTLE_MS) {
+while (rows < gotAnswer.size && performance.now() - changedAt < ROWS_SETTLE_MS) {
   await new Promise((r) => setTimeout(r, 1_000));
   const now = await rowCount();
   if (now !== rows) changedAt = performance.now();
@@ -229,7 +235,7 @@ const perTrace = await (
 ).json<{ id: string; n: string }>();
 await ch.close();
 const stored = new Map(perTrace.map((r) => [r.id, Number(r.n)]));
-const lost = [...sent.keys()].filter((id) => !stored.has(id));
+const lost = [...gotAnswer].filter((id) => !stored.has(id));
 const doubled = [...stored.entries()].filter(([, n]) => n > 1);
 const strangers = [...stored.keys()].filter((id) => !sent.has(id));
 
@@ -270,7 +276,7 @@ out();
 out(`sidecar-made errors (5xx status or a stream's error event) by code: ${[...sidecar5xx.entries()].map(([c, e]) => `${c} ${e.n}${e.documented ? '' : ' (NOT documented for its fault)'}`).join(', ') || 'none'}`);
 out(`unexpected outcomes: ${unexpected}${unanswered ? `, plus ${unanswered} unanswered after ${DRAIN_MS / 1000} s` : ''}`);
 for (const [what, sample] of [...samples.entries()].slice(0, 8)) out(`  e.g. ${what}: ${sample}`);
-out(`llm_calls: ${sent.size} calls sent, ${rows} rows, ${stored.size} distinct calls; ${lost.length} lost, ${doubled.length} doubled, ${strangers.length} rows of calls not sent`);
+out(`llm_calls: ${sent.size} calls sent, ${gotAnswer.size} answered (headers received), ${rows} rows, ${stored.size} distinct calls; ${lost.length} answered calls lost, ${doubled.length} doubled, ${strangers.length} rows of calls not sent`);
 const warm = rss.filter((r) => r.atMs >= RSS_WARMUP_MS);
 const slope = slopePerMinute(warm, (r) => r.rssMb);
 const anonSlope = slopePerMinute(warm, (r) => r.anonMb);
