@@ -57,6 +57,7 @@ function filterSql(filters: FiltersConfig, params: QueryParams): string[] {
     ['models', C.RequestModel],
     ['services', C.ServiceName],
     ['features', C.Feature],
+    ['cacheStatuses', C.CacheStatus],
   ];
   const clauses: string[] = [];
   for (const [key, column] of columns) {

@@ -54,6 +54,8 @@ export const FiltersSchema = z.strictObject({
   models: names.optional(),
   services: names.optional(),
   features: names.optional(),
+  /** `x-llm-sidecar-cache` values: `[semantic-hit]` limits a judge to semantic cache hits (cache_equivalence). */
+  cacheStatuses: z.array(z.enum(['miss', 'hit', 'semantic-hit', 'stale', 'bypass'])).min(1).optional(),
 });
 
 const VARIABLE = /\{\{\s*[#/]?\s*([A-Za-z_]+)\s*\}\}/g;

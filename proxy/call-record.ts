@@ -4,6 +4,7 @@ import { logger } from '../shared/log.ts';
 import type { ApiDialect, ErrorCode } from '../shared/errors.ts';
 import type { NormalizedUsage } from '../shared/usage.ts';
 import type { CapturedContent } from './telemetry/content.ts';
+import type { SemanticMatch } from './cache-gate.ts';
 
 /** One physical request to a provider (a retry is a second attempt). */
 export interface AttemptRecord {
@@ -49,6 +50,8 @@ export interface CallRecord {
   evalSampled: boolean;
   /** Prompt and answer, only for sampled calls with capture enabled; redacted by the span recorder. */
   content?: CapturedContent;
+  /** A semantic cache hit: the cached question it matched, the similarity and the kind of match. */
+  semanticMatch?: SemanticMatch;
   method: string;
   path: string;
   serverAddress: string;

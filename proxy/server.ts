@@ -19,10 +19,11 @@ import type { PriceTable } from '../shared/pricing/price-table.ts';
 import { ClientAbortedError, parseJsonObject, readBody, requireModel } from './request-body.ts';
 import { sendError } from './respond.ts';
 import { credentialFor, Router, type RoutePlan } from './routing.ts';
-import { captureInput, sampledByTraceId } from './telemetry/content.ts';
+import { captureCachedOutput, captureInput, sampledByTraceId, type CapturedContent } from './telemetry/content.ts';
 import { randomHex } from './telemetry/ids.ts';
 import { admit, BudgetRejection, settleReservation, type BudgetGate } from './budget-gate.ts';
-import { planCache, serveEntry, type CacheStore } from './cache-gate.ts';
+import type { CacheEntry } from './cache/entry.ts';
+import { planCache, semanticMatchOf, serveEntry, type CacheStore, type SemanticMatch } from './cache-gate.ts';
 import type { SemanticCache } from './cache/semantic-cache.ts';
 import type { Reservation } from './budget/index.ts';
 import { mapUpstreamError, upstreamUrl, UpstreamPools } from './upstream.ts';
@@ -63,6 +64,12 @@ function refuseRawSocket(socket: Duplex, status: number, code: ErrorCode, messag
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${ERROR_HEADER}: ${code}\r\nallow: ${ALLOW_HEADER}\r\nconnection: close\r\n\r\n${body}`,
   );
+}
+
+/** The question and the cached answer served for it, for the judge of a semantic hit. */
+function semanticHitContent(endpoint: LlmEndpoint, body: Record<string, unknown>, entry: CacheEntry): CapturedContent | undefined {
+  const output = captureCachedOutput(endpoint, entry);
+  return output ? { ...captureInput(endpoint, body), output } : undefined;
 }
 
 /** Every provider key of the config: what a provider's answer must never carry back to the app. */
@@ -430,14 +437,17 @@ export class ProxyServer {
       let entry = await cache.store.get(cache.key);
       let status = 'hit';
       let decision = 'served from the cache';
+      let semanticMatch: SemanticMatch | undefined;
       if (!entry && cache.semantic) {
         // Exact miss: the same context with a similar last question may answer it.
         const found = await cache.semantic.cache.lookup(cache.semantic.req);
         cache.semantic.vector = found.vector;
         if (found.hit) {
           entry = await cache.store.get(found.hit.key);
-          if (entry) status = 'semantic-hit';
-          else cache.semantic.cache.forget(found.hit.key);
+          if (entry) {
+            status = 'semantic-hit';
+            semanticMatch = semanticMatchOf(found.hit);
+          } else cache.semantic.cache.forget(found.hit.key);
         }
       }
       if (!entry && cache.coalesce) {
@@ -481,6 +491,9 @@ export class ProxyServer {
             cacheStatus: status,
             savedUsd: entry.costUsd,
             completed: true,
+            // Semantic hits are sampled for evaluation like provider answers (the cache_equivalence
+            // judge reads the question and the answer served for it); exact hits repeat a stored answer.
+            ...(semanticMatch ? { semanticMatch, evalSampled, content: evalSampled && evaluation.captureContent ? semanticHitContent(endpoint, body, entry) : undefined } : {}),
           }),
         );
         return;

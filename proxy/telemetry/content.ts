@@ -130,6 +130,30 @@ export function captureJsonOutput(endpoint: LlmEndpoint, json: Json): ChatMessag
 }
 
 /** Assembles a streamed answer's text (and tool calls) from its events, for sampled calls only. */
+/** The answer a cache entry holds, as captured messages (what a judge of a cache hit reads). */
+export function captureCachedOutput(endpoint: LlmEndpoint, entry: { kind: 'json' | 'stream'; body?: string; events?: { event?: string; data: string }[] }): ChatMessage[] | undefined {
+  try {
+    if (entry.kind === 'json') return entry.body === undefined ? undefined : captureJsonOutput(endpoint, JSON.parse(entry.body) as Json);
+    const assembler = new StreamAssembler();
+    let finish: string | undefined;
+    for (const ev of entry.events ?? []) {
+      if (ev.data === '[DONE]') continue;
+      const json = JSON.parse(ev.data) as Json;
+      if (endpoint.dialect === 'anthropic') {
+        assembler.anthropicEvent(json);
+        const stop = obj(json.delta)?.stop_reason;
+        if (typeof stop === 'string') finish = stop;
+      } else {
+        assembler.openAiChunk(json);
+        for (const c of Array.isArray(json.choices) ? json.choices : []) if (typeof obj(c)?.finish_reason === 'string') finish = String(obj(c)?.finish_reason);
+      }
+    }
+    return assembler.output(finish);
+  } catch {
+    return undefined; // an entry that does not parse is served as stored; only its capture is skipped
+  }
+}
+
 export class StreamAssembler {
   private text = '';
   private readonly tools = new Map<number, MessagePart>();

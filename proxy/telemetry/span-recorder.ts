@@ -123,6 +123,9 @@ export class SpanRecorder implements CallRecorder {
       attributes[A.ATTR_GEN_AI_OUTPUT_MESSAGES] = this.redactor.redact(JSON.stringify(c.output));
       if (c.system) attributes[A.ATTR_GEN_AI_SYSTEM_INSTRUCTIONS] = this.redactor.redact(JSON.stringify(c.system));
     }
+    // A semantic hit is where a wrong answer can hide: what it matched, and how closely (the matched
+    // question only where content is captured for this call).
+    if (call.semanticMatch) Object.assign(attributes, semanticHitAttributes(call.semanticMatch, call.content !== undefined, this.redactor));
     const opCtx = SpanRecorder.child(serverCtx, call.traceId);
     const events: TimedEvent[] = call.events.map((ev) => ({ name: ev.name, attributes: ev.attributes, time: millisToHrTime(ev.epochMs), droppedAttributesCount: 0 }));
     const opStatus: SpanStatus = call.errorType !== undefined ? { code: SpanStatusCode.ERROR, message: call.errorCode ?? call.errorType } : UNSET;

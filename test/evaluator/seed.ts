@@ -36,6 +36,8 @@ export interface SeedCall {
   error?: boolean;
   operation?: string;
   responseId?: string;
+  /** x-llm-sidecar-cache of the call (default miss). */
+  cacheStatus?: string;
 }
 
 export type SeededCall = SeedCall & { traceId: string; spanId: string };
@@ -76,7 +78,7 @@ function attributes(c: SeededCall): Attributes {
     [A.ATTR_LLM_SIDECAR_FEATURE]: c.feature ?? 'support-chat',
     [A.ATTR_LLM_SIDECAR_ATTEMPTS]: 1,
     [A.ATTR_LLM_SIDECAR_FALLBACK_INDEX]: 0,
-    [A.ATTR_LLM_SIDECAR_CACHE_STATUS]: 'miss',
+    [A.ATTR_LLM_SIDECAR_CACHE_STATUS]: c.cacheStatus ?? 'miss',
     [A.ATTR_LLM_SIDECAR_EVAL_SAMPLED]: sampled,
     [A.ATTR_HTTP_RESPONSE_STATUS_CODE]: c.error ? 500 : 200,
     [A.ATTR_GEN_AI_USAGE_INPUT_TOKENS]: 120,

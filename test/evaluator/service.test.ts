@@ -178,6 +178,16 @@ describe.skipIf(!hasChdb)('evaluator service (chdb)', () => {
     expect([...scored].every((id) => extra.find((c) => c.spanId === id)?.route === 'support')).toBe(true);
   });
 
+  it('filters on the cache status: a cache_equivalence-style judge scores only semantic hits', async () => {
+    const calls = await seedCalls(fx.store, Array.from({ length: 9 }, (_, i) => ({ startMs: now - 5 * 60_000 + i * 100, cacheStatus: ['miss', 'hit', 'semantic-hit'][i % 3], input: `q ${i}`, output: `It ships in ${i} days.` })));
+    const cfg = { ...config(), list: [{ builtin: 'completeness' as const, name: 'completeness_semantic', filters: { cacheStatuses: ['semantic-hit' as const] } }] };
+    const ev = await startEvaluator({ store: fx.store, config: cfg, loop: false, log: quiet });
+    await ev.runOnce();
+    await ev.stop();
+    const scored = (await evaluations(fx.store)).filter((r) => r.evaluator === 'completeness_semantic').map((r) => r.spanId);
+    expect(scored.sort()).toEqual(calls.filter((c) => c.cacheStatus === 'semantic-hit').map((c) => c.spanId).sort());
+  });
+
   it('stop() mid-pass leaves the unfinished calls unscored; the next instance completes them exactly once', async () => {
     const batch = await seedCalls(fx.store, Array.from({ length: 12 }, (_, i) => ({ startMs: now - 4 * 60_000 + i * 100, input: `slow ${i}`, output: 'It ships soon.' })));
     const slowJudge = await startScriptedJudge(async (r) => {

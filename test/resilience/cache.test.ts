@@ -175,6 +175,35 @@ describe('semantic cache', () => {
   }, 60_000);
 });
 
+describe('the watch on semantic hits', () => {
+  it('a sampled semantic hit is recorded with what it matched, its similarity and the answer served, for the cache_equivalence judge', async () => {
+    const s = await startStack((url) => ({
+      providers: providers(url),
+      routes: { faq: { models: ['faq'], cache: { mode: 'all', semantic: { enabled: true } }, targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] } },
+      evaluation: { sampleRate: 1, captureContent: true },
+    }));
+    extra.push(s);
+    const ask = (q: string) => post(s, { model: 'faq', messages: [{ role: 'system', content: 'You answer billing questions.' }, { role: 'user', content: q }] });
+    const first = await ask('How do I cancel my subscription?');
+    let hit = first;
+    await expect.poll(async () => (hit = await ask('How can I cancel my subscription?')).headers['x-llm-sidecar-cache'], { timeout: 20_000, interval: 200 }).toBe('semantic-hit');
+    const record = await s.recorder.byRequestId(hit.headers['x-llm-sidecar-request-id'] as string);
+    expect(record).toMatchObject({ cacheStatus: 'semantic-hit', evalSampled: true, semanticMatch: { question: 'How do I cancel my subscription?' } });
+    expect(record.semanticMatch?.similarity).toBeGreaterThan(0.85);
+    const answer = (JSON.parse(first.text) as { choices: { message: { content: string } }[] }).choices[0]?.message.content;
+    expect(JSON.stringify(record.content?.output)).toContain(JSON.stringify(answer).slice(1, -1));
+    expect(JSON.stringify(record.content?.input)).toContain('How can I cancel my subscription?');
+    await s.sidecar.flush();
+    const op = s.spans.getFinishedSpans().find((sp) => sp.attributes['llm_sidecar.cache.status'] === 'semantic-hit' && sp.attributes['gen_ai.operation.name'] === 'chat');
+    expect(op?.attributes['llm_sidecar.cache.semantic.similarity']).toBeGreaterThan(0.85);
+    expect(op?.attributes['llm_sidecar.cache.semantic.matched_question']).toBe('How do I cancel my subscription?');
+    // Exact hits repeat the stored answer to the same question: nothing to judge, never sampled.
+    const exact = await ask('How do I cancel my subscription?');
+    expect(exact.headers['x-llm-sidecar-cache']).toBe('hit');
+    expect((await s.recorder.byRequestId(exact.headers['x-llm-sidecar-request-id'] as string)).evalSampled).toBe(false);
+  }, 60_000);
+});
+
 describe('semantic entries shared through Redis', () => {
   it('a sidecar answers a paraphrase from what another sidecar learned, also one started later', async () => {
     const cfg = (url: string) => ({
