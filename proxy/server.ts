@@ -181,9 +181,11 @@ export class ProxyServer {
     this.pools = new UpstreamPools(options.config.providers);
     const recorder = options.recorder;
     this.hooks = {
-      // Recording happens after the response is written, outside the request's own tick.
-      finish: recorder ? (record: CallRecord) => setImmediate(() => recorder.record(record)) : () => {},
-      finishPassthrough: recorder?.recordPassthrough ? (record: PassthroughRecord) => setImmediate(() => recorder.recordPassthrough?.(record)) : () => {},
+      // Recorded in the same turn as the answer's last write: a crash (SIGKILL, OOM kill) right
+      // after an answer went out still finds its spans in the journal (shared/clickhouse/span-journal.ts).
+      // The response is already written, so this adds nothing to the call's latency.
+      finish: recorder ? (record: CallRecord) => recorder.record(record) : () => {},
+      finishPassthrough: recorder?.recordPassthrough ? (record: PassthroughRecord) => recorder.recordPassthrough?.(record) : () => {},
     };
     this.callDeps = {
       pools: this.pools,
