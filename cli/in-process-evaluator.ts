@@ -2,7 +2,7 @@
 // `proxy` command runs the evaluator in its own process when `evaluation.evaluators` lists any
 // (as `demo` does): scores land beside the calls with no second service. With a ClickHouse server
 // the evaluator is its own service (`llm-sidecar evaluator`, deploy/), and this stays off.
-import { logger } from '../shared/log.ts';
+import { serviceLogger } from '../shared/log.ts';
 import type { Config } from '../shared/config/schema.ts';
 import type { ClickHouseStore } from '../shared/clickhouse/store.ts';
 import { loadPriceTable } from '../shared/pricing/price-table.ts';
@@ -28,7 +28,7 @@ export async function startInProcessEvaluator(
   config: Config,
   store: ClickHouseStore | undefined,
   migrated: Promise<void>,
-  log: (m: string) => void = (m) => logger.child({ service: 'llm-sidecar-evaluator' }).info(m),
+  log: (m: string) => void = (m) => serviceLogger('llm-sidecar-evaluator').info(m),
 ): Promise<RunningEvaluator | undefined> {
   if (!store || !scoresInProcess(config)) return undefined;
   await migrated;

@@ -4,7 +4,7 @@
 // Same configuration file as the proxy: telemetry.clickhouse says where the calls are,
 // evaluation.evaluators what to score, pricing.models the judge prices, admin where /healthz,
 // /readyz and /metrics listen.
-import { logger, setLogLevel } from '../shared/log.ts';
+import { serviceLogger, setLogLevel } from '../shared/log.ts';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { migrate } from '../shared/clickhouse/migrate.ts';
 import { ClickHouseSpanExporter } from '../shared/clickhouse/span-exporter.ts';
@@ -24,8 +24,9 @@ export { runCalibration } from './calibrate.ts';
 export { recordFeedback } from './feedback.ts';
 export { startEvaluator } from './service.ts';
 
-const evaluatorLogger = logger.child({ service: 'llm-sidecar-evaluator' });
-const say = (message: string): void => evaluatorLogger.info(message);
+const say = (message: string): void => serviceLogger('llm-sidecar-evaluator').info(message);
+/** Why the command stops (exit 2): plain text for the person who ran it, not a log line. */
+const fatal = (message: string): void => void process.stderr.write(`llm-sidecar evaluator: ${message}\n`);
 
 /** `evaluation.evaluators` of a loaded config (the key the lead mounts EvaluatorsSchema under). */
 export function evaluatorsOf(config: Config): unknown {
@@ -65,14 +66,14 @@ export async function runEvaluatorCommand(config: Config, options: { stop?: Prom
     evaluators = parseEvaluatorsConfig(evaluatorsOf(config));
   } catch (err) {
     if (err instanceof EvaluatorConfigError) {
-      say(err.message);
+      fatal(err.message);
       return 2;
     }
     throw err;
   }
   const c = config.telemetry.clickhouse;
   if (c.mode === 'off') {
-    say('telemetry.clickhouse.mode is "off": the evaluator reads calls from ClickHouse and writes scores there; configure a store');
+    fatal('telemetry.clickhouse.mode is "off": the evaluator reads calls from ClickHouse and writes scores there; configure a store');
     return 2;
   }
   // Opened before the admin port: on a laptop, a proxy holding the embedded data directory (and
@@ -85,7 +86,7 @@ export async function runEvaluatorCommand(config: Config, options: { stop?: Prom
       // chdb reports the lock as "Failed to create connection for path …" (its "Cannot lock file"
       // line goes to stderr natively), which the store does not recognise as a lock: match both.
       if (c.mode === 'embedded' && /in use by another process|Cannot lock file|Failed to create connection for path/.test((err as Error).message)) {
-        say(`${heldDataDirMessage(c.dataDir)} (${(err as Error).message})`);
+        fatal(`${heldDataDirMessage(c.dataDir)} (${(err as Error).message})`);
         return 2;
       }
       throw err;
@@ -121,7 +122,7 @@ export async function runEvaluatorCommand(config: Config, options: { stop?: Prom
       for (let delay = 1_000; running === undefined && !stopped; delay = Math.min(delay * 2, 30_000)) {
         try {
           if (c.migrate) await migrate(store, { database: c.database, ttlDays: c.ttlDays, contentTtlDays: c.contentTtlDays, cluster: c.cluster });
-          running = await startEvaluator({ store, config: evaluators, database: c.database, prices: loadPriceTable(config.pricing.models, undefined, { genaiPrices: config.pricing.genaiPrices }), tracer: tracing?.tracer, log: (level, m) => say(level === 'info' ? m : `${level}: ${m}`) });
+          running = await startEvaluator({ store, config: evaluators, database: c.database, prices: loadPriceTable(config.pricing.models, undefined, { genaiPrices: config.pricing.genaiPrices }), tracer: tracing?.tracer, log: (level, m) => serviceLogger('llm-sidecar-evaluator')[level](m) });
         } catch (err) {
           say(`cannot start yet, retrying in ${delay / 1000} s: ${(err as Error).message}`);
           await Promise.race([stopSignal, new Promise((r) => setTimeout(r, delay).unref())]);
@@ -175,7 +176,7 @@ export async function runCalibrateCommand(config: Config, args: { labelsFile: st
     process.stdout.write(`${formatCalibration(r)}\n`);
     return 0;
   } catch (err) {
-    say(`calibration failed: ${(err as Error).message}`);
+    fatal(`calibration failed: ${(err as Error).message}`);
     return err instanceof EvaluatorConfigError ? 2 : 1;
   } finally {
     await store?.close();

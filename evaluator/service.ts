@@ -3,7 +3,7 @@
 // ClickHouse only (llm_evaluations, llm_eval_checkpoints): a restarted or rescheduled process, on
 // any machine, continues where the last one stopped. Replicas split the calls by
 // cityHash64(SpanId) % replicas.count, so two replicas never judge the same call.
-import { logger } from '../shared/log.ts';
+import { serviceLogger } from '../shared/log.ts';
 import { setMaxListeners } from 'node:events';
 import type { Tracer } from '@opentelemetry/api';
 import type { ClickHouseStore } from '../shared/clickhouse/store.ts';
@@ -68,8 +68,7 @@ export interface RunningEvaluator {
   readonly evaluators: readonly Evaluator[];
 }
 
-const evaluatorLogger = logger.child({ service: 'llm-sidecar-evaluator' });
-const defaultLog: EvaluatorLog = (level, message) => evaluatorLogger[level](message);
+const defaultLog: EvaluatorLog = (level, message) => serviceLogger('llm-sidecar-evaluator')[level](message);
 
 export async function startEvaluator(options: StartEvaluatorOptions): Promise<RunningEvaluator> {
   const config = parseEvaluatorsConfig(options.config);

@@ -46,10 +46,9 @@ function envLevel(): LogLevel | undefined {
   return v !== undefined && (LOG_LEVELS as readonly string[]).includes(v) ? (v as LogLevel) : undefined;
 }
 
-export const logger: Logger = pino(
+const root: Logger = pino(
   {
     level: envLevel() ?? 'info',
-    base: { service: 'llm-sidecar' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     redact: { paths: REDACT, censor: '[redacted]' },
@@ -57,9 +56,20 @@ export const logger: Logger = pino(
   stream,
 );
 
+/** The proxy's logger (service `llm-sidecar`). */
+export const logger: Logger = root.child({ service: 'llm-sidecar' });
+
 /** The config's level, unless LOG_LEVEL says otherwise. */
 export function setLogLevel(configured: LogLevel | undefined): void {
-  logger.level = envLevel() ?? configured ?? 'info';
+  root.level = envLevel() ?? configured ?? 'info';
+  logger.level = root.level;
+}
+
+/** A logger for another service of the product (the evaluator), at the current level. */
+export function serviceLogger(service: string): Logger {
+  const child = root.child({ service });
+  child.level = root.level;
+  return child;
 }
 
 /** A logger for one request: every line carries its trace and request ids. */
