@@ -19,6 +19,28 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // The layering (ARCHITECTURE.md): cli → {proxy, evaluator, dashboards} → shared. The services never
+  // import each other, shared/ imports none of them, and no product code imports the tests.
+  ...[
+    ['proxy/**/*.ts', ['evaluator', 'dashboards', 'cli']],
+    ['evaluator/**/*.ts', ['proxy', 'dashboards', 'cli']],
+    ['dashboards/**/*.ts', ['proxy', 'evaluator', 'cli']],
+    ['shared/**/*.ts', ['proxy', 'evaluator', 'dashboards', 'cli', 'test']],
+  ].map(([files, forbidden]) => ({
+    files: [files],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...forbidden.map((dir) => ({ group: [`**/${dir}/**`, `../${dir}/*`, `../../${dir}/*`], message: `${files.split('/')[0]}/ must not import ${dir}/ (ARCHITECTURE.md: services share only shared/)` })),
+            { group: ['**/test/**', '../test/*', '../../test/*'], message: 'product code must not import the tests' },
+          ],
+        },
+      ],
+    },
+  })),
   {
     files: ['**/*.js', 'bin/*'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },

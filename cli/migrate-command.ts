@@ -1,7 +1,7 @@
 // `llm-sidecar migrate`: apply the ClickHouse schema and report what was applied.
 import type { Config } from '../shared/config/schema.ts';
 import { migrate } from '../shared/clickhouse/migrate.ts';
-import { openStore } from '../proxy/telemetry/storage.ts';
+import { openStore } from '../shared/clickhouse/open-store.ts';
 
 export async function runMigrate(config: Config): Promise<number> {
   const c = config.telemetry.clickhouse;

@@ -3,7 +3,7 @@
 import type { Config } from '../shared/config/schema.ts';
 import { runReport } from '../dashboards/report.ts';
 import { WEEKLY_FORMATS, formatWeekly, weeklyReport, type WeeklyFormat } from '../dashboards/weekly-report.ts';
-import { openStore } from '../proxy/telemetry/storage.ts';
+import { openStore } from '../shared/clickhouse/open-store.ts';
 
 export async function runReportCommand(config: Config, options: { weekly?: boolean; format?: string } = {}): Promise<number> {
   if (options.format !== undefined && !options.weekly) {

@@ -20,7 +20,7 @@ import { ClientAbortedError, parseJsonObject, readBody, requireModel } from './r
 import { sendError } from './respond.ts';
 import { credentialFor, Router, type RoutePlan } from './routing.ts';
 import { captureCachedOutput, captureInput, sampledByTraceId, type CapturedContent } from './telemetry/content.ts';
-import { randomHex } from './telemetry/ids.ts';
+import { randomHex } from '../shared/telemetry/ids.ts';
 import { admit, BudgetRejection, settleReservation, type BudgetGate } from './budget-gate.ts';
 import type { CacheEntry } from './cache/entry.ts';
 import { planCache, semanticMatchOf, serveEntry, type CacheStore, type SemanticMatch } from './cache-gate.ts';

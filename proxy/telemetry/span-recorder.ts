@@ -15,8 +15,8 @@ import * as A from '../../shared/telemetry/semconv.ts';
 import type { Redactor } from '../../shared/telemetry/redact.ts';
 import type { CallRecord, CallRecorder, PassthroughRecord } from '../call-record.ts';
 import type { SemanticMatch } from '../cache-gate.ts';
-import { randomHex } from './ids.ts';
-import type { SpanSink } from './tracing.ts';
+import { randomHex } from '../../shared/telemetry/ids.ts';
+import type { SpanSink } from '../../shared/telemetry/tracing.ts';
 
 const propagator = new W3CTraceContextPropagator();
 const getter = {

@@ -7,7 +7,8 @@ import type { TelemetryConfig } from '../../shared/config/schema.ts';
 import { createOtlpExporter, resolveOtlp } from '../../shared/telemetry/otel-env.ts';
 import { migrate } from '../../shared/clickhouse/migrate.ts';
 import { ClickHouseSpanExporter, type ExporterStats } from '../../shared/clickhouse/span-exporter.ts';
-import { createEmbeddedStore, createServerStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
+import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
+import { openStore } from '../../shared/clickhouse/open-store.ts';
 
 export interface TelemetryExport {
   exporters: SpanExporter[];
@@ -16,22 +17,6 @@ export interface TelemetryExport {
   /** Resolves when the schema is in place (immediately when migration is off or there is no store). */
   migrated: Promise<void>;
   close(): Promise<void>;
-}
-
-export async function openStore(c: TelemetryConfig['clickhouse']): Promise<ClickHouseStore | undefined> {
-  if (c.mode === 'off') return undefined;
-  if (c.mode === 'server') {
-    return createServerStore({ url: c.url as string, username: c.username, password: c.password, database: c.database, foregroundDistributedInserts: c.cluster?.distributed === true });
-  }
-  try {
-    return await createEmbeddedStore({ dataDir: c.dataDir, database: c.database });
-  } catch (err) {
-    // The production image leaves the embedded engine out: say what to configure instead.
-    throw new Error(
-      `the embedded ClickHouse (chdb) cannot start here: ${(err as Error).message}. Set telemetry.clickhouse.url to a ClickHouse server, or telemetry.clickhouse.mode to "off" (and telemetry.otlp for a collector).`,
-      { cause: err },
-    );
-  }
 }
 
 export async function setupTelemetryExport(t: TelemetryConfig, log: (m: string) => void = (m) => logger.info({ component: 'clickhouse' }, m)): Promise<TelemetryExport> {

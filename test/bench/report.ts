@@ -18,7 +18,7 @@ export interface ProxyVariant {
    * them after the answer, in batches. After each slice the bench waits this long (then until the
    * process is quiet) before reading CPU, so the export is counted in the variant's own slice and
    * does not land in the next target's. Mirrors the sidecar's settings: the BatchSpanProcessor's
-   * scheduledDelayMillis in proxy/telemetry/tracing.ts, the ClickHouse span exporter's
+   * scheduledDelayMillis in shared/telemetry/tracing.ts, the ClickHouse span exporter's
    * flushIntervalMs in shared/clickhouse/span-exporter.ts.
    */
   exportDelayMs: number;

@@ -10,7 +10,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../shared/config/load.ts';
 import { loadPriceTable } from '../../shared/pricing/price-table.ts';
-import { acceptsOpenMetrics } from '../../proxy/admin.ts';
+import { acceptsOpenMetrics } from '../../shared/admin-server.ts';
 import type { CallRecord } from '../../proxy/call-record.ts';
 import { ProxyMetrics } from '../../proxy/metrics.ts';
 import { startStack, type Stack } from '../stack.ts';

@@ -2,7 +2,7 @@
 // from the traffic port so probes and scrapes never compete with the app's requests. `/metrics`
 // answers in OpenMetrics when the scraper's Accept header asks for it (Prometheus does, and then
 // reads exemplars), in the Prometheus text format otherwise.
-import { logger } from '../shared/log.ts';
+import { logger } from './log.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 

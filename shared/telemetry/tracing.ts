@@ -10,7 +10,7 @@ import type { Tracer } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { randomHex } from './ids.ts';
-import { resourceAttributesFromEnv } from '../../shared/telemetry/otel-env.ts';
+import { resourceAttributesFromEnv } from './otel-env.ts';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type IdGenerator, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 /**
