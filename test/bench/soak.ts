@@ -4,8 +4,9 @@
 //   1. answers: every answer is one its scenario's fault is documented to produce; sidecar-made
 //      5xx are counted by code, and any other outcome (a 5xx nobody injected, a stream that ends
 //      cleanly without its end marker, a dropped connection) fails the run;
-//   2. rows: each call sent is in llm_calls exactly once (matched on its trace id, which is also its
-//      x-request-id), read back through the sidecar's own read-only ClickHouse endpoint while it runs;
+//   2. rows: each call that got an answer is in llm_calls exactly once (matched on its trace id,
+//      which is also its x-request-id), read back through the sidecar's own read-only ClickHouse
+//      endpoint (telemetry.clickhouse.serve) while it runs, and no row belongs to a call not sent;
 //   3. memory: the sidecar's RSS sampled every few seconds is flat (least-squares slope after warm-up).
 // A script, not a test: it runs for minutes. Exit 0 when every check holds, 1 otherwise.
 //
@@ -285,6 +286,11 @@ out(
   `sidecar RSS (${rss.length} samples every ${RSS_EVERY_MS / 1000} s): first ${rss[0]?.rssMb.toFixed(0)} MB, after warm-up ${warm[0]?.rssMb.toFixed(0)} MB, last ${rss.at(-1)?.rssMb.toFixed(0)} MB, max ${maxRss.toFixed(0)} MB; ` +
     `slope after the first ${RSS_WARMUP_MS / 1000} s ${slope.toFixed(2)} MB/min (anonymous part ${anonSlope.toFixed(2)} MB/min; limit ${maxRssSlope})`,
 );
+
+// The series itself, one sample a minute: a plateau and a slow leak can have the same slope.
+const perMinute = rss.filter((r, i) => i === 0 || Math.floor(r.atMs / 60_000) !== Math.floor((rss[i - 1] as RssSample).atMs / 60_000));
+const lateHalf = warm.filter((r) => r.atMs >= ((warm[0]?.atMs ?? 0) + (rss.at(-1)?.atMs ?? 0)) / 2);
+out(`  RSS once a minute: ${perMinute.map((r) => r.rssMb.toFixed(0)).join(', ')} MB; slope over the later half of the samples ${slopePerMinute(lateHalf, (r) => r.rssMb).toFixed(2)} MB/min`);
 
 const failures: string[] = [];
 if (unexpected > 0 || unanswered > 0) failures.push(`${unexpected + unanswered} answers not documented for their fault`);
