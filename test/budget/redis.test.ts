@@ -143,9 +143,13 @@ describe.skipIf(!hasRedis)('Redis backend', () => {
   });
 
   it('a busy event loop does not turn an answer that already arrived into a timeout', async () => {
-    const h = await make({ rateLimits: [{ scope: 'user', requestsPerMinute: 100 }] }, { onUnavailable: 'fail-closed', timeoutMs: 50 });
+    // timeoutMs 300, far below the 1 s the loop is held, yet above a round trip on a CI machine whose
+    // two cores the parallel suite saturates (at 50 ms this failed there on Node 26, not alone).
+    const h = await make({ rateLimits: [{ scope: 'user', requestsPerMinute: 100 }] }, { onUnavailable: 'fail-closed', timeoutMs: 300 });
     expect(admitted(await h.enforcer.reserve({ ...A, tokens: 1 }))).toBe(true); // connected, scripts cached
     const pending = h.enforcer.reserve({ ...A, tokens: 1 });
+    // Let the enforcer's own awaits run so the command is on the socket before the loop blocks.
+    for (let i = 0; i < 5; i++) await Promise.resolve();
     // The sidecar's loop is held 1 s (a burst, a GC pause): Redis answers within that time (1 s
     // leaves room for a redis-server starved of CPU on a loaded CI machine), but the answer is only
     // read after the timer's turn. It must still count.
