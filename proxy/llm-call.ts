@@ -265,9 +265,14 @@ export class LlmCall {
       attempt,
     );
     const outcome = await attempt.result;
-    // A provider that echoes a configured key (in an error body, say) never gets it past here.
+    // A provider that echoes a configured key (in an error body, say) never gets it past here: the
+    // body, and the JSON the attempt parsed from it (translation, capture and the cache read that).
     if (outcome.kind === 'answer' && this.deps.masker?.active) {
-      outcome.body = this.deps.masker.maskBuffer(outcome.body);
+      const masked = this.deps.masker.maskBuffer(outcome.body);
+      if (masked !== outcome.body) {
+        outcome.body = masked;
+        outcome.observed = observeJson(translation ? ENDPOINTS[upstreamDialect] : input.endpoint, masked);
+      }
       this.deps.masker.maskHeaders(outcome.headers);
     }
     this.attemptInFlight = false;

@@ -294,6 +294,21 @@ describe('secrets never echoed', () => {
     expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(text));
   });
 
+  it('masks a configured key echoed in an error the sidecar translates for the other API', async () => {
+    const body = JSON.stringify({ model: 'echo-key', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
+    const res = await request(`http://127.0.0.1:${port}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': APP_AN, 'x-llm-sidecar-route': 'keyed' },
+      body,
+    });
+    const text = await res.body.text();
+    expect(gw.requests.at(-1)?.credentials.authorization).toBe(`Bearer ${KEY_GW}`); // translated to the OpenAI-type gateway
+    expect(res.statusCode).toBe(401);
+    expect((JSON.parse(text) as { type: string }).type).toBe('error'); // Anthropic's shape
+    expect(text).not.toContain(KEY_GW);
+    expect(text).toContain('*'.repeat(KEY_GW.length));
+  });
+
   it('masks a configured key a provider echoes in an LLM error answer', async () => {
     const res = await request(`http://127.0.0.1:${port}/v1/chat/completions`, {
       method: 'POST',
