@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { BudgetsSchema, type BudgetsConfigInput } from '../../proxy/budget/config.ts';
 import { createBudgetEnforcer } from '../../proxy/budget/enforcer.ts';
-import { startRedis } from './redis-server.ts';
+import { startRedis } from '../support/redis.ts';
 
 export interface LatencyStats {
   iterations: number;

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { killAllChildren } from '../bench/children.ts';
 import { createLoadPool, percentiles, runOpenLoop, type OpenLoopRequest, type OpenLoopRun } from '../bench/open-loop.ts';
 import { startFakeProvider, startSidecar } from '../bench/sidecar.ts';
-import { startRedis } from './redis-server.ts';
+import { startRedis } from '../support/redis.ts';
 
 const rate = Number(process.argv[2] ?? 500);
 const seconds = Number(process.argv[3] ?? 8);

@@ -5,9 +5,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { redisClusterAvailability, startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.ts';
 import { startRedisSentinel, type RedisSentinelHandle } from '../support/redis-sentinel.ts';
 import { admitted, fakeClock, harness, rejected, reservation, type BackendKind, type Harness } from './helpers.ts';
-import { redisServerPath, startRedis, type RedisHandle } from './redis-server.ts';
+import { redisAvailability, startRedis, type RedisHandle } from '../support/redis.ts';
 
-const hasRedis = redisServerPath() !== undefined;
+const hasRedis = redisAvailability().available;
 const hasCluster = redisClusterAvailability().available;
 const backends: BackendKind[] = ['memory', ...(hasRedis ? (['redis', 'redis-sentinel'] as const) : []), ...(hasCluster ? (['redis-cluster'] as const) : [])];
 

@@ -8,9 +8,9 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { redisClusterAvailability, startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.ts';
 import { admitted, fakeClock, harness, rejected, reservation, type BackendKind, type Harness } from './helpers.ts';
-import { redisServerPath, startRedis, type RedisHandle } from './redis-server.ts';
+import { redisAvailability, startRedis, type RedisHandle } from '../support/redis.ts';
 
-const hasRedis = redisServerPath() !== undefined;
+const hasRedis = redisAvailability().available;
 const hasCluster = redisClusterAvailability().available;
 const A = { tenant: 'acme', user: 'bob', route: 'chat' };
 

@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../shared/config/load.ts';
-import { startRedis, type RedisHandle } from '../budget/redis-server.ts';
+import { startRedis, type RedisHandle } from '../support/redis.ts';
 import { startStack, type Stack } from '../stack.ts';
 
 let redis: RedisHandle | undefined;

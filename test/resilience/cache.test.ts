@@ -5,7 +5,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisHandle } from '../budget/redis-server.ts';
+import { startRedis, type RedisHandle } from '../support/redis.ts';
 import { startStack, type Stack } from '../stack.ts';
 
 let stack: Stack;

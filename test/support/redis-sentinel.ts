@@ -1,13 +1,15 @@
 // A throwaway Redis Sentinel setup for tests, from Debian's redis-server alone (`--sentinel` mode):
 // one primary, one replica, one sentinel (quorum 1) watching them as "mymaster" on loopback
 // ports, with a short down-after so that a failover takes a few seconds. Skipped with a visible
-// reason without redis-server, an error under CI=true (see redisAvailability).
-import { spawn, type ChildProcess } from 'node:child_process';
+// reason without redis-server, an error under CI=true (see redisAvailability). All three processes
+// come from the one launcher (startRedis in redis.ts); the sentinel is a redis-server started with
+// its config file and `--sentinel`.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, redisAvailability, startRedis, type RedisHandle } from './redis.ts';
+import { until } from './wait.ts';
 
 export const SENTINEL_MASTER = 'mymaster';
 
@@ -22,31 +24,16 @@ export interface RedisSentinelHandle {
   stop(): Promise<void>;
 }
 
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`redis sentinel: ${what} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
-  const { path } = redisAvailability();
-  if (path === undefined) throw new Error('redis-server not found');
+  if (!redisAvailability().available) throw new Error('redis-server not found');
   const servers: RedisHandle[] = [await startRedis()];
   const primary = servers[0]!;
   const replica = await startRedis();
   servers.push(replica);
   const dir = mkdtempSync(join(tmpdir(), 'llmsc-sentinel-'));
-  let sentinel: ChildProcess | undefined;
+  let sentinel: RedisHandle | undefined;
   const stop = async (): Promise<void> => {
-    if (sentinel && sentinel.exitCode === null && sentinel.signalCode === null) {
-      const s = sentinel;
-      await new Promise<void>((resolve) => {
-        s.once('exit', () => resolve());
-        s.kill('SIGKILL');
-      });
-    }
+    await sentinel?.kill();
     await Promise.all(servers.map((s) => s.kill().catch(() => undefined)));
     rmSync(dir, { recursive: true, force: true });
   };
@@ -59,15 +46,15 @@ export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
     const rep = probe(replica.port);
     await rep.connect();
     await rep.replicaof('127.0.0.1', primary.port);
-    await until('replica did not sync', async () => (await rep.info('replication')).includes('master_link_status:up'), 10_000);
+    await until('the replica has synced with the primary', async () => (await rep.info('replication')).includes('master_link_status:up'), { timeoutMs: 10_000, intervalMs: 50 });
     rep.disconnect();
     const port = await freePort();
     const conf = join(dir, 'sentinel.conf');
     writeFileSync(
       conf,
-      [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${primary.port} 1`, `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`, `sentinel failover-timeout ${SENTINEL_MASTER} 3000`, ''].join('\n'),
+      [`sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${primary.port} 1`, `sentinel down-after-milliseconds ${SENTINEL_MASTER} 1000`, `sentinel failover-timeout ${SENTINEL_MASTER} 3000`, ''].join('\n'),
     );
-    sentinel = spawn(path, [conf, '--sentinel'], { cwd: dir, stdio: 'ignore' });
+    sentinel = await startRedis({ port, configFile: conf, dir, args: ['--sentinel'] });
     const ask = async (): Promise<number> => {
       const s = probe(port);
       try {
@@ -79,8 +66,8 @@ export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
       }
     };
     // The sentinel must know the replica too, or it has nobody to promote.
-    await until('sentinel did not start', async () => (await ask()) === primary.port, 10_000);
-    await until('sentinel did not discover the replica', async () => {
+    await until('the sentinel names the primary', async () => (await ask()) === primary.port, { timeoutMs: 10_000, intervalMs: 50 });
+    await until('the sentinel has discovered the replica', async () => {
       const s = probe(port);
       try {
         await s.connect();
@@ -89,7 +76,7 @@ export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
       } finally {
         s.disconnect();
       }
-    }, 15_000);
+    }, { timeoutMs: 15_000, intervalMs: 50 });
     return {
       sentinels: [`127.0.0.1:${port}`],
       name: SENTINEL_MASTER,
@@ -99,10 +86,10 @@ export async function startRedisSentinel(): Promise<RedisSentinelHandle> {
         const victim = servers.find((s) => s.port === old);
         if (victim === undefined) throw new Error(`unknown primary ${old}`);
         await victim.kill();
-        await until('no new primary', async () => {
+        await until('the sentinel names a new primary', async () => {
           const now = await ask();
           return now !== old && now !== 0;
-        }, timeoutMs);
+        }, { timeoutMs, intervalMs: 50 });
         return ask();
       },
       stop,
