@@ -19,13 +19,17 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
-  // The layering (ARCHITECTURE.md): cli → {proxy, evaluator, dashboards} → shared. The services never
-  // import each other, shared/ imports none of them, and no product code imports the tests.
+  // The layering (ARCHITECTURE.md): cli → {proxy, evaluator, dashboards, simulator} → shared. The
+  // services never import each other, shared/ imports none of them, the simulated provider (the
+  // demo's upstream, the tests' too) stands alone, and no product code imports the tests. Static
+  // imports only: test/unit/import-graph.test.ts also checks dynamic import() and cycles.
   ...[
-    ['proxy/**/*.ts', ['evaluator', 'dashboards', 'cli']],
-    ['evaluator/**/*.ts', ['proxy', 'dashboards', 'cli']],
-    ['dashboards/**/*.ts', ['proxy', 'evaluator', 'cli']],
-    ['shared/**/*.ts', ['proxy', 'evaluator', 'dashboards', 'cli', 'test']],
+    ['proxy/**/*.ts', ['evaluator', 'dashboards', 'simulator', 'cli']],
+    ['evaluator/**/*.ts', ['proxy', 'dashboards', 'simulator', 'cli']],
+    ['dashboards/**/*.ts', ['proxy', 'evaluator', 'simulator', 'cli']],
+    ['simulator/**/*.ts', ['proxy', 'evaluator', 'dashboards', 'cli']],
+    ['shared/**/*.ts', ['proxy', 'evaluator', 'dashboards', 'simulator', 'cli']],
+    ['cli/**/*.ts', []],
   ].map(([files, forbidden]) => ({
     files: [files],
     ignores: ['**/*.test.ts'],

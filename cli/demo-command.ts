@@ -50,7 +50,7 @@ export async function demoTraffic(opts: DemoOptions = {}): Promise<DemoResult & 
   const rounds = Math.max(1, Math.min(opts.requests ?? 30, 200));
   const dataDir = opts.dataDir ?? './.llm-sidecar';
   const latency = opts.latencyMs ?? 60;
-  const { startFakeProvider } = await import('../test/fake-provider/server.ts');
+  const { startFakeProvider } = await import('../simulator/server.ts');
   const { default: OpenAI } = await import('openai');
   const { default: Anthropic } = await import('@anthropic-ai/sdk');
 

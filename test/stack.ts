@@ -4,7 +4,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { parseConfig } from '../shared/config/load.ts';
 import type { CallRecord, CallRecorder } from '../proxy/call-record.ts';
 import { startSidecar, type RunningSidecar } from '../proxy/main.ts';
-import { startFakeProvider, type FakeProvider } from './fake-provider/server.ts';
+import { startFakeProvider, type FakeProvider } from '../simulator/server.ts';
 
 export class MemoryRecorder implements CallRecorder {
   readonly calls: CallRecord[] = [];

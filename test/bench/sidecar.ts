@@ -12,7 +12,7 @@ const READY_TIMEOUT_MS = 15_000;
 
 /** The fake provider (OpenAI and Anthropic wire formats, 0 ms unless a request asks otherwise). */
 export async function startFakeProvider(): Promise<{ child: Child; origin: string; port: number }> {
-  const child = spawnNode('fake-provider', ['--import', 'tsx', 'test/fake-provider/main.ts', '--port', '0']);
+  const child = spawnNode('fake-provider', ['--import', 'tsx', 'simulator/main.ts', '--port', '0']);
   const m = await child.waitForOutput(/fake-provider listening on (http:\/\/\S+:(\d+))/, 15_000);
   return { child, origin: m[1] as string, port: Number(m[2]) };
 }

@@ -12,7 +12,7 @@ import { Redis, Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, type RunningSidecar } from '../../proxy/main.ts';
 import { parseConfig } from '../../shared/config/load.ts';
-import { startFakeProvider, type FakeProvider } from '../fake-provider/server.ts';
+import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 import { redisClusterAvailability, startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.ts';
 import { redisAvailability, startRedis, type RedisHandle } from '../support/redis.ts';
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, type RunningSidecar } from '../../proxy/main.ts';
 import { DEFAULT_CLUSTER_BUDGET_KEY_PREFIX } from '../../shared/config/budgets.ts';
 import { parseConfig } from '../../shared/config/load.ts';
-import { startFakeProvider, type FakeProvider } from '../fake-provider/server.ts';
+import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 import { redisClusterAvailability, startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.ts';
 
 const CLUSTER = redisClusterAvailability();

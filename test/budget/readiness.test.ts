@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar } from '../../proxy/main.ts';
 import { parseConfig } from '../../shared/config/load.ts';
-import { startFakeProvider, type FakeProvider } from '../fake-provider/server.ts';
+import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 import { freePort, redisAvailability, startRedis } from '../support/redis.ts';
 
 const REDIS = redisAvailability();

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cosine } from '../../proxy/cache/embedder.ts';
 import { OpenAIEmbedder } from '../../proxy/cache/openai-embedder.ts';
-import { embed as fakeEmbed } from '../fake-provider/embeddings.ts';
-import { startFakeProvider, type FakeProvider } from '../fake-provider/server.ts';
+import { embed as fakeEmbed } from '../../simulator/embeddings.ts';
+import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 
 let fake: FakeProvider;
 beforeAll(async () => {

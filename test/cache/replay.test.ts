@@ -7,7 +7,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEntry, encodeEntry, type CacheEntry } from '../../proxy/cache/entry.ts';
 import { canReplay, ReplayError, toJson, toSse } from '../../proxy/cache/replay.ts';
-import { startFakeProvider, type FakeProvider } from '../fake-provider/server.ts';
+import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 import { startReplayServer, type ReplayServer } from './replay-harness.ts';
 
 let fake: FakeProvider;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { startFakeProvider } from '../fake-provider/server.ts';
+import { startFakeProvider } from '../../simulator/server.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/llm-sidecar');
 

@@ -13,7 +13,7 @@ import { startSidecar, type RunningSidecar } from '../../proxy/main.ts';
 import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
-import { startFakeProvider, type FakeProvider } from '../fake-provider/server.ts';
+import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 import { startStack, type Stack } from '../stack.ts';
 
 const hasChdb = await chdbAvailable();

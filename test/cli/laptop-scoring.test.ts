@@ -10,7 +10,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createEmbeddedStore } from '../../shared/clickhouse/store.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
-import { startFakeProvider, type FakeProvider } from '../fake-provider/server.ts';
+import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/llm-sidecar');
 const hasChdb = await chdbAvailable();

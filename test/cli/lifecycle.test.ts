@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startFakeProvider, type FakeProvider } from '../fake-provider/server.ts';
+import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/llm-sidecar');
 let fake: FakeProvider;

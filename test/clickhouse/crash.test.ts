@@ -14,7 +14,7 @@ import { TABLE_LLM_CALLS, TABLE_OTEL_TRACES, qualified } from '../../shared/clic
 import { createEmbeddedStore, createServerStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { REPO_ROOT, freePort } from '../bench/children.ts';
-import { startFakeProvider, type FakeProvider } from '../fake-provider/server.ts';
+import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 import { chdbAvailable } from './chdb-available.ts';
 import { startHttpEndpoint, type HttpEndpoint } from './http-endpoint.ts';
 

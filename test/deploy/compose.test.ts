@@ -88,9 +88,9 @@ describe('docker-compose.yml', () => {
     expect(service('migrate').command).toEqual(['migrate', '--config', '/etc/llm-sidecar/config.yaml']);
     expect(service('proxy').command).toEqual(['proxy', '--config', '/etc/llm-sidecar/config.yaml']);
     expect(service('evaluator').command).toEqual(['evaluator', '--config', '/etc/llm-sidecar/config.yaml']);
-    expect(service('fake-provider').entrypoint).toEqual(['node', '--import', 'tsx', 'test/fake-provider/main.ts']);
+    expect(service('fake-provider').entrypoint).toEqual(['node', '--import', 'tsx', 'simulator/main.ts']);
     expect(service('fake-provider').command).toEqual(['--port', '9000', '--host', '0.0.0.0']);
-    expect(existsSync(join(ROOT, 'test/fake-provider/main.ts'))).toBe(true);
+    expect(existsSync(join(ROOT, 'simulator/main.ts'))).toBe(true);
     expect(existsSync(join(ROOT, service('traffic').entrypoint?.[3] as string))).toBe(true);
     // The proxy's stop grace outlasts its drain.
     expect(Number(service('proxy').environment?.LLM_SIDECAR_DRAIN_MS)).toBeLessThan(30_000);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { CallRecord } from '../../proxy/call-record.ts';
 import { startSidecar, type RunningSidecar } from '../../proxy/main.ts';
 import { parseConfigText } from '../../shared/config/load.ts';
-import { startFakeProvider, type FakeProvider } from '../fake-provider/server.ts';
+import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 import { runTraffic } from './traffic.ts';
 
 let fake: FakeProvider;

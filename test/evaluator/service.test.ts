@@ -8,7 +8,7 @@ import { startEvaluator, type RunSummary } from '../../evaluator/service.ts';
 import { TABLE_LLM_EVAL_CHECKPOINTS } from '../../evaluator/tables.ts';
 import * as A from '../../shared/telemetry/semconv.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
-import { startFakeProvider, type FakeProvider } from '../fake-provider/server.ts';
+import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 import { startScriptedJudge, score, type ScriptedJudge } from './scripted-judge.ts';
 import { assistantMessages, duplicates, embeddedStore, evaluations, seedCalls, type EmbeddedFixture, type SeededCall } from './seed.ts';
 

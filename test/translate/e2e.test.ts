@@ -12,7 +12,7 @@ import type { ApiDialect } from '../../shared/errors.ts';
 import { parseEvent, SseSplitter } from '../../proxy/sse.ts';
 import { translation } from '../../proxy/translate/index.ts';
 import { asObject, type JsonObject } from '../../proxy/translate/narrow.ts';
-import { startFakeProvider, type FakeProvider } from '../fake-provider/server.ts';
+import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 import { parseSse } from './sse-helpers.ts';
 
 /** The models the fallback lands on, in the provider's API. */
