@@ -1,5 +1,6 @@
 // `llm-sidecar evaluator` as the CLI runs it: runEvaluatorCommand(config) opens the configured
-// store (embedded here), applies the schema, serves the admin port, scores, and stops cleanly.
+// store (embedded here), applies the schema, serves the admin port, scores, and stops cleanly when
+// told to (here: once its own /metrics shows the seeded calls scored).
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +8,13 @@ import { runEvaluatorCommand } from '../../evaluator/main.ts';
 import { createEmbeddedStore } from '../../shared/clickhouse/store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
+import { until } from '../support/wait.ts';
 import { embeddedStore, evaluations, seedCalls, type EmbeddedFixture, type SeededCall } from './seed.ts';
+
+/** Sum of llm_sidecar_evaluator_rows_total over its labels. */
+function rowsWritten(metrics: string): number {
+  return [...metrics.matchAll(/^llm_sidecar_evaluator_rows_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+}
 
 const hasChdb = await chdbAvailable();
 
@@ -36,7 +43,13 @@ describe.skipIf(!hasChdb)('runEvaluatorCommand (chdb)', () => {
     process.stderr.write = ((chunk: string) => stderr.push(String(chunk)) > 0) as typeof process.stderr.write;
     let code: number;
     try {
-      code = await runEvaluatorCommand(config, { stop: new Promise((r) => setTimeout(r, 1_500)) });
+      // Stopped once its own /metrics says both seeded calls were scored, not after a guessed delay.
+      let stop!: () => void;
+      const command = runEvaluatorCommand(config, { stop: new Promise<void>((r) => (stop = r)) });
+      const admin = await until('the evaluator prints its admin address', () => /admin on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr.join(''))?.[1], { timeoutMs: 15_000 });
+      await until('/metrics counts a row for each seeded call', async () => rowsWritten(await (await fetch(`${admin}/metrics`)).text()) >= calls.length, { timeoutMs: 15_000 });
+      stop();
+      code = await command;
     } finally {
       process.stderr.write = write;
     }

@@ -1,6 +1,6 @@
 // The evaluator's pure parts, without ClickHouse or a judge: configuration, rubric templates, the
 // stored-message parser, the non-LLM checks, the judge answer format, retry decisions, agreement maths.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { accuracy, cohensKappa, meanAbsoluteError, ranks, spearman } from '../../evaluator/agreement.ts';
 import { globToLike } from '../../evaluator/calls.ts';
 import { completeness, refusal, validJson } from '../../evaluator/checks.ts';
@@ -13,6 +13,7 @@ import { renderMetrics } from '../../evaluator/metrics.ts';
 import { JudgeRejectedError, JudgeUnavailableError, classifyFailure, withRetries } from '../../evaluator/retry.ts';
 import { renderTemplate } from '../../evaluator/template.ts';
 import { parseConfig } from '../../shared/config/load.ts';
+import { until } from '../support/wait.ts';
 
 const judge = { provider: 'openai', baseUrl: 'http://127.0.0.1:4000/v1', model: 'gpt-4o-mini' };
 
@@ -97,7 +98,12 @@ describe('configuration', () => {
     const original = process.stderr.write.bind(process.stderr);
     process.stderr.write = ((chunk: string) => writes.push(chunk) > 0) as typeof process.stderr.write;
     try {
-      expect(await runEvaluatorCommand(config, { stop: new Promise((r) => setTimeout(r, 1_500)) })).toBe(0);
+      // Stopped once it has said it is waiting for the server, not after a guessed delay.
+      let stop!: () => void;
+      const command = runEvaluatorCommand(config, { stop: new Promise<void>((r) => (stop = r)) });
+      await until('the evaluator says it is waiting for ClickHouse', () => /cannot start yet/.test(writes.join('')), { timeoutMs: 15_000 });
+      stop();
+      expect(await command).toBe(0);
     } finally {
       process.stderr.write = original;
     }
@@ -210,12 +216,21 @@ describe('judge retries', () => {
   });
 
   it('stop() interrupts a backoff wait at once', async () => {
-    const controller = new AbortController();
-    const started = Date.now();
-    const run = withRetries(() => Promise.reject(apiError(429, { 'retry-after': '30' })), { maxRetries: 3, maxRetryAfterMs: 60_000, signal: controller.signal });
-    setTimeout(() => controller.abort(), 20);
-    await expect(run).rejects.toMatchObject({ kind: 'aborted' });
-    expect(Date.now() - started).toBeLessThan(2_000);
+    // A controlled clock that never moves: the run can only end through the abort, not the 30 s timer.
+    vi.useFakeTimers();
+    try {
+      const controller = new AbortController();
+      let attempts = 0;
+      const run = withRetries(() => (++attempts, Promise.reject(apiError(429, { 'retry-after': '30' }))), { maxRetries: 3, maxRetryAfterMs: 60_000, signal: controller.signal });
+      const settled = expect(run).rejects.toMatchObject({ kind: 'aborted' });
+      await vi.advanceTimersByTimeAsync(0); // lets the first attempt fail and the backoff start
+      expect({ attempts, pendingTimers: vi.getTimerCount() }).toEqual({ attempts: 1, pendingTimers: 1 });
+      controller.abort();
+      await settled;
+      expect({ attempts, pendingTimers: vi.getTimerCount() }).toEqual({ attempts: 1, pendingTimers: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
