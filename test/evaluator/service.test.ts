@@ -9,6 +9,7 @@ import { TABLE_LLM_EVAL_CHECKPOINTS } from '../../evaluator/tables.ts';
 import * as A from '../../shared/telemetry/semconv.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
 import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
+import { until } from '../support/wait.ts';
 import { startScriptedJudge, score, type ScriptedJudge } from './scripted-judge.ts';
 import { assistantMessages, duplicates, embeddedStore, evaluations, seedCalls, type EmbeddedFixture, type SeededCall } from './seed.ts';
 
@@ -190,15 +191,19 @@ describe.skipIf(!hasChdb)('evaluator service (chdb)', () => {
 
   it('stop() mid-pass leaves the unfinished calls unscored; the next instance completes them exactly once', async () => {
     const batch = await seedCalls(fx.store, Array.from({ length: 12 }, (_, i) => ({ startMs: now - 4 * 60_000 + i * 100, input: `slow ${i}`, output: 'It ships soon.' })));
+    // The judge answers three requests and holds the fourth until the test ends: stop() comes
+    // while exactly that one is in flight.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
     const slowJudge = await startScriptedJudge(async (r) => {
-      if (r.n > 3) await new Promise((resolve) => setTimeout(resolve, 5_000));
+      if (r.n > 3) await held;
       return score(4);
     });
     try {
       const cfg = { ...config(), batchSize: 4, judge: { provider: 'openai' as const, baseUrl: slowJudge.url, model: 'gpt-4o-mini' }, list: [{ builtin: 'helpfulness' as const, name: 'helpfulness_stop', concurrency: 1 }] };
       const first = await startEvaluator({ store: fx.store, config: cfg, loop: false, log: quiet });
       const pass = first.runOnce();
-      await new Promise((r) => setTimeout(r, 1_000));
+      await until('the judge holds the fourth request', () => slowJudge.requests.length >= 4);
       await first.stop();
       const s = await pass;
       expect(s.evaluators[0]?.stoppedEarly).toBe('stopping');
@@ -216,6 +221,7 @@ describe.skipIf(!hasChdb)('evaluator service (chdb)', () => {
       expect(rows.length).toBe(Number(all[0]?.n));
       expect(await duplicates(fx.store, false)).toEqual([]);
     } finally {
+      release();
       await slowJudge.close();
     }
   });
@@ -244,16 +250,13 @@ describe.skipIf(!hasChdb)('evaluator service (chdb)', () => {
     const cfg = { ...config(), pollIntervalMs: 50, list: [{ builtin: 'completeness' as const, name: 'completeness_loop' }] };
     const ev = await startEvaluator({ store: fx.store, config: cfg, log: quiet });
     // The call arrives after the first pass: only a later pass of the loop can score it.
-    while (ev.stats().passes === 0) await new Promise((r) => setTimeout(r, 20));
+    await until('the loop has finished its first pass', () => ev.stats().passes > 0);
     const [fresh] = await seedCalls(fx.store, [{ startMs: Date.now() - 1000, input: 'loop', output: 'It ships.' }]);
-    const deadline = Date.now() + 10_000;
-    let found = false;
-    while (!found && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      found = (await evaluations(fx.store, false)).some((r) => r.evaluator === 'completeness_loop' && r.spanId === fresh?.spanId);
+    try {
+      await until('a later pass has scored the call seeded after the first', async () => (await evaluations(fx.store, false)).some((r) => r.evaluator === 'completeness_loop' && r.spanId === fresh?.spanId), { intervalMs: 100 });
+    } finally {
+      await ev.stop();
     }
-    await ev.stop();
-    expect(found).toBe(true);
     expect(ev.stats().passes).toBeGreaterThan(1);
     expect(await duplicates(fx.store, false)).toEqual([]);
   });
