@@ -1,8 +1,9 @@
 // genai-prices as the second price source: only for models prices.json lacks, converted exactly
 // into our format and validated, with its source visible; off when configured off.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { genaiPricesEntry, GENAI_PRICES_VERSION } from './genai-prices.ts';
-import { computeCostFor, loadPriceTable } from './price-table.ts';
+import { computeCostFor } from './cost.ts';
+import { loadPriceTable } from './price-table.ts';
 
 const usage = (inputTokens: number, outputTokens: number) => ({ inputTokens, outputTokens, cacheReadTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: 0 });
 
@@ -37,6 +38,19 @@ describe('the genai-prices fallback', () => {
   it('leaves unknown models unknown, and other APIs alone', () => {
     expect(table.find('openai', 'my-finetune-that-nobody-prices')).toBeUndefined();
     expect(genaiPricesEntry('openai', 'gemini-2.5-pro')).toBeUndefined();
+  });
+
+  it('is loaded only when a model is missing from prices.json (its data costs ~13 MB of RSS)', async () => {
+    vi.resetModules(); // a fresh module: nothing in this file has loaded it yet
+    const fresh = await import('./genai-prices.ts');
+    const { loadPriceTable: load } = await import('./price-table.ts');
+    const t = load();
+    expect(t.find('openai', 'gpt-4o')?.source).toBe('prices.json');
+    expect(t.find('anthropic', 'claude-sonnet-4-5-20250929')?.source).toBe('prices.json');
+    expect(fresh.GENAI_PRICES_VERSION).toMatch(/^\d+\.\d+\.\d+/);
+    expect(fresh.genaiPricesLoaded()).toBe(false);
+    expect(t.find('openai', 'o3-pro')?.source).toBe('genai-prices');
+    expect(fresh.genaiPricesLoaded()).toBe(true);
   });
 
   it('knows the version of the data it ships', () => {

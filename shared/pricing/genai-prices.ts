@@ -9,10 +9,30 @@
 // become `aboveInputTokens`, and the result is validated by the same schema as prices.json. An entry
 // that does not convert, or that the schema refuses (an unknown price shape), is no price at all —
 // never a guessed one.
+//
+// Loaded lazily: the package bundles its whole data set (~13 MB of RSS once parsed), and prices.json
+// prices the models most calls use, so the package is required (synchronously, its CommonJS build:
+// a price lookup is synchronous) only the first time a model is missing from the table. A sidecar
+// whose traffic prices.json covers never loads it.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { calcPrice, type ModelPrice, type TieredPrices } from '@pydantic/genai-prices';
+import type * as GenaiPricesModule from '@pydantic/genai-prices';
+import type { ModelPrice, TieredPrices } from '@pydantic/genai-prices';
+
+const requireHere = createRequire(import.meta.url);
+type GenaiPrices = typeof GenaiPricesModule;
+let genaiPrices: GenaiPrices | undefined;
+/** The package, required on first use. */
+function calcPrice(...args: Parameters<GenaiPrices['calcPrice']>): ReturnType<GenaiPrices['calcPrice']> {
+  genaiPrices ??= requireHere('@pydantic/genai-prices') as GenaiPrices;
+  return genaiPrices.calcPrice(...args);
+}
+
+/** Whether the package's data has been loaded in this process (tests: it stays unloaded until needed). */
+export function genaiPricesLoaded(): boolean {
+  return genaiPrices !== undefined;
+}
 
 /** An entry in prices.json's format, not validated yet: price-table.ts checks it with the same schema. */
 export interface CandidateEntry {
@@ -30,7 +50,7 @@ type Rates = { input: string; output: string; cacheRead?: string; cacheWrite5m?:
 
 /** The package version the bundled data came with (its package.json is not exported: read it beside the entry point). */
 export const GENAI_PRICES_VERSION: string = (() => {
-  const entry = createRequire(import.meta.url).resolve('@pydantic/genai-prices');
+  const entry = requireHere.resolve('@pydantic/genai-prices');
   const pkg = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version?: string };
   return pkg.version ?? 'unknown';
 })();
