@@ -9,8 +9,12 @@
 // name providers and reasons, as errors do).
 //
 // stdout stays free for what commands print (reports, `prices`), so logs never mix into them.
+//
+// pino-pretty is required only when stderr is a terminal: in a pod (stderr a pipe) the process never
+// loads it (with its dependencies: ~1.5 MB of RSS beside pino, measured) nor parses its code.
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -38,7 +42,7 @@ let sink: ((line: string) => void) | undefined;
 /** Where JSON lines go: stderr, or a test's capture. Pretty-printed instead when stderr is a terminal. */
 const stream: pino.DestinationStream =
   process.stderr.isTTY && process.env.LOG_FORMAT !== 'json'
-    ? pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    ? (createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty)({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
     : { write: (line: string) => (sink ? sink(line) : process.stderr.write(line)) };
 
 function envLevel(): LogLevel | undefined {
