@@ -1,6 +1,8 @@
-// The shared tier on a real redis-server: entries, TTL and stale window, two sidecars on one Redis,
-// the semantic index warmed from Redis and kept up to date, and Redis dying mid-test (every call
-// still resolves, fast, as a miss or a no-op, with onError told).
+// What only the shared tier on a real redis-server does: its key layout and PX, corrupt values as
+// misses, the semantic index warmed from Redis and kept up to date, and Redis dying or hanging
+// mid-test (every call still resolves, as a miss or a no-op, with onError told). The behaviour
+// every store shares is the contract suite in store-contract.test.ts (memory, one Redis, Sentinel,
+// Cluster), which also holds the cross-sidecar tests on each Redis topology.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { jsonEntry, type CacheEntry } from '../../proxy/cache/entry.ts';
@@ -8,24 +10,13 @@ import { CACHE_KEY_PREFIX, RedisStore } from '../../proxy/cache/redis-store.ts';
 import { SemanticIndex } from '../../proxy/cache/semantic-index.ts';
 import { SemanticRedisSync } from '../../proxy/cache/semantic-sync.ts';
 import { ZERO_USAGE } from '../../shared/usage.ts';
-import type { RedisConnectionConfig } from '../../shared/config/budgets.ts';
-import { redisClusterAvailability, startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.ts';
-import { startRedisSentinel, type RedisSentinelHandle } from '../support/redis-sentinel.ts';
 import { redisAvailability, startRedis, type RedisHandle } from '../support/redis.ts';
+import { until } from '../support/wait.ts';
 
 const REDIS = redisAvailability();
-const CLUSTER = redisClusterAvailability();
 
 function entry(ttlMs: number, text = 'hello', now = Date.now()): CacheEntry {
   return jsonEntry({ dialect: 'openai', operation: 'chat', model: 'gpt-4o-mini', usage: { ...ZERO_USAGE, inputTokens: 5, outputTokens: 2 }, ttlMs, now, body: JSON.stringify({ text }) });
-}
-
-async function until(cond: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe.skipIf(!REDIS.available)(`RedisStore ${REDIS.reason}`, () => {
@@ -69,15 +60,6 @@ describe.skipIf(!REDIS.available)(`RedisStore ${REDIS.reason}`, () => {
     raw.disconnect();
   });
 
-  it('two store instances (two sidecars) see each other’s entries', async () => {
-    const a = await store();
-    const b = await store();
-    await a.set('shared', entry(60_000, 'from a'), 60_000);
-    expect((await b.get('shared'))?.body).toBe('{"text":"from a"}');
-    await b.set('shared', entry(60_000, 'from b'), 60_000);
-    expect((await a.get('shared'))?.body).toBe('{"text":"from b"}');
-  });
-
   it('semantic entries: a fresh index warms from Redis at start, then learns what other sidecars add', async () => {
     const dims = 8;
     const v = (i: number): Float32Array => Float32Array.from({ length: dims }, (_, j) => (j === i % dims ? 1 : 0.01 * j));
@@ -98,17 +80,21 @@ describe.skipIf(!REDIS.available)(`RedisStore ${REDIS.reason}`, () => {
     second.start(idxB);
     first.start(idxA);
     await first.publish({ contextDigest: 'ctx-new', key: 'key-new', text: 'new question', expiresAt: Date.now() + 60_000, vector: v(6) });
-    await until(() => idxB.lookup('ctx-new', v(6), 0.99)?.key === 'key-new');
-    // The publisher does not re-add its own entries from the feed (it indexed them itself).
-    await new Promise((r) => setTimeout(r, 300));
-    expect(idxA.size).toBe(5);
+    await until('the second index has the entry the first published', () => idxB.lookup('ctx-new', v(6), 0.99)?.key === 'key-new');
+    // The publisher does not re-add its own entries from the feed (it indexed them itself). The
+    // feed is ordered: once the first has read a later entry from the second sidecar, it has
+    // passed its own.
+    await second.publish({ contextDigest: 'ctx-later', key: 'key-later', text: 'later question', expiresAt: Date.now() + 60_000, vector: v(7) });
+    await until('the first index has the entry the second published after it', () => idxA.lookup('ctx-later', v(7), 0.99)?.key === 'key-later');
+    expect(idxA.lookup('ctx-new', v(6), 0.99)).toBeUndefined();
+    expect(idxA.size).toBe(6);
     // Another embedder's stream is another vector space: not mixed in.
     const other = new SemanticRedisSync({ url: redis.url, embedderId: 'other-8' });
     expect(await other.warm(new SemanticIndex({ dims }))).toBe(0);
     await Promise.all([first.close(), second.close(), other.close()]);
   });
 
-  it('Redis stopped mid-test: get/set/getStale resolve quickly as miss/no-op and onError is called; back when Redis is', async () => {
+  it('Redis stopped mid-test: get/set/getStale resolve (while it is down) as miss/no-op and onError is called; back when Redis is', async () => {
     const own = await startRedis();
     const errors: string[] = [];
     const s = new RedisStore({ url: own.url, commandTimeoutMs: 50, onError: (e, op) => errors.push(`${op}: ${e.message}`) });
@@ -117,12 +103,11 @@ describe.skipIf(!REDIS.available)(`RedisStore ${REDIS.reason}`, () => {
     await s.set('k', entry(60_000), 60_000);
     expect(await s.get('k')).toBeDefined();
     await own.kill();
+    // Awaited before Redis comes back: a command queued until reconnection would hang here.
     for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
       expect(await s.get('k')).toBeUndefined();
       expect(await s.getStale('k', 1_000)).toBeUndefined();
       await s.set('k2', entry(1_000), 1_000);
-      expect(performance.now() - t0).toBeLessThan(3 * 60);
     }
     expect(errors.some((e) => e.startsWith('get:'))).toBe(true);
     expect(errors.some((e) => e.startsWith('set:'))).toBe(true);
@@ -135,13 +120,13 @@ describe.skipIf(!REDIS.available)(`RedisStore ${REDIS.reason}`, () => {
     await sync.close();
     // Redis comes back on the same port: the store reconnects by itself.
     const again = await startRedis({ port: own.port });
-    await until(() => s.ready, 5_000);
+    await until('the store has reconnected by itself', () => s.ready, { timeoutMs: 5_000 });
     await s.set('k3', entry(60_000), 60_000);
     expect(await s.get('k3')).toBeDefined();
     await again.stop();
   });
 
-  it('a hung Redis (SIGSTOP) costs at most the command timeout', async () => {
+  it('a hung Redis (SIGSTOP) costs the command timeout: the lookup ends as a miss while Redis is still stopped', async () => {
     const own = await startRedis();
     const errors: string[] = [];
     const s = new RedisStore({ url: own.url, commandTimeoutMs: 50, onError: (e) => errors.push(e.message) });
@@ -153,86 +138,12 @@ describe.skipIf(!REDIS.available)(`RedisStore ${REDIS.reason}`, () => {
     probe.disconnect();
     process.kill(Number(pid), 'SIGSTOP');
     try {
-      const t0 = performance.now();
+      // Redis never answers while stopped: only the store's own command timeout can end this.
       expect(await s.get('k')).toBeUndefined();
-      expect(performance.now() - t0).toBeLessThan(200);
       expect(errors.some((e) => /timed out/i.test(e))).toBe(true);
     } finally {
       process.kill(Number(pid), 'SIGCONT');
       await own.kill();
     }
-  });
-});
-
-// The shared-tier contract on every topology: one Redis, a primary found through Sentinel, and a
-// Redis Cluster (entries spread over the cluster's slots: every cache command touches one key).
-const topologies = [...(REDIS.available ? (['redis', 'redis-sentinel'] as const) : []), ...(CLUSTER.available ? (['redis-cluster'] as const) : [])];
-describe.skipIf(topologies.length === 0).each(topologies)('shared cache on %s', (topology) => {
-  let single: RedisHandle | undefined;
-  let cluster: RedisClusterHandle | undefined;
-  let sentinel: RedisSentinelHandle | undefined;
-  let connection: RedisConnectionConfig;
-  const stores: RedisStore[] = [];
-  beforeAll(async () => {
-    if (topology === 'redis') {
-      single = await startRedis();
-      connection = { url: single.url };
-    } else if (topology === 'redis-sentinel') {
-      sentinel = await startRedisSentinel();
-      connection = { sentinel: { name: sentinel.name, sentinels: sentinel.sentinels, db: 0, tls: false } };
-    } else {
-      cluster = await startRedisCluster();
-      connection = { cluster: { nodes: cluster.urls } };
-    }
-  }, 60_000);
-  afterAll(async () => {
-    for (const s of stores) await s.close();
-    await single?.stop();
-    await cluster?.stop();
-    await sentinel?.stop();
-  });
-  const open = (): RedisStore => {
-    const s = new RedisStore({ connection });
-    stores.push(s);
-    return s;
-  };
-
-  it('a freshly started sidecar finds, at its very first lookup, what another one wrote', async () => {
-    const writer = open();
-    await writer.start();
-    const keys = Array.from({ length: 20 }, (_, i) => `fresh-${topology}-${i}`);
-    for (const k of keys) await writer.set(k, entry(60_000, k), 60_000);
-    // Each reader is brand new and never told to start(): its first command is the lookup.
-    for (const k of keys) {
-      const reader = open();
-      expect(reader.started).toBe(false);
-      expect((await reader.get(k))?.body).toBe(JSON.stringify({ text: k }));
-      expect(reader.started).toBe(true);
-    }
-  });
-
-  it('two sidecars see each other’s entries and stale entries', async () => {
-    const a = open();
-    const b = open();
-    await Promise.all([a.start(), b.start()]);
-    await a.set('shared', entry(60_000, 'from a'), 60_000);
-    expect((await b.get('shared'))?.body).toBe('{"text":"from a"}');
-    await b.set('old', entry(1, 'old', Date.now() - 10), 1);
-    expect(await a.get('old')).toBeUndefined();
-    expect((await a.getStale('old', 60_000))?.body).toBe('{"text":"old"}');
-  });
-
-  it('semantic entries: a fresh index warms from the stream and follows it', async () => {
-    const dims = 4;
-    const v = (i: number): Float32Array => Float32Array.from({ length: dims }, (_, j) => (j === i % dims ? 1 : 0.01));
-    const first = new SemanticRedisSync({ connection, embedderId: `t-${topology}` });
-    await first.publish({ contextDigest: 'c1', key: 'k1', text: 'q1', expiresAt: Date.now() + 60_000, vector: v(1) });
-    const second = new SemanticRedisSync({ connection, embedderId: `t-${topology}`, blockMs: 200 });
-    const idx = new SemanticIndex({ dims });
-    expect(await second.warm(idx)).toBe(1);
-    second.start(idx);
-    await first.publish({ contextDigest: 'c2', key: 'k2', text: 'q2', expiresAt: Date.now() + 60_000, vector: v(2) });
-    await until(() => idx.lookup('c2', v(2), 0.99)?.key === 'k2');
-    await Promise.all([first.close(), second.close()]);
   });
 });
