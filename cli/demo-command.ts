@@ -9,7 +9,7 @@
 import type { CallRecord } from '../proxy/call-record.ts';
 import { startSidecar, type RunningSidecar } from '../proxy/main.ts';
 import { parseConfig } from '../shared/config/load.ts';
-import { formatPicoUsd, parsePicoUsd } from '../shared/pricing/price-table.ts';
+import { formatPicoUsd, parsePicoUsd } from '../shared/pricing/cost.ts';
 import { formatWeekly, weeklyReport } from '../dashboards/weekly-report.ts';
 import { buildAll } from '../dashboards/index.ts';
 import { expandGrafanaSql } from '../dashboards/macros.ts';

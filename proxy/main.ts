@@ -3,7 +3,8 @@
 import { logger, setLogLevel } from '../shared/log.ts';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../shared/config/schema.ts';
-import { loadPriceTable, totalCostUsd } from '../shared/pricing/price-table.ts';
+import { loadPriceTable } from '../shared/pricing/price-table.ts';
+import { totalCostUsd } from '../shared/pricing/cost.ts';
 import { AdminServer } from '../shared/admin-server.ts';
 import { CompositeRecorder, type CallRecorder } from './call-record.ts';
 import { ProxyMetrics } from './metrics.ts';

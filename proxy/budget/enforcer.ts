@@ -18,7 +18,7 @@
 // reservation never settled is given back by Redis when its lease ends — it is never counted for
 // the rest of its window.
 import { randomUUID } from 'node:crypto';
-import { budgetKeyPrefix, effectiveLimits, type BudgetsConfig } from './config.ts';
+import { budgetKeyPrefix, effectiveLimits, type BudgetsConfig } from '../../shared/config/budgets.ts';
 import { admits, type BudgetBackend, type CounterAdjust, type Lease, type ReserveResult } from './backend.ts';
 import { MemoryBudgetBackend } from './memory-backend.ts';
 import { RedisBudgetBackend } from './redis-backend.ts';

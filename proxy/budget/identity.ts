@@ -11,7 +11,7 @@
 // longer than 128 characters are replaced by a hash of themselves (bounded key sizes, no
 // collisions). Never throws.
 import { createHash } from 'node:crypto';
-import type { IdentityConfig } from './config.ts';
+import type { IdentityConfig } from '../../shared/config/budgets.ts';
 
 export const TENANT_HEADER = 'x-llm-sidecar-tenant';
 export const USER_HEADER = 'x-llm-sidecar-user';

@@ -16,7 +16,7 @@
 // images, audio and base64 attachments count a flat 1,000 tokens each (their real cost depends
 // on size). Estimates of the same body are deterministic, so the trimmed result is re-checked
 // with the same numbers. A Responses `previous_response_id` conversation is not seen here.
-import type { PerRequestConfig } from './config.ts';
+import type { PerRequestConfig } from '../../shared/config/budgets.ts';
 
 export type JsonObject = Record<string, unknown>;
 export type TokenEstimator = (text: string) => number;

@@ -1,7 +1,9 @@
 // Opening the store `telemetry.clickhouse` names — embedded chdb (the default), a ClickHouse server,
 // or none — for every service and command (proxy, evaluator, report, migrate).
 import type { TelemetryConfig } from '../config/schema.ts';
-import { createEmbeddedStore, createServerStore, type ClickHouseStore } from './store.ts';
+import { createEmbeddedStore } from './embedded-store.ts';
+import { createServerStore } from './server-store.ts';
+import type { ClickHouseStore } from './store.ts';
 
 export async function openStore(c: TelemetryConfig['clickhouse']): Promise<ClickHouseStore | undefined> {
   if (c.mode === 'off') return undefined;

@@ -1,15 +1,12 @@
-// The one door to ClickHouse for the proxy, the evaluator, the report and the migrations. Two
-// implementations behind it, same SQL, same schema:
-//   - embedded: chdb (ClickHouse in-process) on a data directory — the default, no server needed;
-//   - server:   @clickhouse/client over HTTP to a ClickHouse server or cluster (scale-out).
-// Every failure is a ClickHouseStoreError (store-error.ts): one line, which store, which table.
+// The one door to ClickHouse for the proxy, the evaluator, the report and the migrations: this
+// interface. Two implementations behind it, same SQL, same schema:
+//   - embedded: chdb (ClickHouse in-process) on a data directory — the default, no server needed
+//     (embedded-store.ts);
+//   - server:   @clickhouse/client over HTTP to a ClickHouse server or cluster, scale-out (server-store.ts).
+// open-store.ts picks one from the config. Every failure is a ClickHouseStoreError (store-error.ts):
+// one line, which store, which table. Types only: importing it loads neither implementation.
 
 import type { StoreKind } from './store-error.ts';
-
-export type { StoreKind, StoreOperation } from './store-error.ts';
-export { ClickHouseStoreError } from './store-error.ts';
-export { createServerStore, type ServerStoreOptions } from './server-store.ts';
-export { createEmbeddedStore, DEFAULT_EMBEDDED_DATA_DIR, type EmbeddedStoreOptions } from './embedded-store.ts';
 
 /** Values for `{name:Type}` placeholders; bound server-side, never spliced into the SQL text. */
 export type QueryParams = Record<string, string | number | bigint | boolean | null | readonly (string | number)[]>;

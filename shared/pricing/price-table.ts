@@ -240,7 +240,3 @@ export function loadPriceFile(path: URL | string = DEFAULT_PRICE_FILE): PriceFil
 export function loadPriceTable(overrides: readonly PriceEntry[] = [], path: URL | string = DEFAULT_PRICE_FILE, options: { genaiPrices?: boolean } = {}): PriceTable {
   return createPriceTable(loadPriceFile(path), overrides, options.genaiPrices === false ? undefined : genaiPricesEntry);
 }
-
-// Cost computation lives in cost.ts; re-exported so existing imports from this module keep working.
-export { computeCost, computeCostFor, formatPicoUsd, parsePicoUsd, priceCall, totalCostUsd } from './cost.ts';
-export type { CostBreakdown, PricedCall } from './cost.ts';

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServerStore } from '../../shared/clickhouse/store.ts';
+import { createServerStore } from '../../shared/clickhouse/server-store.ts';
 import { DEFAULT_DATABASE, TABLE_OTEL_TRACES, qualified } from '../../shared/clickhouse/schema.ts';
 import { startHttpEndpoint } from '../clickhouse/http-endpoint.ts';
 

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import { BudgetsSchema, type BudgetsConfigInput } from '../../proxy/budget/config.ts';
+import { BudgetsSchema, type BudgetsConfigInput } from '../../shared/config/budgets.ts';
 import { createBudgetEnforcer } from '../../proxy/budget/enforcer.ts';
 import { startRedis } from '../support/redis.ts';
 

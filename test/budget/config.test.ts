@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { BudgetsSchema, budgetKeyPrefix, crossCheckBudgets, effectiveLimits } from '../../proxy/budget/config.ts';
+import { BudgetsSchema, budgetKeyPrefix, crossCheckBudgets, effectiveLimits } from '../../shared/config/budgets.ts';
 import { toMicroUsd } from '../../proxy/budget/usd.ts';
 
 function problems(input: unknown): string[] {

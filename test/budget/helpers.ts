@@ -1,6 +1,6 @@
 // Shared helpers of the budget tests: an enforcer on either backend with a fake clock.
 import { randomUUID } from 'node:crypto';
-import { BudgetsSchema, type BudgetsConfigInput } from '../../proxy/budget/config.ts';
+import { BudgetsSchema, type BudgetsConfigInput } from '../../shared/config/budgets.ts';
 import { createBudgetEnforcer, type BackendErrorEvent, type BudgetAlert, type BudgetEnforcer, type Rejection, type Reservation } from '../../proxy/budget/enforcer.ts';
 
 export type BackendKind = 'memory' | 'redis' | 'redis-cluster' | 'redis-sentinel';

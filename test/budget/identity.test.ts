@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetsSchema } from '../../proxy/budget/config.ts';
+import { BudgetsSchema } from '../../shared/config/budgets.ts';
 import { hashApiKey, IdentityResolver, resolveIdentity, type HeaderBag } from '../../proxy/budget/identity.ts';
 
 const KEY = 'sk-test-abc123';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetsSchema } from '../../proxy/budget/config.ts';
+import { BudgetsSchema } from '../../shared/config/budgets.ts';
 import { applyRequestLimits, estimateInputTokens, requestLimitsFor, requestShapeOf, type JsonObject, type LimitsApplied, type RequestShape, type RouteRequestLimits } from '../../proxy/budget/limits.ts';
 
 const perChar = (t: string): number => t.length;

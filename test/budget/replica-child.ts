@@ -2,7 +2,7 @@
 // the same limits. Protocol over IPC: parent sends {url, keyPrefix, count}; the child answers
 // {ready}; parent sends {go}; the child fires `count` concurrent reservations and answers
 // {admitted}, then exits.
-import { BudgetsSchema } from '../../proxy/budget/config.ts';
+import { BudgetsSchema } from '../../shared/config/budgets.ts';
 import { createBudgetEnforcer, type BudgetEnforcer } from '../../proxy/budget/enforcer.ts';
 
 interface Setup {

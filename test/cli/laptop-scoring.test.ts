@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createEmbeddedStore } from '../../shared/clickhouse/store.ts';
+import { createEmbeddedStore } from '../../shared/clickhouse/embedded-store.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
 import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 

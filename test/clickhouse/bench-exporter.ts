@@ -20,7 +20,7 @@ import { migrate } from '../../shared/clickhouse/migrate.ts';
 import { TABLE_LLM_CALLS, TABLE_OTEL_TRACES, qualified } from '../../shared/clickhouse/schema.ts';
 import { ClickHouseSpanExporter } from '../../shared/clickhouse/span-exporter.ts';
 import { spanToRow } from '../../shared/clickhouse/span-rows.ts';
-import { createEmbeddedStore } from '../../shared/clickhouse/store.ts';
+import { createEmbeddedStore } from '../../shared/clickhouse/embedded-store.ts';
 import { emitScenario, tracerProvider } from './genai-spans.ts';
 
 const total = Number(process.argv[2] ?? 100_000);

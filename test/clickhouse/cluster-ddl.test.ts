@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { clusterStatements, LOCAL_SUFFIX, SHARDING_KEYS, type ClusterLayout } from '../../shared/clickhouse/cluster-ddl.ts';
 import { plannedStatements } from '../../shared/clickhouse/migrate.ts';
 import { parseConfig } from '../../shared/config/load.ts';
-import { createEmbeddedStore } from '../../shared/clickhouse/store.ts';
+import { createEmbeddedStore } from '../../shared/clickhouse/embedded-store.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

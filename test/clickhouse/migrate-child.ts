@@ -4,7 +4,7 @@
 // `node --import tsx test/clickhouse/migrate-child.ts <url> <database>`
 import { createInterface } from 'node:readline';
 import { migrate } from '../../shared/clickhouse/migrate.ts';
-import { createServerStore } from '../../shared/clickhouse/store.ts';
+import { createServerStore } from '../../shared/clickhouse/server-store.ts';
 
 const [url, database] = process.argv.slice(2);
 if (url === undefined || database === undefined) throw new Error('usage: migrate-child.ts <url> <database>');

@@ -15,7 +15,8 @@ import { migrate, migrationLabel, type MigrateResult } from '../../shared/clickh
 import { MIGRATIONS } from '../../shared/clickhouse/migrations/index.ts';
 import { TABLE_LLM_CALLS, TABLE_OTEL_TRACES, TABLE_SCHEMA_MIGRATIONS, qualified } from '../../shared/clickhouse/schema.ts';
 import { spanToRow } from '../../shared/clickhouse/span-rows.ts';
-import { createServerStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
+import { createServerStore } from '../../shared/clickhouse/server-store.ts';
+import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
 import { chdbAvailable } from './chdb-available.ts';
 import { CALLS, emitScenario, tracerProvider } from './genai-spans.ts';
 import { startHttpEndpoint, type HttpEndpoint } from './http-endpoint.ts';

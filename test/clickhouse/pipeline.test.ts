@@ -22,7 +22,9 @@ import {
   qualified,
 } from '../../shared/clickhouse/schema.ts';
 import { ClickHouseSpanExporter } from '../../shared/clickhouse/span-exporter.ts';
-import { createEmbeddedStore, createServerStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
+import { createEmbeddedStore } from '../../shared/clickhouse/embedded-store.ts';
+import { createServerStore } from '../../shared/clickhouse/server-store.ts';
+import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
 import { chdbAvailable } from './chdb-available.ts';
 import { CALLS, INPUT_MESSAGES, OUTPUT_MESSAGES, SERVICE_NAME, SYSTEM_INSTRUCTIONS, emitScenario, tracerProvider } from './genai-spans.ts';
 import { startHttpEndpoint, type HttpEndpoint } from './http-endpoint.ts';

@@ -64,7 +64,8 @@ import {
   TABLE_OTEL_TRACES_TRACE_ID_TS,
   qualified,
 } from '../../shared/clickhouse/schema.ts';
-import { createEmbeddedStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
+import { createEmbeddedStore } from '../../shared/clickhouse/embedded-store.ts';
+import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
 import * as A from '../../shared/telemetry/semconv.ts';
 import { percentiles } from '../bench/open-loop.ts';
 import { alertQueries, allSelected, panelQueries, readCommitted, traceLinkQuery, traceLinks, variableQueries } from './harness.ts';

@@ -15,7 +15,8 @@ import { expandGrafanaSql } from '../../dashboards/macros.ts';
 import { msToNs, nsToDateTime64 } from '../../evaluator/time.ts';
 import { migrate } from '../../shared/clickhouse/migrate.ts';
 import { LLM_EVALUATIONS as E, TABLE_LLM_EVALUATIONS } from '../../shared/clickhouse/schema.ts';
-import { createEmbeddedStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
+import { createEmbeddedStore } from '../../shared/clickhouse/embedded-store.ts';
+import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
 import { allSelected } from './harness.ts';
 

@@ -12,7 +12,7 @@ import { PLACEHOLDER_MONTHLY_BUDGET_USD, budgetsFromConfig } from '../../dashboa
 import { GENERATED_DIR, main as generate } from '../../dashboards/generate.ts';
 import { GENERATED_FILES, buildAll } from '../../dashboards/index.ts';
 import { EVENT, SKIP_REASON_CIRCUIT_OPEN } from '../../dashboards/sql.ts';
-import { BudgetsSchema } from '../../proxy/budget/config.ts';
+import { BudgetsSchema } from '../../shared/config/budgets.ts';
 import { OTEL_TRACES, TABLE_OTEL_TRACES } from '../../shared/clickhouse/schema.ts';
 import type * as Schema from '../../shared/clickhouse/schema.ts';
 import { alertQueries, panelQueries, readCommitted, traceLinkQuery, traceLinks, variableQueries } from './harness.ts';

@@ -13,7 +13,8 @@ import { DEFAULT_QUALITY_THRESHOLDS, judgeCapsFromConfig, type JudgeCaps } from 
 import { msToNs, nsToDateTime64, utcDayStart } from '../../evaluator/time.ts';
 import { migrate } from '../../shared/clickhouse/migrate.ts';
 import { LLM_CALLS as C, LLM_EVALUATIONS as E, TABLE_LLM_CALLS, TABLE_LLM_EVALUATIONS } from '../../shared/clickhouse/schema.ts';
-import { createEmbeddedStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
+import { createEmbeddedStore } from '../../shared/clickhouse/embedded-store.ts';
+import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
 import { isNumericType, resultColumns } from './harness.ts';
 

@@ -30,7 +30,8 @@ import {
   TABLE_OTEL_TRACES,
   TABLE_OTEL_TRACES_TRACE_ID_TS,
 } from '../../shared/clickhouse/schema.ts';
-import { createEmbeddedStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
+import { createEmbeddedStore } from '../../shared/clickhouse/embedded-store.ts';
+import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
 import {
   alertQueries,

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatCount, formatPercent, formatUsd, runReport } from '../../dashboards/report.ts';
 import { migrate } from '../../shared/clickhouse/migrate.ts';
-import { createEmbeddedStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
+import { createEmbeddedStore } from '../../shared/clickhouse/embedded-store.ts';
+import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
 import { BURST_ROUTE, picoToNumber, seed, sumPico, type Seed, type SeedCall } from './seed.ts';
 

@@ -11,7 +11,8 @@ import { mannWhitneyTest, normalCdf, twoProportionTest, weekOverWeekTest } from 
 import { msToNs, nsToDateTime64 } from '../../evaluator/time.ts';
 import { migrate } from '../../shared/clickhouse/migrate.ts';
 import { LLM_CALLS as C, LLM_EVALUATIONS as E, TABLE_LLM_CALLS, TABLE_LLM_EVALUATIONS } from '../../shared/clickhouse/schema.ts';
-import { createEmbeddedStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
+import { createEmbeddedStore } from '../../shared/clickhouse/embedded-store.ts';
+import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
 
 const hasChdb = await chdbAvailable();

@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEvaluatorCommand } from '../../evaluator/main.ts';
-import { createEmbeddedStore } from '../../shared/clickhouse/store.ts';
+import { createEmbeddedStore } from '../../shared/clickhouse/embedded-store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
 import { until } from '../support/wait.ts';

@@ -12,7 +12,8 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Id
 import { migrate } from '../../shared/clickhouse/migrate.ts';
 import { LLM_CALLS as C, LLM_EVALUATIONS as E, TABLE_LLM_CALLS, TABLE_LLM_EVALUATIONS, TABLE_OTEL_TRACES } from '../../shared/clickhouse/schema.ts';
 import { spanToRow } from '../../shared/clickhouse/span-rows.ts';
-import { createEmbeddedStore, type ClickHouseStore } from '../../shared/clickhouse/store.ts';
+import { createEmbeddedStore } from '../../shared/clickhouse/embedded-store.ts';
+import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
 import * as A from '../../shared/telemetry/semconv.ts';
 
 export const hex = (bytes: number) => randomBytes(bytes).toString('hex');

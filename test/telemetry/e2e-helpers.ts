@@ -2,7 +2,7 @@
 // totals the proxy measured for them (what the fake provider reported, normalised).
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { formatPicoUsd, parsePicoUsd } from '../../shared/pricing/price-table.ts';
+import { formatPicoUsd, parsePicoUsd } from '../../shared/pricing/cost.ts';
 import type { CallRecord } from '../../proxy/call-record.ts';
 
 export async function mixedTraffic(baseUrl: string, rounds: number): Promise<number> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { computeCost, formatPicoUsd, loadPriceTable, parsePicoUsd, PriceEntrySchema, priceCall, PriceTable } from '../../shared/pricing/price-table.ts';
+import { computeCost, formatPicoUsd, parsePicoUsd, priceCall } from '../../shared/pricing/cost.ts';
+import { loadPriceTable, PriceEntrySchema, PriceTable } from '../../shared/pricing/price-table.ts';
 import { fromAnthropicUsage, fromOpenAIChatUsage, fromOpenAIResponsesUsage, mergeAnthropicStreamUsage, ZERO_USAGE, type NormalizedUsage } from '../../shared/usage.ts';
 
 // These tests hold prices.json's own entries and name resolution: without the genai-prices fallback.
