@@ -18,14 +18,9 @@ import { hideInjectedUsage, LARGE_ANSWER_EDGE_BYTES, observeJson, observeLargeJs
 import { readEvent, SseSplitter, type SseEvent } from './sse.ts';
 import { StreamAssembler } from './telemetry/content.ts';
 import type { StreamRecorder } from './cache/stream-recorder.ts';
+import type { StreamTranslation } from './translate/index.ts';
 import { mapUpstreamError } from './upstream.ts';
 
-/** Turns the provider's SSE events into the app's API, event by event (cross-provider fallback). */
-export interface StreamTranslator {
-  push(event: string | undefined, data: Record<string, unknown>): string;
-  end(): string;
-  readonly hasContent: boolean;
-}
 
 export interface AttemptOptions {
   /** The endpoint as the provider sees it (its dialect decides how usage is read). */
@@ -33,7 +28,7 @@ export interface AttemptOptions {
   clientDialect: ApiDialect;
   providerName: string;
   hideUsage: boolean;
-  translator: StreamTranslator | undefined;
+  translator: StreamTranslation | undefined;
   /** Hold the stream's preamble until content (only worth it when a retry or fallback could follow). */
   holdPreamble: boolean;
   maxBufferedBytes: number;

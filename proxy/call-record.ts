@@ -3,8 +3,15 @@
 import { logger } from '../shared/log.ts';
 import type { ApiDialect, ErrorCode } from '../shared/errors.ts';
 import type { NormalizedUsage } from '../shared/usage.ts';
+import type { HitKind } from './cache/guard.ts';
 import type { CapturedContent } from './telemetry/content.ts';
-import type { SemanticMatch } from './cache-gate.ts';
+
+/** What a semantic hit matched, for its span (span-recorder.ts semanticHitAttributes). */
+export interface SemanticMatch {
+  question: string;
+  similarity: number;
+  kind: HitKind;
+}
 
 /** One physical request to a provider (a retry is a second attempt). */
 export interface AttemptRecord {

@@ -5,6 +5,7 @@
 // the app's credentials whenever a configured key replaces them (docs/security.md).
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ProviderConfig } from '../shared/config/schema.ts';
+import { REQUEST_HEADERS, SIDECAR_HEADER_PREFIX } from '../shared/sidecar-headers.ts';
 
 type HeaderValue = string | string[] | undefined;
 type HeaderBag = Record<string, HeaderValue>;
@@ -42,15 +43,6 @@ const ROUTING_OVERRIDES = new Set([
 /** Every header a client or the sidecar uses to carry a provider credential. */
 export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization', 'x-api-key', 'api-key']);
 
-export const SIDECAR_REQUEST_HEADERS = {
-  route: 'x-llm-sidecar-route',
-  tenant: 'x-llm-sidecar-tenant',
-  user: 'x-llm-sidecar-user',
-  feature: 'x-llm-sidecar-feature',
-  cache: 'x-llm-sidecar-cache',
-} as const;
-
-const SIDECAR_PREFIX = 'x-llm-sidecar-';
 
 export interface SidecarControls {
   route?: string;
@@ -66,11 +58,11 @@ function first(v: HeaderValue): string | undefined {
 
 export function readControls(headers: IncomingHttpHeaders): SidecarControls {
   return {
-    route: first(headers[SIDECAR_REQUEST_HEADERS.route]),
-    tenant: first(headers[SIDECAR_REQUEST_HEADERS.tenant]),
-    user: first(headers[SIDECAR_REQUEST_HEADERS.user]),
-    feature: first(headers[SIDECAR_REQUEST_HEADERS.feature]),
-    cache: first(headers[SIDECAR_REQUEST_HEADERS.cache]),
+    route: first(headers[REQUEST_HEADERS.route]),
+    tenant: first(headers[REQUEST_HEADERS.tenant]),
+    user: first(headers[REQUEST_HEADERS.user]),
+    feature: first(headers[REQUEST_HEADERS.feature]),
+    cache: first(headers[REQUEST_HEADERS.cache]),
   };
 }
 
@@ -103,7 +95,7 @@ export function upstreamRequestHeaders(inbound: IncomingHttpHeaders, opts: Upstr
   for (const name in inbound) {
     const value = inbound[name];
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || name.startsWith(SIDECAR_PREFIX) || ROUTING_OVERRIDES.has(name) || extra?.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || name.startsWith(SIDECAR_HEADER_PREFIX) || ROUTING_OVERRIDES.has(name) || extra?.has(name)) continue;
     if (opts.bufferedBody && name === 'content-length') continue;
     if (opts.identityEncoding && name === 'accept-encoding') continue;
     if (injectKey && CREDENTIAL_HEADERS.has(name)) continue;

@@ -1,38 +1,30 @@
-// One inbound LLM call: walks the route's chain of targets — breaker check, attempt, retry with
-// backoff within the retry budget, cascade validation, fallback to the next target (translated to
-// the other API when needed) — then answers the app in its own API and records the call.
+// One inbound LLM call's target loop: walks the route's chain of targets — breaker check, attempt,
+// retry with backoff within the retry budget, cascade validation, fallback to the next target
+// (translated to the other API when needed) — and answers the app in its own API. What happened
+// goes back to the pipeline as a CallOutcome (pipeline/record.ts builds the record from it); the
+// cache write and the stale fallback are pipeline stages of their own (pipeline/cache-write.ts).
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { RetryConfig } from '../shared/config/schema.ts';
 import { SidecarError, type ApiDialect } from '../shared/errors.ts';
+import { RESPONSE_HEADERS } from '../shared/sidecar-headers.ts';
 import { EVENT_LLM_SIDECAR_CASCADE_ESCALATED, EVENT_LLM_SIDECAR_FALLBACK, EVENT_LLM_SIDECAR_RETRY, EVENT_LLM_SIDECAR_TARGET_SKIPPED } from '../shared/telemetry/semconv.ts';
 import type { NormalizedUsage } from '../shared/usage.ts';
-import { Attempt, type AttemptOutcome, type StreamTranslator } from './attempt.ts';
-import type { AttemptRecord, CallRecord, RequestParams } from './call-record.ts';
+import { Attempt, type AttemptOutcome } from './attempt.ts';
+import type { AttemptRecord, CallEvent } from './call-record.ts';
 import type { LlmEndpoint } from './endpoints.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import type { CacheableAnswer, CallOutcome, LlmRequest } from './pipeline/context.ts';
 import { clientAskedForUsage, withIncludeUsage, type JsonObject } from './request-body.ts';
 import { sendError } from './respond.ts';
 import { observeJson, type ObservedResponse } from './response-observer.ts';
 import { retryDelayMs } from './resilience/backoff.ts';
 import { cascadeRequest, failedCheck, summarize, type ValidatorName } from './resilience/validators.ts';
 import { credentialFor, type RoutePlan, type Target } from './routing.ts';
-import { captureJsonOutput, type CapturedContent, type ChatMessage } from './telemetry/content.ts';
+import { captureJsonOutput, type ChatMessage } from './telemetry/content.ts';
+import type { CrossTranslation } from './translate/index.ts';
 import { upstreamUrl, type UpstreamPools } from './upstream.ts';
-import { serveEntry, type CallCache } from './cache-gate.ts';
-import { jsonEntry, streamEntry, type CacheEntry } from './cache/entry.ts';
 import { StreamRecorder } from './cache/stream-recorder.ts';
 import type { SecretMasker } from './secret-mask.ts';
-
-export const RESPONSE_HEADERS = {
-  cache: 'x-llm-sidecar-cache',
-  provider: 'x-llm-sidecar-provider',
-  model: 'x-llm-sidecar-model',
-  attempts: 'x-llm-sidecar-attempts',
-  cost: 'x-llm-sidecar-cost-usd',
-  overhead: 'x-llm-sidecar-overhead-ms',
-  requestId: 'x-request-id',
-  sidecarRequestId: 'x-llm-sidecar-request-id',
-} as const;
 
 const STREAM_TRAILERS = `${RESPONSE_HEADERS.cost}, ${RESPONSE_HEADERS.overhead}`;
 
@@ -41,55 +33,32 @@ export function epochNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
-const epoch = (t: number): number => performance.timeOrigin + t;
-
-/** Request and answer translation between the two APIs, for cross-provider fallback. */
-export interface Translation {
-  request(body: JsonObject, model: string): JsonObject;
-  response(json: JsonObject, requestedModel: string): JsonObject;
-  stream(opts: { includeUsage: boolean; requestedModel: string }): StreamTranslator;
-  /** A provider error body in the app's API shape. */
-  error(status: number, json: unknown): JsonObject;
-}
-
 export interface CallDeps {
   pools: UpstreamPools;
   price(providerType: ApiDialect, model: string, usage: NormalizedUsage | undefined): string | undefined;
-  finish(record: CallRecord): void;
-  translation(from: ApiDialect, to: ApiDialect): Translation | undefined;
+  /** The translation for an app speaking `from` served by a provider speaking `to` (proxy/translate/). */
+  translation(from: ApiDialect, to: ApiDialect): CrossTranslation | undefined;
   maxBufferedBytes: number;
   /** Masks configured provider keys in what providers send back (proxy/secret-mask.ts). */
   masker?: SecretMasker;
 }
 
-export interface CallInput {
-  requestId: string;
-  method: string;
-  path: string;
-  url: string;
-  startEpochMs: number;
-  t0: number;
-  traceparent?: string;
-  tracestate?: string;
-  traceId: string;
-  evalSampled: boolean;
-  capture?: Pick<CapturedContent, 'system' | 'input'>;
-  endpoint: LlmEndpoint;
-  inboundHeaders: IncomingHttpHeaders;
-  raw: Buffer;
-  body: JsonObject;
-  requestModel: string;
-  stream: boolean;
-  plan: RoutePlan;
+/** The route's resilience settings for this call. */
+export interface CallOptions {
   retry: RetryConfig;
   cascade?: { validators: ValidatorName[]; refusal: RegExp[]; streams: 'before-first-byte' | 'off' };
-  tenant?: string;
-  user?: string;
-  feature?: string;
-  requestParams: RequestParams;
-  /** Cache context when the route caches this request (a miss: the answer is written back). */
-  cache?: CallCache;
 }
+
+/** How the target loop ended: answered (and maybe cacheable), or every target failed or was skipped. */
+export type CallEnd =
+  | { kind: 'answered'; outcome: CallOutcome; cacheable?: CacheableAnswer }
+  | {
+      kind: 'exhausted';
+      /** What the loop did (attempts, events, the last target), for a stale answer served instead. */
+      tried: CallOutcome;
+      /** Answer the last error to the app (the provider's, or the sidecar's own) and say so. */
+      answer(): CallOutcome;
+    };
 
 const ENDPOINTS: Record<ApiDialect, LlmEndpoint> = {
   openai: { kind: 'llm', dialect: 'openai', operation: 'chat', operationName: 'chat' },
@@ -105,48 +74,54 @@ interface Served {
   index: number;
 }
 
+type Last = { outcome: AttemptOutcome; served: Served; cross: boolean };
+
 export class LlmCall {
   private readonly attempts: AttemptRecord[] = [];
-  /** The cache write of this call's answer, once started. */
-  private cacheWrite: Promise<void> | undefined;
+  private readonly events: CallEvent[] = [];
+  private readonly res: ServerResponse;
+  private readonly cacheStatus: string;
   private current: Attempt | undefined;
   private clientGone = false;
   private overheadMs = 0;
   private tFirstChunk = 0;
-  private served: Served | undefined;
   private skippedOpen = false;
+  /** A target skipped because no credential may go to it (its name, for the error if nothing else answers). */
+  private skippedNoCredential: string | undefined;
   private currentRecorder: StreamRecorder | undefined;
   /** An attempt is running and not yet in `attempts` (a stream commits while it runs). */
   private attemptInFlight = false;
-  private readonly events: { name: string; epochMs: number; attributes: Record<string, string | number> }[] = [];
 
   constructor(
-    private readonly input: CallInput,
-    private readonly res: ServerResponse,
+    private readonly ctx: LlmRequest,
+    private readonly plan: RoutePlan,
+    private readonly opts: CallOptions,
     private readonly deps: CallDeps,
   ) {
-    this.cacheStatus = input.cache ? 'miss' : 'bypass';
-    res.on('close', () => {
-      if (res.writableFinished) return;
+    this.res = ctx.res;
+    this.cacheStatus = ctx.cache ? 'miss' : 'bypass';
+    this.res.on('close', () => {
+      if (this.res.writableFinished) return;
       this.clientGone = true;
       this.current?.abortByClient();
     });
   }
 
-  async run(): Promise<void> {
-    const { plan, retry } = this.input;
+  async run(): Promise<CallEnd> {
+    const { plan } = this;
+    const { retry } = this.opts;
+    const dialect = this.ctx.endpoint.dialect;
     const candidates = plan.candidates;
-    let last: { outcome: AttemptOutcome; served: Served; cross: boolean } | undefined;
-    this.overheadMs = performance.now() - this.input.t0;
+    let last: Last | undefined;
+    this.overheadMs = performance.now() - this.ctx.t0;
     for (let i = 0; i < candidates.length; i++) {
       const { target, model } = candidates[i] as { target: Target; model: string };
-      const translation = target.provider.type === this.input.endpoint.dialect ? undefined : this.deps.translation(this.input.endpoint.dialect, target.provider.type);
-      if (target.provider.type !== this.input.endpoint.dialect && (!translation || this.input.endpoint.operation !== 'chat')) {
+      const translation = target.provider.type === dialect ? undefined : this.deps.translation(dialect, target.provider.type);
+      if (target.provider.type !== dialect && (!translation || this.ctx.endpoint.operation !== 'chat')) {
         this.event(EVENT_LLM_SIDECAR_TARGET_SKIPPED, { target: target.key, reason: 'api_mismatch' });
         continue;
       }
-      const credential = credentialFor(target.provider, this.input.endpoint.dialect);
-      if (credential === undefined) {
+      if (credentialFor(target.provider, dialect) === undefined) {
         // The app's key is for another API and this target has none of its own: never send it there.
         this.skippedNoCredential = target.providerName;
         this.event(EVENT_LLM_SIDECAR_TARGET_SKIPPED, { target: target.key, reason: 'no_credential' });
@@ -165,14 +140,13 @@ export class LlmCall {
         const mayRetry = r < retry.maxRetries;
         const outcome = await this.attempt(served, translation, !isLastCandidate || mayRetry || this.cascadesStreams(isLastCandidate));
         if (this.clientGone || (outcome.kind === 'failed' && outcome.cause === 'client')) {
-          this.finishRecord(served, outcome.kind === 'committed' ? outcome.status : 499, outcome.kind === 'committed' ? outcome.observed : undefined, undefined, true);
-          return;
+          const committed = outcome.kind === 'committed';
+          return { kind: 'answered', outcome: this.outcome(served, committed ? outcome.status : 499, committed ? outcome.observed : undefined, undefined, true) };
         }
         if (outcome.kind === 'committed') {
           target.breaker.record(outcome.error === undefined);
           if (!outcome.error) target.latency.observe((this.current?.tCommit || this.current?.tEnd || 0) - (this.current?.tStart ?? 0));
-          this.finishStream(served, outcome);
-          return;
+          return this.finishStream(served, outcome);
         }
         const status = outcome.kind === 'failed' ? 0 : outcome.status;
         const failedClass = outcome.kind === 'failed' ? outcome.cause : status === 429 ? '429' : status >= 500 ? '5xx' : undefined;
@@ -186,8 +160,7 @@ export class LlmCall {
             last = { outcome, served, cross: translation !== undefined };
             break;
           }
-          this.deliver(outcome, served, translation);
-          return;
+          return this.deliver(outcome, served, translation);
         }
         target.breaker.record(false);
         last = { outcome, served, cross: translation !== undefined };
@@ -199,21 +172,18 @@ export class LlmCall {
         if (delay > retry.maxRetryAfterMs) break; // the provider asks for longer than we wait: next target
         this.event(EVENT_LLM_SIDECAR_RETRY, { target: target.key, attempt: r + 1, delay_ms: Math.round(delay) });
         await sleep(delay);
-        if (this.clientGone) {
-          this.finishRecord(served, 499, undefined, undefined, true);
-          return;
-        }
+        if (this.clientGone) return { kind: 'answered', outcome: this.outcome(served, 499, undefined, undefined, true) };
       }
     }
-    await this.exhausted(last);
+    return this.exhausted(last);
   }
 
   private cascadesStreams(isLast: boolean): boolean {
-    return !isLast && this.input.plan.strategy === 'cascade' && this.input.cascade?.streams !== 'off';
+    return !isLast && this.plan.strategy === 'cascade' && this.opts.cascade?.streams !== 'off';
   }
 
-  private async attempt(served: Served, translation: Translation | undefined, holdPreamble: boolean): Promise<AttemptOutcome> {
-    const { input } = this;
+  private async attempt(served: Served, translation: CrossTranslation | undefined, holdPreamble: boolean): Promise<AttemptOutcome> {
+    const input = this.ctx;
     const { target, model } = served;
     const upstreamDialect = target.provider.type;
     const upstream = this.deps.pools.get(target.providerName);
@@ -234,7 +204,7 @@ export class LlmCall {
       path = upstreamUrl(upstream, input.url);
     }
     const credential = credentialFor(target.provider, input.endpoint.dialect) ?? 'configured'; // the loop skipped targets without one
-    const headers = upstreamRequestHeaders(input.inboundHeaders, { provider: target.provider, credential, bufferedBody: true, identityEncoding: true });
+    const headers = upstreamRequestHeaders(input.req.headers, { provider: target.provider, credential, bufferedBody: true, identityEncoding: true });
     if (translation && upstreamDialect === 'anthropic' && headers['anthropic-version'] === undefined) headers['anthropic-version'] = '2023-06-01';
     const attempt = new Attempt({
       upstreamEndpoint: translation ? ENDPOINTS[upstreamDialect] : input.endpoint,
@@ -256,7 +226,6 @@ export class LlmCall {
     });
     this.current = attempt;
     this.currentRecorder = attempt.recorder;
-    this.served = served;
     this.attemptInFlight = true;
     attempt.start();
     const startEpoch = epochNow();
@@ -293,8 +262,8 @@ export class LlmCall {
 
   /** Which cascade check a complete answer fails, if any (cascade strategy only). */
   private cascadeFailure(outcome: AttemptOutcome, upstreamDialect: ApiDialect): string | undefined {
-    const c = this.input.cascade;
-    if (this.input.plan.strategy !== 'cascade' || !c) return undefined;
+    const c = this.opts.cascade;
+    if (this.plan.strategy !== 'cascade' || !c) return undefined;
     if (outcome.kind === 'empty-stream') return c.streams !== 'off' && c.validators.includes('empty') ? 'empty' : undefined;
     if (outcome.kind !== 'answer') return undefined;
     let json: JsonObject;
@@ -303,13 +272,13 @@ export class LlmCall {
     } catch {
       return 'invalid_response';
     }
-    const req = this.input.endpoint.dialect === 'openai' ? cascadeRequest(this.input.body) : { wantsJson: false, schema: undefined };
+    const req = this.ctx.endpoint.dialect === 'openai' ? cascadeRequest(this.ctx.body) : { wantsJson: false, schema: undefined };
     return failedCheck(summarize(json, upstreamDialect), req, c.validators, c.refusal);
   }
 
   private writeHead(status: number, upstreamHeaders: IncomingHttpHeaders, served: Served, stream: boolean, extra?: OutgoingHttpHeaders): void {
     const t = performance.now();
-    const cross = served.target.provider.type !== this.input.endpoint.dialect;
+    const cross = served.target.provider.type !== this.ctx.endpoint.dialect;
     const out = cross ? { 'content-type': stream ? 'text/event-stream; charset=utf-8' : 'application/json' } : downstreamResponseHeaders(upstreamHeaders);
     if (this.deps.masker?.active) this.deps.masker.maskHeaders(out);
     const h: OutgoingHttpHeaders = out;
@@ -317,9 +286,9 @@ export class LlmCall {
     h[RESPONSE_HEADERS.provider] = served.target.providerName;
     h[RESPONSE_HEADERS.model] = served.model;
     h[RESPONSE_HEADERS.attempts] = String(this.attempts.length + (this.attemptInFlight ? 1 : 0));
-    h[RESPONSE_HEADERS.sidecarRequestId] = this.input.requestId;
+    h[RESPONSE_HEADERS.sidecarRequestId] = this.ctx.requestId;
     // The provider's own request id wins: it is what the SDK surfaces and what support asks for.
-    if (h[RESPONSE_HEADERS.requestId] === undefined) h[RESPONSE_HEADERS.requestId] = this.input.requestId;
+    if (h[RESPONSE_HEADERS.requestId] === undefined) h[RESPONSE_HEADERS.requestId] = this.ctx.requestId;
     if (stream) h.trailer = STREAM_TRAILERS;
     Object.assign(h, extra);
     this.overheadMs += performance.now() - t;
@@ -327,7 +296,7 @@ export class LlmCall {
   }
 
   /** A complete JSON answer: translate if needed, set cost and overhead headers, send. */
-  private deliver(outcome: AttemptOutcome, served: Served, translation: Translation | undefined): void {
+  private deliver(outcome: AttemptOutcome, served: Served, translation: CrossTranslation | undefined): CallEnd & { kind: 'answered' } {
     const t = performance.now();
     if (outcome.kind === 'empty-stream') {
       this.writeHead(outcome.status, outcome.headers, served, true);
@@ -335,17 +304,16 @@ export class LlmCall {
       const cost = this.costOf(served, outcome.observed);
       this.res.addTrailers({ [RESPONSE_HEADERS.cost]: cost ?? 'unknown', [RESPONSE_HEADERS.overhead]: this.overheadMs.toFixed(3) });
       this.res.end();
-      this.finishRecord(served, outcome.status, outcome.observed, cost, false);
-      return;
+      return { kind: 'answered', outcome: this.outcome(served, outcome.status, outcome.observed, cost, false) };
     }
-    if (outcome.kind !== 'answer') return;
-    const upstreamEndpoint = translation ? ENDPOINTS[served.target.provider.type] : this.input.endpoint;
+    if (outcome.kind !== 'answer') throw new Error(`deliver: not a complete answer (${outcome.kind})`);
+    const upstreamEndpoint = translation ? ENDPOINTS[served.target.provider.type] : this.ctx.endpoint;
     const observed = outcome.observed ?? observeJson(upstreamEndpoint, outcome.body);
     let body = outcome.body;
-    if (translation && observed.json && outcome.status < 400) body = Buffer.from(JSON.stringify(translation.response(observed.json, this.input.requestModel)));
+    if (translation && observed.json && outcome.status < 400) body = Buffer.from(JSON.stringify(translation.response(observed.json, this.ctx.requestModel)));
     else if (translation && outcome.status >= 400) body = Buffer.from(JSON.stringify(translation.error(outcome.status, observed.json)));
     const cost = outcome.status >= 400 && !observed.usage ? '0' : this.costOf(served, observed);
-    const output = this.input.capture && observed.json && outcome.status < 400 ? captureJsonOutput(upstreamEndpoint, observed.json) : undefined;
+    const output = this.ctx.capture && observed.json && outcome.status < 400 ? captureJsonOutput(upstreamEndpoint, observed.json) : undefined;
     this.overheadMs += performance.now() - t;
     this.writeHead(outcome.status, outcome.headers, served, false, {
       'content-length': String(body.length),
@@ -353,15 +321,14 @@ export class LlmCall {
       [RESPONSE_HEADERS.overhead]: (this.overheadMs + (performance.now() - t)).toFixed(3),
     });
     this.res.end(body);
-    this.finishRecord(served, outcome.status, observed, cost, false, undefined, output);
-    const c = this.input.cache;
-    if (c?.write && !translation && outcome.status === 200 && observed.usage) {
-      const entry = jsonEntry({ dialect: this.input.endpoint.dialect, operation: this.input.endpoint.operation, model: observed.responseModel ?? served.model, provider: served.target.providerName, usage: observed.usage, costUsd: cost, ttlMs: c.ttlMs, body: outcome.body.toString('utf8') });
-      this.writeCache(c, entry);
-    }
+    const cacheable: CacheableAnswer | undefined =
+      !translation && outcome.status === 200 && observed.usage
+        ? { kind: 'json', body: outcome.body.toString('utf8'), model: observed.responseModel ?? served.model, provider: served.target.providerName, usage: observed.usage, costUsd: cost }
+        : undefined;
+    return { kind: 'answered', outcome: this.outcome(served, outcome.status, observed, cost, false, undefined, output), cacheable };
   }
 
-  private finishStream(served: Served, outcome: Extract<AttemptOutcome, { kind: 'committed' }>): void {
+  private finishStream(served: Served, outcome: Extract<AttemptOutcome, { kind: 'committed' }>): CallEnd & { kind: 'answered' } {
     const t = performance.now();
     const cost = this.costOf(served, outcome.observed);
     if (!this.res.destroyed) {
@@ -369,72 +336,42 @@ export class LlmCall {
       this.res.end();
     }
     const output = outcome.output?.output(outcome.observed.finishReasons?.[0]);
-    this.finishRecord(served, outcome.status, outcome.observed, cost, false, outcome.error, output);
-    const c = this.input.cache;
+    // A cut or failed stream is never kept: only one the provider ended itself.
     const events = !outcome.error ? this.currentRecorder?.finish() : undefined;
-    if (c?.write && events && outcome.observed.usage) {
-      const entry = streamEntry({ dialect: this.input.endpoint.dialect, operation: this.input.endpoint.operation, model: outcome.observed.responseModel ?? served.model, provider: served.target.providerName, usage: outcome.observed.usage, costUsd: cost, ttlMs: c.ttlMs, events });
-      this.writeCache(c, entry);
-    }
+    const usage = outcome.observed.usage;
+    const cacheable: CacheableAnswer | undefined =
+      events && usage ? { kind: 'stream', events, model: outcome.observed.responseModel ?? served.model, provider: served.target.providerName, usage, costUsd: cost } : undefined;
+    return { kind: 'answered', outcome: this.outcome(served, outcome.status, outcome.observed, cost, false, outcome.error, output), cacheable };
   }
 
-  /** Store the answer, then teach the semantic index that this question has an answer under this key. */
-  private writeCache(c: CallCache, entry: CacheEntry): void {
-    this.cacheWrite = c.store
-      .set(c.key, entry, c.ttlMs)
-      .then(() => (c.semantic ? c.semantic.cache.add(c.semantic.req, c.key, entry.expiresAt, c.semantic.vector) : undefined))
-      .catch(() => undefined); // a store failure is a lost entry, never a failed call
+  /** Every target failed or was skipped: the pipeline may serve a stale entry, else the last error is answered. */
+  private exhausted(last: Last | undefined): CallEnd {
+    const first: Served = { target: this.plan.candidates[0]?.target as Target, model: this.ctx.requestModel, index: 0 };
+    const served = last?.served ?? first;
+    return { kind: 'exhausted', tried: this.outcome(served, 0, undefined, undefined, false), answer: () => this.answerLast(last, served) };
   }
 
-  /** Resolves once this call's cache write (if any) is in the store: identical requests waiting on it can then read it. */
-  cacheWritten(): Promise<void> {
-    return this.cacheWrite ?? Promise.resolve();
-  }
-
-  /** Every target failed or was skipped: a stale cache entry if there is one, else the last error. */
-  private async exhausted(last: { outcome: AttemptOutcome; served: Served; cross: boolean } | undefined): Promise<void> {
-    const c = this.input.cache;
-    if (c && c.staleMaxMs > 0 && !this.clientGone) {
-      const entry = await c.store.getStale(c.key, c.staleMaxMs);
-      const headers = {
-        [RESPONSE_HEADERS.cache]: 'stale',
-        [RESPONSE_HEADERS.provider]: entry?.provider ?? '',
-        [RESPONSE_HEADERS.model]: entry?.model ?? '',
-        [RESPONSE_HEADERS.attempts]: String(this.attempts.length),
-        [RESPONSE_HEADERS.sidecarRequestId]: this.input.requestId,
-        [RESPONSE_HEADERS.requestId]: this.input.requestId,
-        [RESPONSE_HEADERS.cost]: '0',
-      };
-      if (entry && serveEntry(this.res, entry, { dialect: this.input.endpoint.dialect, stream: this.input.stream, includeUsage: c.includeUsage }, headers)) {
-        this.cacheStatus = 'stale';
-        const served = last?.served ?? { target: this.input.plan.candidates[0]?.target as Target, model: entry.model, index: 0 };
-        this.finishRecord(served, 200, { completed: true, responseModel: entry.model }, '0', false, undefined, undefined, entry.costUsd);
-        return;
-      }
-    }
+  private answerLast(last: Last | undefined, served: Served): CallOutcome {
     if (last && last.outcome.kind === 'answer') {
-      const translation = last.cross ? this.deps.translation(this.input.endpoint.dialect, last.served.target.provider.type) : undefined;
-      this.deliver(last.outcome, last.served, translation);
-      return;
+      const translation = last.cross ? this.deps.translation(this.ctx.endpoint.dialect, last.served.target.provider.type) : undefined;
+      return this.deliver(last.outcome, last.served, translation).outcome;
     }
-    if (last && last.outcome.kind === 'empty-stream') {
-      this.deliver(last.outcome, last.served, undefined);
-      return;
-    }
+    if (last && last.outcome.kind === 'empty-stream') return this.deliver(last.outcome, last.served, undefined).outcome;
+    const { routeName } = this.plan;
+    const dialect = this.ctx.endpoint.dialect;
     const error =
       last?.outcome.kind === 'failed'
         ? last.outcome.error
         : this.skippedNoCredential !== undefined && !this.skippedOpen
           ? new SidecarError(
               'LLM_SIDECAR_NO_CREDENTIAL',
-              `provider "${this.skippedNoCredential}" has no apiKey configured, and the app's ${this.input.endpoint.dialect} credentials go only to a provider of that API; set providers.${this.skippedNoCredential}.apiKey`,
+              `provider "${this.skippedNoCredential}" has no apiKey configured, and the app's ${dialect} credentials go only to a provider of that API; set providers.${this.skippedNoCredential}.apiKey`,
             )
-        : this.skippedOpen
-          ? new SidecarError('LLM_SIDECAR_CIRCUIT_OPEN', `every target of route "${this.input.plan.routeName}" is failing (circuit open); retry later`)
-          : new SidecarError('LLM_SIDECAR_DIALECT_MISMATCH', `no target of route "${this.input.plan.routeName}" speaks the ${this.input.endpoint.dialect} API for this endpoint, and it cannot be translated`);
-    sendError(this.res, this.input.endpoint.dialect, error, this.input.requestId, { [RESPONSE_HEADERS.attempts]: String(this.attempts.length) });
-    const served = last?.served ?? { target: this.input.plan.candidates[0]?.target as Target, model: this.input.requestModel, index: 0 };
-    this.finishRecord(served, error.status, undefined, undefined, false, error);
+          : this.skippedOpen
+            ? new SidecarError('LLM_SIDECAR_CIRCUIT_OPEN', `every target of route "${routeName}" is failing (circuit open); retry later`)
+            : new SidecarError('LLM_SIDECAR_DIALECT_MISMATCH', `no target of route "${routeName}" speaks the ${dialect} API for this endpoint, and it cannot be translated`);
+    sendError(this.res, dialect, error, this.ctx.requestId, { [RESPONSE_HEADERS.attempts]: String(this.attempts.length) });
+    return this.outcome(served, error.status, undefined, undefined, false, error);
   }
 
   private costOf(served: Served, observed: ObservedResponse): string | undefined {
@@ -445,64 +382,25 @@ export class LlmCall {
     this.events.push({ name, epochMs: epochNow(), attributes });
   }
 
-  private cacheStatus: string;
-  /** A target skipped because no credential may go to it (its name, for the error if nothing else answers). */
-  private skippedNoCredential: string | undefined;
-
-  private finishRecord(served: Served, httpStatus: number, observed: ObservedResponse | undefined, cost: string | undefined, clientAborted: boolean, error?: SidecarError, output?: ChatMessage[], savedUsd?: string): void {
-    const input = this.input;
-    const now = performance.now();
+  /** What this call did, for the record stage (pipeline/record.ts). */
+  private outcome(served: Served, httpStatus: number, observed: ObservedResponse | undefined, cost: string | undefined, clientAborted: boolean, error?: SidecarError, output?: ChatMessage[]): CallOutcome {
     const lastAttempt = this.attempts[this.attempts.length - 1];
     const upstreamStatus = lastAttempt?.statusCode;
-    const errorType = error?.errorType ?? (clientAborted ? 'client_aborted' : upstreamStatus !== undefined && upstreamStatus >= 400 ? String(upstreamStatus) : undefined);
-    this.deps.finish({
-      requestId: input.requestId,
-      startEpochMs: input.startEpochMs,
-      operationStartEpochMs: epoch(input.t0),
-      endEpochMs: epoch(now),
-      traceparent: input.traceparent,
-      tracestate: input.tracestate,
-      traceId: input.traceId,
-      evalSampled: input.evalSampled,
-      content: input.capture ? { system: input.capture.system, input: input.capture.input, output: output ?? [] } : undefined,
-      method: input.method,
-      path: input.path,
-      serverAddress: lastAttempt?.serverAddress ?? '',
-      serverPort: lastAttempt?.serverPort ?? 0,
-      requestParams: input.requestParams,
-      attemptDetails: this.attempts,
-      dialect: input.endpoint.dialect,
-      operation: input.endpoint.operationName,
-      route: input.plan.routeName,
-      strategy: input.plan.strategy,
-      decision: input.plan.decision,
-      events: this.events,
-      providerName: served.target?.providerName ?? '',
-      providerType: served.target?.provider.type ?? input.endpoint.dialect,
-      requestModel: input.requestModel,
-      upstreamModel: served.model,
-      responseModel: observed?.responseModel,
-      responseId: observed?.responseId,
-      finishReasons: observed?.finishReasons,
-      stream: input.stream,
-      tenant: input.tenant,
-      user: input.user,
-      feature: input.feature,
+    return {
       httpStatus,
-      upstreamStatus,
-      errorCode: error?.code,
-      errorType,
-      usage: observed?.usage,
-      costUsd: cost,
       cacheStatus: this.cacheStatus,
-      savedUsd,
-      durationMs: now - input.t0,
-      timeToFirstChunkMs: this.tFirstChunk === 0 ? undefined : this.tFirstChunk - input.t0,
-      overheadMs: this.overheadMs,
-      attempts: this.attempts.length,
-      fallbackIndex: served.index,
-      completed: observed?.completed ?? false,
+      evalSampled: this.ctx.evalSampled,
+      served: served.target ? { providerName: served.target.providerName, providerType: served.target.provider.type, model: served.model, index: served.index } : undefined,
+      attempts: this.attempts,
+      events: this.events,
+      observed,
+      costUsd: cost,
+      error,
+      errorType: error?.errorType ?? (clientAborted ? 'client_aborted' : upstreamStatus !== undefined && upstreamStatus >= 400 ? String(upstreamStatus) : undefined),
       clientAborted,
-    });
+      output,
+      timeToFirstChunkMs: this.tFirstChunk === 0 ? undefined : this.tFirstChunk - this.ctx.t0,
+      overheadMs: this.overheadMs,
+    };
   }
 }

@@ -10,11 +10,10 @@ import { CompositeRecorder, type CallRecorder } from './call-record.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { ProxyServer } from './server.ts';
 import { FeedbackEndpoint } from './feedback-endpoint.ts';
-import type { Translation } from './llm-call.ts';
-import { translationFor } from './translation.ts';
+import { translation, type CrossTranslation } from './translate/index.ts';
 import { loadTokenizer } from './token-estimate.ts';
 import { createBudgetEnforcer, IdentityResolver } from './budget/index.ts';
-import type { CacheStore } from './cache-gate.ts';
+import type { CacheStore } from './cache/store.ts';
 import { MemoryStore } from './cache/memory-store.ts';
 import { RedisStore } from './cache/redis-store.ts';
 import { SemanticCache } from './cache/semantic-cache.ts';
@@ -55,7 +54,7 @@ export interface SidecarOptions {
   /** Extra span processors (tests attach an in-memory exporter). */
   spanProcessors?: SpanProcessor[];
   env?: NodeJS.ProcessEnv;
-  translation?: (from: ApiDialect, to: ApiDialect) => Translation | undefined;
+  translation?: (from: ApiDialect, to: ApiDialect) => CrossTranslation | undefined;
 }
 
 /** One semantic index per sidecar; the embedder is loaded on the first lookup, in a worker thread. */
@@ -166,7 +165,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     cacheStore,
     semanticCache: semantic?.cache,
     prices,
-    translation: options.translation ?? translationFor,
+    translation: options.translation ?? ((from, to) => translation(from, to)),
     onBreakerChange: (target, from, to) => {
       metrics.breakerChanged(target, to);
       logger.warn({ target, from, to }, `circuit breaker for ${target}: ${from} → ${to}`);

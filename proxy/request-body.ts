@@ -24,10 +24,13 @@ export class ClientAbortedError extends Error {
   }
 }
 
+/** A body we refused is still on its way: the connection is closed rather than read to its end. */
+const CLOSE = { headers: { connection: 'close' } };
+
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) {
-    return Promise.reject(new SidecarError('LLM_SIDECAR_BODY_TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${limit} bytes`));
+    return Promise.reject(new SidecarError('LLM_SIDECAR_BODY_TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${limit} bytes`, CLOSE));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -43,7 +46,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (settled) return;
       size += chunk.length;
       if (size > limit) {
-        settle(new SidecarError('LLM_SIDECAR_BODY_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`));
+        settle(new SidecarError('LLM_SIDECAR_BODY_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`, CLOSE));
         return;
       }
       chunks.push(chunk);

@@ -1,8 +1,10 @@
 // Responses the sidecar writes itself: errors in the inbound API's own shape, always marked with
 // `x-llm-sidecar-error` so they are never mistaken for a provider's.
 import type { ServerResponse } from 'node:http';
-import { ERROR_HEADER, errorBody, type ApiDialect, type SidecarError } from '../shared/errors.ts';
+import { errorBody, type ApiDialect, type SidecarError } from '../shared/errors.ts';
+import { RESPONSE_HEADERS } from '../shared/sidecar-headers.ts';
 
+/** The error in the app's API shape, with the headers the error itself carries (Retry-After, Allow, …). */
 export function sendError(res: ServerResponse, dialect: ApiDialect, err: SidecarError, requestId: string, extraHeaders?: Record<string, string>): void {
   if (res.headersSent) {
     res.destroy();
@@ -12,9 +14,10 @@ export function sendError(res: ServerResponse, dialect: ApiDialect, err: Sidecar
   res.writeHead(err.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
-    [ERROR_HEADER]: err.code,
-    'x-request-id': requestId,
-    'x-llm-sidecar-request-id': requestId,
+    [RESPONSE_HEADERS.error]: err.code,
+    [RESPONSE_HEADERS.requestId]: requestId,
+    [RESPONSE_HEADERS.sidecarRequestId]: requestId,
+    ...err.headers,
     ...extraHeaders,
   });
   res.end(body);

@@ -1,36 +1,37 @@
-// The proxy's inbound side. Per request: classify the path → read and check the body → resolve the
-// route → dispatch upstream through a keep-alive pool → hand the answer to an LlmExchange. Paths
-// the sidecar does not parse are streamed through untouched in both directions.
+// The proxy's inbound side. Per request: check the target and method at the edge → classify the
+// path → an LLM endpoint runs the request pipeline (pipeline/index.ts: the stages in order); the
+// sidecar's own endpoints answer themselves; paths the sidecar does not parse are streamed through
+// untouched in both directions.
 import { logger, requestLogger } from '../shared/log.ts';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
-import type { Config, RetryConfig } from '../shared/config/schema.ts';
-import { ERROR_HEADER, errorBody, SidecarError, toSidecarError, type ApiDialect, type ErrorCode } from '../shared/errors.ts';
-import type { NormalizedUsage } from '../shared/usage.ts';
-import type { CallRecord, CallRecorder, PassthroughRecord, RequestParams } from './call-record.ts';
+import type { Config } from '../shared/config/schema.ts';
+import { errorBody, SidecarError, toSidecarError, type ApiDialect, type ErrorCode } from '../shared/errors.ts';
+import { RESPONSE_HEADERS } from '../shared/sidecar-headers.ts';
+import { randomHex } from '../shared/telemetry/ids.ts';
+import type { PriceTable } from '../shared/pricing/price-table.ts';
+import { IdentityResolver } from './budget/identity.ts';
+import type { CacheStore } from './cache/store.ts';
+import type { SemanticCache } from './cache/semantic-cache.ts';
+import type { CallRecorder, PassthroughRecord } from './call-record.ts';
 import { classify, guessDialect, type LlmEndpoint } from './endpoints.ts';
 import { downstreamResponseHeaders, readControls, upstreamRequestHeaders, type SidecarControls } from './headers.ts';
-import { epochNow, LlmCall, RESPONSE_HEADERS, type CallDeps, type Translation } from './llm-call.ts';
-import { requestFeatures, type RequestFeatures } from './token-estimate.ts';
-import type { BreakerState } from './resilience/circuit-breaker.ts';
-import type { PriceTable } from '../shared/pricing/price-table.ts';
-import { ClientAbortedError, parseJsonObject, readBody, requireModel } from './request-body.ts';
+import { epochNow } from './llm-call.ts';
+import type { BudgetGate } from './pipeline/budget.ts';
+import { newLlmRequest, type PipelineEnv, type Pricer } from './pipeline/context.ts';
+import { runLlmPipeline } from './pipeline/index.ts';
+import { ClientAbortedError } from './request-body.ts';
 import { sendError } from './respond.ts';
-import { credentialFor, Router, type RoutePlan } from './routing.ts';
-import { captureCachedOutput, captureInput, sampledByTraceId, type CapturedContent } from './telemetry/content.ts';
-import { randomHex } from '../shared/telemetry/ids.ts';
-import { admit, BudgetRejection, settleReservation, type BudgetGate } from './budget-gate.ts';
-import type { CacheEntry } from './cache/entry.ts';
-import { planCache, semanticMatchOf, serveEntry, type CacheStore, type SemanticMatch } from './cache-gate.ts';
-import type { SemanticCache } from './cache/semantic-cache.ts';
-import type { Reservation } from './budget/index.ts';
+import { credentialFor, Router } from './routing.ts';
+import type { BreakerState } from './resilience/circuit-breaker.ts';
+import type { CrossTranslation } from './translate/index.ts';
 import { mapUpstreamError, upstreamUrl, UpstreamPools } from './upstream.ts';
 import { ALLOW_HEADER, ALLOWED_METHODS, checkRequestTarget, type RequestTarget } from './request-target.ts';
 import { SecretMasker } from './secret-mask.ts';
 
-export type Pricer = (providerType: ApiDialect, model: string, usage: NormalizedUsage) => string | undefined;
+export type { Pricer };
 
 export interface ProxyOptions {
   config: Config;
@@ -43,7 +44,7 @@ export interface ProxyOptions {
   price: Pricer;
   prices?: PriceTable;
   recorder?: CallRecorder;
-  translation?: (from: ApiDialect, to: ApiDialect) => Translation | undefined;
+  translation?: (from: ApiDialect, to: ApiDialect) => CrossTranslation | undefined;
   onBreakerChange?: (target: string, from: BreakerState, to: BreakerState) => void;
   /** `POST /llm-sidecar/v1/feedback`: the sidecar's own endpoint (paths under /llm-sidecar/ are never forwarded). */
   feedback?: OwnEndpoint;
@@ -62,14 +63,13 @@ function refuseRawSocket(socket: Duplex, status: number, code: ErrorCode, messag
   const body = JSON.stringify(errorBody('openai', new SidecarError(code, message)));
   socket.on('error', () => {});
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${ERROR_HEADER}: ${code}\r\nallow: ${ALLOW_HEADER}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${RESPONSE_HEADERS.error}: ${code}\r\nallow: ${ALLOW_HEADER}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
 
-/** The question and the cached answer served for it, for the judge of a semantic hit. */
-function semanticHitContent(endpoint: LlmEndpoint, body: Record<string, unknown>, entry: CacheEntry): CapturedContent | undefined {
-  const output = captureCachedOutput(endpoint, entry);
-  return output ? { ...captureInput(endpoint, body), output } : undefined;
+/** Identity is always resolved: with the budgets section's API-key table and defaults, or the defaults alone. */
+function identityResolver(config: Config): IdentityResolver {
+  return new IdentityResolver(config.budgets?.identity ?? { apiKeys: {}, defaultTenant: 'default', defaultUser: 'anonymous' });
 }
 
 /** Every provider key of the config: what a provider's answer must never carry back to the app. */
@@ -77,68 +77,8 @@ function providerKeyMasker(config: Config): SecretMasker {
   return new SecretMasker(Object.values(config.providers).map((p) => p.apiKey));
 }
 
-const NO_RETRY: RetryConfig = { maxRetries: 0, on: [], baseMs: 0, maxMs: 0, maxRetryAfterMs: 0, budgetRatio: 0 };
-
 function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
-}
-
-interface CallBase {
-  requestId: string;
-  startEpochMs: number;
-  t0: number;
-  traceparent: string | undefined;
-  tracestate: string | undefined;
-  traceId: string;
-  path: string;
-  requestParams: RequestParams;
-  endpoint: LlmEndpoint;
-  plan: RoutePlan;
-  requestModel: string;
-  stream: boolean;
-  tenant: string | undefined;
-  user: string | undefined;
-  feature: string | undefined;
-}
-
-/** The record of a call answered without a provider attempt: a budget refusal or a cache hit. */
-function callWithoutProvider(b: CallBase, outcome: Pick<CallRecord, 'endEpochMs' | 'decision' | 'httpStatus' | 'completed' | 'cacheStatus'> & Partial<CallRecord>): CallRecord {
-  const first = b.plan.candidates[0];
-  const elapsed = outcome.endEpochMs - (performance.timeOrigin + b.t0);
-  return {
-    requestId: b.requestId,
-    startEpochMs: b.startEpochMs,
-    operationStartEpochMs: performance.timeOrigin + b.t0,
-    traceparent: b.traceparent,
-    tracestate: b.tracestate,
-    traceId: b.traceId,
-    evalSampled: false,
-    method: 'POST',
-    path: b.path,
-    serverAddress: '',
-    serverPort: 0,
-    requestParams: b.requestParams,
-    attemptDetails: [],
-    dialect: b.endpoint.dialect,
-    operation: b.endpoint.operationName,
-    route: b.plan.routeName,
-    strategy: b.plan.strategy,
-    events: [],
-    fallbackIndex: 0,
-    providerName: first?.target.providerName ?? '',
-    providerType: first?.target.provider.type ?? b.endpoint.dialect,
-    requestModel: b.requestModel,
-    upstreamModel: first?.model ?? b.requestModel,
-    stream: b.stream,
-    tenant: b.tenant,
-    user: b.user,
-    feature: b.feature,
-    durationMs: elapsed,
-    overheadMs: elapsed,
-    attempts: 0,
-    clientAborted: false,
-    ...outcome,
-  };
 }
 
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -149,25 +89,13 @@ function traceIdOf(traceparent: string | undefined): string | undefined {
   return m && m[1] !== '0'.repeat(32) ? m[1] : undefined;
 }
 
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-}
-
-function requestParams(body: Record<string, unknown>): RequestParams {
-  return {
-    maxTokens: num(body.max_tokens) ?? num(body.max_completion_tokens) ?? num(body.max_output_tokens),
-    temperature: num(body.temperature),
-    topP: num(body.top_p),
-    seed: num(body.seed),
-  };
-}
-
 export class ProxyServer {
   readonly server: Server;
   private router: Router;
   private pools: UpstreamPools;
-  private readonly hooks: { finish(record: CallRecord): void; finishPassthrough(record: PassthroughRecord): void };
-  private callDeps: CallDeps;
+  private readonly finishPassthrough: (record: PassthroughRecord) => void;
+  /** What the pipeline's stages work with; replaced whole on reload (requests in flight keep theirs). */
+  private env: PipelineEnv;
   private draining = false;
   private listening = false;
 
@@ -180,20 +108,27 @@ export class ProxyServer {
     this.router = new Router(options.config, { prices: options.prices, onBreakerChange: options.onBreakerChange });
     this.pools = new UpstreamPools(options.config.providers);
     const recorder = options.recorder;
-    this.hooks = {
-      // Recorded in the same turn as the answer's last write: a crash (SIGKILL, OOM kill) right
-      // after an answer went out still finds its spans in the journal (shared/clickhouse/span-journal.ts).
-      // The response is already written, so this adds nothing to the call's latency.
-      finish: recorder ? (record: CallRecord) => recorder.record(record) : () => {},
-      finishPassthrough: recorder?.recordPassthrough ? (record: PassthroughRecord) => recorder.recordPassthrough?.(record) : () => {},
-    };
-    this.callDeps = {
-      pools: this.pools,
-      price: (type, model, usage) => (usage ? options.price(type, model, usage) : undefined),
-      finish: this.hooks.finish,
-      translation: options.translation ?? (() => undefined),
-      maxBufferedBytes: options.config.listen.maxBufferedResponseBytes,
-      masker: this.masker,
+    this.finishPassthrough = recorder?.recordPassthrough ? (record) => recorder.recordPassthrough?.(record) : () => {};
+    // Shared by every configuration: requests waiting on one in flight must find it across a reload.
+    const inFlight = new Map<string, Promise<void>>();
+    this.env = {
+      config: options.config,
+      router: this.router,
+      identity: identityResolver(options.config),
+      budgets: options.budgets,
+      cacheStore: options.cacheStore,
+      semanticCache: options.semanticCache,
+      price: options.price,
+      call: {
+        pools: this.pools,
+        price: (type, model, usage) => (usage ? options.price(type, model, usage) : undefined),
+        translation: options.translation ?? (() => undefined),
+        maxBufferedBytes: options.config.listen.maxBufferedResponseBytes,
+        masker: this.masker,
+      },
+      inFlight,
+      refusalPatterns: (patterns) => this.refusalPatterns(patterns),
+      emit: recorder ? (record) => recorder.record(record) : () => {},
     };
     const { headersTimeoutMs, bodyTimeoutMs } = options.config.listen;
     this.server = createServer(
@@ -224,8 +159,8 @@ export class ProxyServer {
     this.router = new Router(next, { prices: this.options.prices, onBreakerChange: this.options.onBreakerChange });
     this.pools = new UpstreamPools(next.providers);
     this.masker = providerKeyMasker(next);
-    this.callDeps = { ...this.callDeps, pools: this.pools, masker: this.masker };
     this.config = next;
+    this.env = { ...this.env, config: next, router: this.router, identity: identityResolver(next), call: { ...this.env.call, pools: this.pools, masker: this.masker } };
     oldPools.close().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the previous connection pools failed'));
   }
 
@@ -274,7 +209,7 @@ export class ProxyServer {
     let target: RequestTarget;
     try {
       target = checkRequestTarget(req.url ?? '');
-      if (!ALLOWED_METHODS.has(method)) throw new SidecarError('LLM_SIDECAR_METHOD_NOT_ALLOWED', `method ${method} is not forwarded by llm-sidecar (allowed: ${ALLOW_HEADER})`);
+      if (!ALLOWED_METHODS.has(method)) throw new SidecarError('LLM_SIDECAR_METHOD_NOT_ALLOWED', `method ${method} is not forwarded by llm-sidecar (allowed: ${ALLOW_HEADER})`, { headers: { allow: ALLOW_HEADER } });
     } catch (err) {
       this.refuseAtEdge(req, res, err as SidecarError, requestId);
       return;
@@ -308,10 +243,8 @@ export class ProxyServer {
   /** A request refused before routing: a 4xx of ours, and the connection closed (nothing after it on the socket is trusted). */
   private refuseAtEdge(req: IncomingMessage, res: ServerResponse, err: SidecarError, requestId: string): void {
     const dialect = guessDialect('', req.headers);
-    const extra: Record<string, string> = { connection: 'close' };
-    if (err.code === 'LLM_SIDECAR_METHOD_NOT_ALLOWED') extra.allow = ALLOW_HEADER;
     req.resume();
-    sendError(res, dialect, err, requestId, extra);
+    sendError(res, dialect, err, requestId, { connection: 'close' });
   }
 
   /**
@@ -358,193 +291,30 @@ export class ProxyServer {
     if (e.code === 'LLM_SIDECAR_INTERNAL') {
       requestLogger({ requestId, traceId: traceIdOf(firstHeader(req.headers.traceparent)) }).error({ method: req.method, url: req.url, stack: (err as Error)?.stack ?? String(err) }, 'internal error');
     }
-    // A body we refused is still on its way: close the connection rather than read it. Retry-After
-    // only where waiting helps (429/503): a 400 (input too large) stays a 400 however long one waits.
-    const extra: Record<string, string> | undefined =
-      e.code === 'LLM_SIDECAR_BODY_TOO_LARGE' ? { connection: 'close' } : err instanceof BudgetRejection && (e.status === 429 || e.status === 503) ? { 'retry-after': String(err.retryAfterS) } : undefined;
     if (!req.complete) req.resume();
-    sendError(res, dialect, e, requestId, extra);
+    sendError(res, dialect, e, requestId);
   }
 
-  private async handleLlm(
-    req: IncomingMessage,
-    res: ServerResponse,
-    endpoint: LlmEndpoint,
-    pathname: string,
-    url: string,
-    controls: SidecarControls,
-    requestId: string,
-    startEpochMs: number,
-  ): Promise<void> {
-    const limits = this.config.listen;
-    const raw = await readBody(req, limits.maxBodyBytes);
-    const t0 = performance.now();
-    let body = parseJsonObject(raw);
-    let sendRaw = raw;
-    const requestModel = requireModel(body);
-    const budgets = this.options.budgets;
-    // Identity: headers, then the body's user field and the API-key map when budgets are configured.
-    const who = budgets ? budgets.identity.resolve(req.headers, body) : undefined;
-    const tenant = who?.tenant ?? controls.tenant;
-    const user = who?.user ?? controls.user;
-    let features: RequestFeatures | undefined;
-    const lazyFeatures = (): RequestFeatures => (features ??= requestFeatures(endpoint.dialect, body));
-    const route = this.router.select(requestModel, controls.route, lazyFeatures, tenant, controls.feature);
-    const plan = this.router.plan(endpoint.dialect, requestModel, route, lazyFeatures);
+  /** An LLM endpoint: its request runs the pipeline's stages in order (pipeline/index.ts). */
+  private handleLlm(req: IncomingMessage, res: ServerResponse, endpoint: LlmEndpoint, path: string, url: string, controls: SidecarControls, requestId: string, startEpochMs: number): Promise<void> {
     const traceparent = firstHeader(req.headers.traceparent);
-    const traceId = traceIdOf(traceparent) ?? randomHex(16);
-    // What every call record of this request shares (refusals and cache hits are recorded too).
-    const base = (): CallBase => ({
+    const ctx = newLlmRequest({
+      req,
+      res,
+      endpoint,
+      path,
+      url,
+      controls,
       requestId,
       startEpochMs,
-      t0,
       traceparent,
       tracestate: firstHeader(req.headers.tracestate),
-      traceId,
-      path: pathname,
-      requestParams: requestParams(body),
-      endpoint,
-      plan,
-      requestModel,
-      stream: body.stream === true,
-      tenant,
-      user,
-      feature: controls.feature,
+      traceId: traceIdOf(traceparent) ?? randomHex(16),
     });
-    let reservation: Reservation | undefined;
-    if (budgets) {
-      try {
-        const gate = await admit(budgets, { endpoint, pathname, body, plan, tenant: tenant as string, user: user as string, price: this.options.price });
-        body = gate.body;
-        if (gate.changed) sendRaw = Buffer.from(JSON.stringify(body));
-        reservation = gate.reservation;
-      } catch (err) {
-        // A refusal is a call too: it is recorded (span, llm_calls row) so dashboards show rejections.
-        if (err instanceof SidecarError) {
-          this.hooks.finish(
-            callWithoutProvider(base(), { endEpochMs: epochNow(), decision: 'refused before routing: budget', httpStatus: err.status, errorCode: err.code, errorType: err.errorType, completed: false, cacheStatus: 'bypass' }),
-          );
-        }
-        throw err;
-      }
-    }
-    const evaluation = this.config.evaluation;
-    // Judge traffic is never sampled for evaluation itself.
-    const evalSampled = controls.feature !== 'judge' && sampledByTraceId(traceId, evaluation.routes[plan.routeName] ?? evaluation.sampleRate);
-    const rc = route?.config;
-    const cache = planCache(this.options.cacheStore, this.options.semanticCache, this.config.cache, rc, { endpoint, body, headers: req.headers, plan, tenant, control: controls.cache });
-    // Single flight: set when this request leads its cache key; the requests waiting on it go once it answered.
-    let leading: (() => void) | undefined;
-    if (cache?.read) {
-      let entry = await cache.store.get(cache.key);
-      let status = 'hit';
-      let decision = 'served from the cache';
-      let semanticMatch: SemanticMatch | undefined;
-      if (!entry && cache.semantic) {
-        // Exact miss: the same context with a similar last question may answer it.
-        const found = await cache.semantic.cache.lookup(cache.semantic.req);
-        cache.semantic.vector = found.vector;
-        if (found.hit) {
-          entry = await cache.store.get(found.hit.key);
-          if (entry) {
-            status = 'semantic-hit';
-            semanticMatch = semanticMatchOf(found.hit);
-          } else cache.semantic.cache.forget(found.hit.key);
-        }
-      }
-      if (!entry && cache.coalesce) {
-        const leader = this.inFlight.get(cache.key);
-        if (leader) {
-          await leader;
-          entry = await cache.store.get(cache.key);
-          decision = 'served from the cache after waiting for an identical request in flight';
-        } else {
-          let done!: () => void;
-          this.inFlight.set(cache.key, new Promise<void>((r) => (done = r)));
-          const key = cache.key;
-          leading = () => {
-            this.inFlight.delete(key);
-            done();
-          };
-        }
-      }
-      const hitHeaders = {
-        [RESPONSE_HEADERS.cache]: status,
-        [RESPONSE_HEADERS.provider]: entry?.provider ?? '',
-        [RESPONSE_HEADERS.model]: entry?.model ?? '',
-        [RESPONSE_HEADERS.attempts]: '0',
-        [RESPONSE_HEADERS.cost]: '0',
-        [RESPONSE_HEADERS.overhead]: (performance.now() - t0).toFixed(3),
-        [RESPONSE_HEADERS.requestId]: requestId,
-        [RESPONSE_HEADERS.sidecarRequestId]: requestId,
-      };
-      if (entry && serveEntry(res, entry, { dialect: endpoint.dialect, stream: body.stream === true, includeUsage: cache.includeUsage }, hitHeaders)) {
-        void reservation?.release();
-        this.hooks.finish(
-          callWithoutProvider(base(), {
-            endEpochMs: epochNow(),
-            decision,
-            providerName: entry.provider ?? '',
-            providerType: (entry.provider && this.config.providers[entry.provider]?.type) || endpoint.dialect,
-            upstreamModel: entry.model,
-            responseModel: entry.model,
-            httpStatus: 200,
-            costUsd: '0',
-            cacheStatus: status,
-            savedUsd: entry.costUsd,
-            completed: true,
-            // Semantic hits are sampled for evaluation like provider answers (the cache_equivalence
-            // judge reads the question and the answer served for it); exact hits repeat a stored answer.
-            ...(semanticMatch ? { semanticMatch, evalSampled, content: evalSampled && evaluation.captureContent ? semanticHitContent(endpoint, body, entry) : undefined } : {}),
-          }),
-        );
-        return;
-      }
-    }
-    try {
-      const call = new LlmCall(
-        {
-          requestId,
-          method: 'POST',
-          path: pathname,
-          url,
-          startEpochMs,
-          t0,
-          traceparent,
-          tracestate: firstHeader(req.headers.tracestate),
-          traceId,
-          evalSampled,
-          capture: evalSampled && evaluation.captureContent ? captureInput(endpoint, body) : undefined,
-          endpoint,
-          inboundHeaders: req.headers,
-          raw: sendRaw,
-          body,
-          requestModel,
-          stream: body.stream === true,
-          plan,
-          // Without a configured route the sidecar is transparent: the app's SDK does its own retries.
-          retry: rc?.retry ?? NO_RETRY,
-          cascade: rc ? { validators: rc.cascade.validators, refusal: this.refusalPatterns(rc.cascade.refusalPatterns), streams: rc.cascade.streams } : undefined,
-          tenant,
-          user,
-          feature: controls.feature,
-          requestParams: requestParams(body),
-          cache,
-        },
-        res,
-        reservation ? { ...this.callDeps, finish: settleReservation(reservation, this.callDeps.finish) } : this.callDeps,
-      );
-      await call.run();
-      if (leading) await call.cacheWritten();
-    } finally {
-      // Answered, failed or not cacheable: the waiting requests look again (and call the provider themselves on a miss).
-      leading?.();
-    }
+    return runLlmPipeline(ctx, this.env);
   }
 
   private readonly refusalCache = new Map<string, RegExp>();
-  /** Cache keys with a request on its way to the provider (single flight); resolved when its answer is stored or lost. */
-  private readonly inFlight = new Map<string, Promise<void>>();
 
   private refusalPatterns(patterns: string[]): RegExp[] {
     return patterns.map((p) => {
@@ -600,7 +370,7 @@ export class ProxyServer {
         errorType: error?.errorType ?? (clientAborted ? 'client_aborted' : httpStatus >= 400 ? String(httpStatus) : undefined),
         clientAborted,
       };
-      this.hooks.finishPassthrough(r);
+      this.finishPassthrough(r);
     };
     res.on('close', () => {
       if (res.writableFinished) return;

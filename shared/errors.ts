@@ -50,8 +50,10 @@ export class SidecarError extends Error {
   readonly status: number;
   readonly retryable: boolean;
   readonly errorType: string;
+  /** Headers the answer carries besides the error's own (`retry-after`, `allow`, `connection: close`). */
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
     super(message, options);
     this.name = 'SidecarError';
     this.code = code;
@@ -59,15 +61,13 @@ export class SidecarError extends Error {
     this.status = spec.status;
     this.retryable = spec.retryable;
     this.errorType = spec.errorType;
+    this.headers = options?.headers;
   }
 }
 
 export function isSidecarError(err: unknown): err is SidecarError {
   return err instanceof SidecarError;
 }
-
-/** Header that marks every error the sidecar produced itself, so it is never mistaken for a provider error. */
-export const ERROR_HEADER = 'x-llm-sidecar-error';
 
 // The error `type` each API would use for a given status, so SDKs map our errors to their own classes.
 function openAiType(status: number): string {

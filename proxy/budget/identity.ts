@@ -11,11 +11,12 @@
 // longer than 128 characters are replaced by a hash of themselves (bounded key sizes, no
 // collisions). Never throws.
 import { createHash } from 'node:crypto';
+import { REQUEST_HEADERS } from '../../shared/sidecar-headers.ts';
 import type { IdentityConfig } from '../../shared/config/budgets.ts';
 
-export const TENANT_HEADER = 'x-llm-sidecar-tenant';
-export const USER_HEADER = 'x-llm-sidecar-user';
-export const FEATURE_HEADER = 'x-llm-sidecar-feature';
+const TENANT_HEADER = REQUEST_HEADERS.tenant;
+const USER_HEADER = REQUEST_HEADERS.user;
+const FEATURE_HEADER = REQUEST_HEADERS.feature;
 
 export type HeaderBag = Readonly<Record<string, string | string[] | undefined>>;
 

@@ -14,7 +14,7 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import * as A from '../../shared/telemetry/semconv.ts';
 import type { Redactor } from '../../shared/telemetry/redact.ts';
 import type { CallRecord, CallRecorder, PassthroughRecord } from '../call-record.ts';
-import type { SemanticMatch } from '../cache-gate.ts';
+import type { SemanticMatch } from '../call-record.ts';
 import { randomHex } from '../../shared/telemetry/ids.ts';
 import type { SpanSink } from '../../shared/telemetry/tracing.ts';
 

@@ -10,7 +10,7 @@
 //   incomplete              a 2xx stream with neither its end marker nor an error event, or an
 //                           unreadable 2xx JSON body: a silent wrong answer, never allowed
 //   transport:<code>        the connection failed under the client, never allowed
-import { ERROR_HEADER } from '../../shared/errors.ts';
+import { RESPONSE_HEADERS } from '../../shared/sidecar-headers.ts';
 
 export type Api = 'chat' | 'messages' | 'responses';
 
@@ -115,7 +115,7 @@ const END_MARKER: Record<Api, RegExp> = {
 
 /** The outcome label of one answer (see the header). */
 export function classify(s: Scenario, status: number, headers: Record<string, string | string[] | undefined>, body: string): string {
-  const sidecarCode = headers[ERROR_HEADER];
+  const sidecarCode = headers[RESPONSE_HEADERS.error];
   if (typeof sidecarCode === 'string') return `sidecar:${sidecarCode}`;
   if (status < 200 || status >= 300) return `provider:${status}`;
   if (!s.stream) {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { cacheScope, type CacheKeyInput } from '../../proxy/cache/cache-key.ts';
 import { SemanticCache } from '../../proxy/cache/semantic-cache.ts';
-import { semanticMatchOf } from '../../proxy/cache-gate.ts';
+import { semanticMatchOf } from '../../proxy/pipeline/cache-read.ts';
 import { semanticHitAttributes } from '../../proxy/telemetry/span-recorder.ts';
 import { Redactor } from '../../shared/telemetry/redact.ts';
 import { ATTR_LLM_SIDECAR_CACHE_SEMANTIC_KIND, ATTR_LLM_SIDECAR_CACHE_SEMANTIC_MATCHED_QUESTION, ATTR_LLM_SIDECAR_CACHE_SEMANTIC_SIMILARITY } from '../../shared/telemetry/semconv.ts';

@@ -4,7 +4,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import type { StreamTranslator } from '../../proxy/attempt.ts';
+import type { StreamTranslation } from '../../proxy/translate/index.ts';
 import { OpenAIToAnthropicStream, translateError, translateRequest, translateResponse } from '../../proxy/translate/anthropic-to-openai.ts';
 import type { JsonObject } from '../../proxy/translate/narrow.ts';
 import { parseSse, wire } from './sse-helpers.ts';
@@ -269,7 +269,7 @@ const usageChunk = (prompt: number, cached: number, completionTokens: number): J
 
 describe('OpenAIToAnthropicStream', () => {
   it('fits the proxy stream translator interface', () => {
-    const t: StreamTranslator = new OpenAIToAnthropicStream({ requestedModel: 'c' });
+    const t: StreamTranslation = new OpenAIToAnthropicStream({ requestedModel: 'c' });
     expect(t.hasContent).toBe(false);
   });
 

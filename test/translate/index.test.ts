@@ -1,13 +1,12 @@
 // The translation factory the proxy wires in, and the translators' tolerance for malformed input:
 // bodies come from apps and answers from providers unvalidated, so nothing may throw on them.
 import { describe, expect, it } from 'vitest';
-import type { Translation } from '../../proxy/llm-call.ts';
-import { anthropicToOpenAI, openAIToAnthropic, translation } from '../../proxy/translate/index.ts';
+import { anthropicToOpenAI, openAIToAnthropic, translation, type CrossTranslation } from '../../proxy/translate/index.ts';
 
 describe('translation()', () => {
   it('gives the proxy a Translation for each cross pair, none for a same-API pair', () => {
-    const a2o: Translation | undefined = translation('anthropic', 'openai');
-    const o2a: Translation | undefined = translation('openai', 'anthropic');
+    const a2o: CrossTranslation | undefined = translation('anthropic', 'openai');
+    const o2a: CrossTranslation | undefined = translation('openai', 'anthropic');
     expect(a2o).toBeDefined();
     expect(o2a).toBeDefined();
     expect(translation('openai', 'openai')).toBeUndefined();

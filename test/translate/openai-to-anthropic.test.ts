@@ -4,7 +4,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import type { StreamTranslator } from '../../proxy/attempt.ts';
+import type { StreamTranslation } from '../../proxy/translate/index.ts';
 import type { JsonObject } from '../../proxy/translate/narrow.ts';
 import { AnthropicToOpenAIStream, DEFAULT_MAX_TOKENS, translateError, translateRequest, translateResponse } from '../../proxy/translate/openai-to-anthropic.ts';
 import { parseSse, wire } from './sse-helpers.ts';
@@ -256,7 +256,7 @@ function textEvents(words: string[]): [string, JsonObject][] {
 
 describe('AnthropicToOpenAIStream', () => {
   it('fits the proxy stream translator interface', () => {
-    const t: StreamTranslator = new AnthropicToOpenAIStream({ includeUsage: false, requestedModel: 'gpt-4o' });
+    const t: StreamTranslation = new AnthropicToOpenAIStream({ includeUsage: false, requestedModel: 'gpt-4o' });
     expect(t.hasContent).toBe(false);
   });
 

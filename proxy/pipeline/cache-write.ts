@@ -1,0 +1,47 @@
+// Stage "cache write": a complete answer the provider ended itself goes into the cache (then the
+// semantic index learns its question); when every target failed, a stale entry (within
+// cache.staleMaxSeconds) answers instead of the last error. The write is not awaited here: a store
+// failure is a lost entry, never a failed call; the pipeline awaits it only to release requests
+// waiting on this one (single flight).
+import { RESPONSE_HEADERS } from '../../shared/sidecar-headers.ts';
+import { jsonEntry, streamEntry, type CacheEntry } from '../cache/entry.ts';
+import { serveEntry } from '../cache/serve.ts';
+import type { LlmRequest, PipelineEnv } from './context.ts';
+
+export async function cacheWrite(ctx: LlmRequest, _env: PipelineEnv): Promise<boolean> {
+  const c = ctx.cache;
+  const answerExhausted = ctx.answerExhausted;
+  if (answerExhausted) {
+    const tried = ctx.outcome;
+    const entry = c && c.staleMaxMs > 0 && !ctx.res.destroyed ? await c.store.getStale(c.key, c.staleMaxMs) : undefined;
+    const headers = {
+      [RESPONSE_HEADERS.cache]: 'stale',
+      [RESPONSE_HEADERS.provider]: entry?.provider ?? '',
+      [RESPONSE_HEADERS.model]: entry?.model ?? '',
+      [RESPONSE_HEADERS.attempts]: String(tried?.attempts?.length ?? 0),
+      [RESPONSE_HEADERS.sidecarRequestId]: ctx.requestId,
+      [RESPONSE_HEADERS.requestId]: ctx.requestId,
+      [RESPONSE_HEADERS.cost]: '0',
+    };
+    if (c && entry && serveEntry(ctx.res, entry, { dialect: ctx.endpoint.dialect, stream: ctx.stream, includeUsage: c.includeUsage }, headers)) {
+      ctx.outcome = {
+        ...tried,
+        httpStatus: 200,
+        cacheStatus: 'stale',
+        observed: { completed: true, responseModel: entry.model },
+        costUsd: '0',
+        savedUsd: entry.costUsd,
+      };
+    } else ctx.outcome = answerExhausted();
+    return true;
+  }
+  const a = ctx.cacheable;
+  if (!c?.write || !a) return false;
+  const common = { dialect: ctx.endpoint.dialect, operation: ctx.endpoint.operation, model: a.model, provider: a.provider, usage: a.usage, costUsd: a.costUsd, ttlMs: c.ttlMs };
+  const entry: CacheEntry = a.kind === 'json' ? jsonEntry({ ...common, body: a.body }) : streamEntry({ ...common, events: a.events });
+  ctx.cacheWrite = c.store
+    .set(c.key, entry, c.ttlMs)
+    .then(() => (c.semantic ? c.semantic.cache.add(c.semantic.req, c.key, entry.expiresAt, c.semantic.vector) : undefined))
+    .catch(() => undefined);
+  return false;
+}
