@@ -7,9 +7,11 @@
 // twice is one row after merges (ReplacingMergeTree) and DISTINCT here. No lock: ClickHouse has no
 // transactional DDL or advisory lock to take, and idempotent DDL makes one unnecessary
 // (test/clickhouse/migrate-concurrent.test.ts starts several processes at once).
-import { clusterStatements, type ClusterLayout } from './cluster-ddl.ts';
+// A migration written for newer servers (minServerVersion, e.g. 011's full-text indexes, as the
+// collector exporter does per server version) is deferred on an older one and applies after an upgrade.
+import { clusterStatements, LOCAL_SUFFIX, type ClusterLayout } from './cluster-ddl.ts';
 import { MIGRATIONS } from './migrations/index.ts';
-import type { MigrationContext } from './migrations/migration.ts';
+import { versionAtLeast, type Migration, type MigrationContext } from './migrations/migration.ts';
 import { SCHEMA_MIGRATIONS as M, TABLE_SCHEMA_MIGRATIONS, assertIdentifier, qualified } from './schema.ts';
 import type { ClickHouseStore } from './store.ts';
 
@@ -24,6 +26,12 @@ export interface MigrateOptions {
   rollupTtlDays?: number;
   /** A ClickHouse cluster: every statement ON CLUSTER, its engines and Distributed tables (cluster-ddl.ts). */
   cluster?: ClusterLayout;
+  /**
+   * The server's version, instead of asking it (`SELECT version()`): migrations with a
+   * minServerVersion above it are deferred. For tests and plans; plannedStatements assumes the
+   * newest layout (every migration) unless given one.
+   */
+  serverVersion?: string;
 }
 
 export interface MigrateResult {
@@ -32,6 +40,8 @@ export interface MigrateResult {
   applied: string[];
   /** Migrations that were already recorded. */
   alreadyApplied: string[];
+  /** Migrations for a newer server than this one (minServerVersion): not run, not recorded, tried again next time. */
+  deferred: string[];
 }
 
 export const DEFAULT_TTL_DAYS = 30;
@@ -50,6 +60,7 @@ export function migrationLabel(m: { id: number; name: string }): string {
 
 function contextFor(database: string, options: MigrateOptions): MigrationContext {
   const ctx: MigrationContext = {
+    skipIndexType: () => undefined,
     database,
     ttlDays: days(options.ttlDays, DEFAULT_TTL_DAYS, 'ttlDays'),
     contentTtlDays: days(options.contentTtlDays, DEFAULT_CONTENT_TTL_DAYS, 'contentTtlDays'),
@@ -83,8 +94,24 @@ export function plannedStatements(database: string, options: Omit<MigrateOptions
   const ctx = contextFor(assertIdentifier(database, 'database'), options);
   return [
     { migration: '000-bootstrap', statements: bootstrapStatements(database, options.cluster) },
-    ...MIGRATIONS.map((m) => ({ migration: migrationLabel(m), statements: m.statements(ctx).flatMap((sql) => clusterStatements(sql, database, options.cluster)) })),
+    ...MIGRATIONS.filter((m) => options.serverVersion === undefined || forServer(m, options.serverVersion)).map((m) => ({
+      migration: migrationLabel(m),
+      statements: m.statements(ctx).flatMap((sql) => clusterStatements(sql, database, options.cluster)),
+    })),
   ];
+}
+
+const forServer = (m: Migration, version: string) => m.minServerVersion === undefined || versionAtLeast(version, m.minServerVersion);
+
+/** The skip indexes of a database's tables, as `table.index` → type (a sharded layout's `<table>_local` under its plain name). */
+async function skipIndexTypes(store: ClickHouseStore, database: string, cluster: ClusterLayout | undefined): Promise<(table: string, index: string) => string | undefined> {
+  const rows = await store.query<{ table: string; name: string; type_full: string }>('SELECT table, name, type_full FROM system.data_skipping_indices WHERE database = {db:String}', { db: database });
+  const types = new Map<string, string>();
+  for (const r of rows) {
+    const table = cluster?.distributed === true && r.table.endsWith(LOCAL_SUFFIX) ? r.table.slice(0, -LOCAL_SUFFIX.length) : r.table;
+    types.set(`${table}.${r.name}`, r.type_full);
+  }
+  return (table, index) => types.get(`${table}.${index}`);
 }
 
 /**
@@ -99,7 +126,8 @@ export async function migrate(store: ClickHouseStore, options: MigrateOptions = 
 
   const recorded = async () => new Set((await store.query<{ id: number }>(`SELECT DISTINCT ${M.Id} AS id FROM ${ledger}`)).map((r) => Number(r.id)));
   let done = await recorded();
-  const result: MigrateResult = { database, applied: [], alreadyApplied: [] };
+  const serverVersion = options.serverVersion ?? (await store.query<{ v: string }>('SELECT version() AS v'))[0]?.v ?? '';
+  const result: MigrateResult = { database, applied: [], alreadyApplied: [], deferred: [] };
   for (const migration of MIGRATIONS) {
     // Another process may have applied it meanwhile.
     if (!done.has(migration.id) && result.applied.length > 0) done = await recorded();
@@ -107,9 +135,14 @@ export async function migrate(store: ClickHouseStore, options: MigrateOptions = 
       result.alreadyApplied.push(migrationLabel(migration));
       continue;
     }
+    if (!forServer(migration, serverVersion)) {
+      result.deferred.push(migrationLabel(migration));
+      continue;
+    }
     try {
+      const current = { ...ctx, skipIndexType: await skipIndexTypes(store, database, options.cluster) };
       // Cluster form built first: a statement it cannot place ON CLUSTER fails before any runs.
-      for (const sql of migration.statements(ctx).flatMap((statement) => clusterStatements(statement, database, options.cluster))) await store.command(sql);
+      for (const sql of migration.statements(current).flatMap((statement) => clusterStatements(statement, database, options.cluster))) await store.command(sql);
     } catch (err) {
       throw new Error(`migration ${migrationLabel(migration)} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }

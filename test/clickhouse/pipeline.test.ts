@@ -130,14 +130,15 @@ describe.skipIf(!hasChdb)('ClickHouse storage on real ClickHouse SQL (chdb)', ()
         'SELECT name, type_full FROM system.data_skipping_indices WHERE database = {db:String} AND table = {t:String} ORDER BY name',
         { db: db(), t: TABLE_OTEL_TRACES },
       );
+      // The exporter's full-text branch (chdb is ClickHouse ≥ 26.2); both branches: fulltext-indexes.test.ts.
       expect(indexes).toEqual([
         { name: 'idx_duration', type_full: 'minmax' },
         { name: 'idx_lower_span_name', type_full: 'tokenbf_v1(32768, 3, 0)' },
-        { name: 'idx_res_attr_key', type_full: 'bloom_filter(0.01)' },
-        { name: 'idx_res_attr_value', type_full: 'bloom_filter(0.01)' },
-        { name: 'idx_span_attr_key', type_full: 'bloom_filter(0.01)' },
-        { name: 'idx_span_attr_value', type_full: 'bloom_filter(0.01)' },
-        { name: 'idx_trace_id', type_full: 'bloom_filter(0.001)' },
+        { name: 'idx_res_attr_items', type_full: "text(tokenizer = 'array')" },
+        { name: 'idx_res_attr_key', type_full: "text(tokenizer = 'array')" },
+        { name: 'idx_span_attr_items', type_full: "text(tokenizer = 'array')" },
+        { name: 'idx_span_attr_key', type_full: "text(tokenizer = 'array')" },
+        { name: 'idx_trace_id', type_full: "text(tokenizer = 'array')" },
       ]);
     });
 

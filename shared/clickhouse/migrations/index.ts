@@ -10,6 +10,7 @@ import { llmEvalCalibration } from './007-llm-eval-calibration.ts';
 import { llmEvaluationsEvaluatedAtIndex } from './008-llm-evaluations-evaluated-at-index.ts';
 import { llmCallsCacheSavedUsd } from './009-llm-calls-cache-saved-usd.ts';
 import { llmFeedbackNameLabel } from './010-llm-feedback-name-label.ts';
+import { otelTracesFullTextIndexes } from './011-otel-traces-full-text-indexes.ts';
 import type { Migration } from './migration.ts';
 
-export const MIGRATIONS: readonly Migration[] = [otelTraces, otelTracesDedup, llmCalls, llmCalls1m, llmEvaluations, llmFeedback, llmEvalCalibration, llmEvaluationsEvaluatedAtIndex, llmCallsCacheSavedUsd, llmFeedbackNameLabel];
+export const MIGRATIONS: readonly Migration[] = [otelTraces, otelTracesDedup, llmCalls, llmCalls1m, llmEvaluations, llmFeedback, llmEvalCalibration, llmEvaluationsEvaluatedAtIndex, llmCallsCacheSavedUsd, llmFeedbackNameLabel, otelTracesFullTextIndexes];

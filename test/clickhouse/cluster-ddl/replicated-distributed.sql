@@ -369,3 +369,22 @@ ALTER TABLE `otel`.`llm_feedback_local` ON CLUSTER `llm`
 ALTER TABLE `otel`.`llm_feedback` ON CLUSTER `llm`
     ADD COLUMN IF NOT EXISTS Name LowCardinality(String),
     ADD COLUMN IF NOT EXISTS Label String;
+
+-- 011-otel-traces-full-text-indexes
+ALTER TABLE `otel`.`otel_traces_local` ON CLUSTER `llm`
+    DROP INDEX IF EXISTS idx_res_attr_value,
+    DROP INDEX IF EXISTS idx_span_attr_value,
+    DROP INDEX IF EXISTS idx_trace_id,
+    ADD INDEX IF NOT EXISTS idx_trace_id TraceId TYPE text(tokenizer = 'array') FIRST,
+    DROP INDEX IF EXISTS idx_res_attr_key,
+    ADD INDEX IF NOT EXISTS idx_res_attr_key mapKeys(ResourceAttributes) TYPE text(tokenizer = 'array') AFTER idx_trace_id,
+    ADD INDEX IF NOT EXISTS idx_res_attr_items ResourceAttributeItems TYPE text(tokenizer = 'array') AFTER idx_res_attr_key,
+    DROP INDEX IF EXISTS idx_span_attr_key,
+    ADD INDEX IF NOT EXISTS idx_span_attr_key mapKeys(SpanAttributes) TYPE text(tokenizer = 'array') AFTER idx_res_attr_items,
+    ADD INDEX IF NOT EXISTS idx_span_attr_items SpanAttributeItems TYPE text(tokenizer = 'array') AFTER idx_span_attr_key;
+
+-- 011-otel-traces-full-text-indexes
+ALTER TABLE `otel`.`otel_traces_local` ON CLUSTER `llm` MATERIALIZE INDEX idx_res_attr_items SETTINGS mutations_sync = 2;
+
+-- 011-otel-traces-full-text-indexes
+ALTER TABLE `otel`.`otel_traces_local` ON CLUSTER `llm` MATERIALIZE INDEX idx_span_attr_items SETTINGS mutations_sync = 2;
