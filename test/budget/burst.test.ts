@@ -15,6 +15,7 @@ import { parseConfig } from '../../shared/config/load.ts';
 import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 import { redisClusterAvailability, startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.ts';
 import { redisAvailability, startRedis, type RedisHandle } from '../support/redis.ts';
+import { until } from '../support/wait.ts';
 
 const REDIS = redisAvailability();
 const CLUSTER = redisClusterAvailability();
@@ -23,16 +24,6 @@ const topologies = [...(REDIS.available ? (['redis'] as const) : []), ...(CLUSTE
 const LIMIT = 20_000;
 /** What the fake provider reports per call: 300 input (the sidecar estimates ~10) + 50 output. */
 const ACTUAL = 350;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function today(): string {
   return new Date().toISOString().slice(0, 10);
@@ -88,12 +79,12 @@ describe.skipIf(topologies.length === 0).each(topologies)('budgets under a burst
     const sidecars = await Promise.all([startSidecar(sidecarConfig(keyPrefix, onUnavailable)), startSidecar(sidecarConfig(keyPrefix, onUnavailable))]);
     try {
       for (const s of sidecars) {
-        await until('/readyz', async () => ((await fetch(`${s.adminUrl}/readyz`)).status === 200 ? true : undefined));
+        await until('/readyz answers 200', async () => (await fetch(`${s.adminUrl}/readyz`)).status === 200);
         expect(s.proxy.ready).toBe(true);
       }
       // R, what one request reserves: read from Redis while a probe call is held by the provider.
       const probe = call(sidecars[0]!, 'probe', 'delay=500');
-      const reserved = await until('probe reservation', async () => {
+      const reserved = await until("the probe call's reservation is in Redis", async () => {
         const v = await raw.get(key('probe'));
         return v === null ? undefined : Number(v);
       });
@@ -110,7 +101,7 @@ describe.skipIf(topologies.length === 0).each(topologies)('budgets under a burst
       expect(new Set(codes.filter((c) => c !== null))).toEqual(new Set(['LLM_SIDECAR_BUDGET_EXCEEDED']));
       const n = statuses.filter((s) => s === 200).length;
       // Every admitted call is charged its actual usage, and nothing else stays counted.
-      const used = await until('all commits', async () => {
+      const used = await until('every admitted call is charged its actual usage', async () => {
         const v = Number(await raw.get(key('bob')));
         return v === n * ACTUAL ? v : undefined;
       });

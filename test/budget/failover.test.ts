@@ -10,6 +10,7 @@ import { DEFAULT_CLUSTER_BUDGET_KEY_PREFIX } from '../../shared/config/budgets.t
 import { parseConfig } from '../../shared/config/load.ts';
 import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 import { redisClusterAvailability, startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.ts';
+import { until } from '../support/wait.ts';
 
 const CLUSTER = redisClusterAvailability();
 
@@ -69,21 +70,14 @@ describe.skipIf(!CLUSTER.available)('budgets through a Redis Cluster failover', 
         while (!stop) seen[kind].push(await call(s, kind, `u${n++}`));
       });
     const running = [...load(closed, 'closed'), ...load(open, 'open')];
-    const until = async (what: string, cond: () => boolean, ms: number): Promise<void> => {
-      const end = Date.now() + ms;
-      while (!cond()) {
-        if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
     try {
-      await until('traffic before the failover', () => seen.closed.filter((a) => a.status === 200).length >= 20, 10_000);
+      await until('fail-closed has admitted 20 calls before the failover', () => seen.closed.filter((a) => a.status === 200).length >= 20, { timeoutMs: 10_000 });
       await cluster.killPrimaryOf(`${DEFAULT_CLUSTER_BUDGET_KEY_PREFIX}x`);
-      await until('fail-closed refusing during the failover', () => seen.closed.some((a) => a.status === 503), 10_000);
+      await until('fail-closed refuses during the failover', () => seen.closed.some((a) => a.status === 503), { timeoutMs: 10_000 });
       await cluster.waitHealthy(20_000);
       // Recovered without a restart: the fail-closed sidecar admits again, many times in a row.
       const mark = seen.closed.length;
-      await until('fail-closed admitting again', () => seen.closed.slice(mark).filter((a) => a.status === 200).length >= 30 && seen.closed.slice(-10).every((a) => a.status === 200), 20_000);
+      await until('fail-closed admits again (30 since the failover, the last 10 in a row)', () => seen.closed.slice(mark).filter((a) => a.status === 200).length >= 30 && seen.closed.slice(-10).every((a) => a.status === 200), { timeoutMs: 20_000 });
     } finally {
       stop = true;
       await Promise.all(running);

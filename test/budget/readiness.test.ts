@@ -6,6 +6,7 @@ import { startSidecar } from '../../proxy/main.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { startFakeProvider, type FakeProvider } from '../../simulator/server.ts';
 import { freePort, redisAvailability, startRedis } from '../support/redis.ts';
+import { until } from '../support/wait.ts';
 
 const REDIS = redisAvailability();
 
@@ -37,11 +38,7 @@ describe.skipIf(!REDIS.available)('readiness waits for Redis', () => {
       expect(await readyz()).toBe(503); // …but is not ready: its budgets cannot be enforced yet
       const redis = await startRedis({ port });
       try {
-        const deadline = Date.now() + 10_000;
-        while ((await readyz()) !== 200) {
-          if (Date.now() > deadline) throw new Error('/readyz did not turn green after Redis came up');
-          await new Promise((r) => setTimeout(r, 25));
-        }
+        await until('/readyz turns 200 after Redis came up', async () => (await readyz()) === 200);
         const r = await fetch(`${sidecar.url}/v1/chat/completions`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: 'Bearer sk-test' },

@@ -5,6 +5,7 @@
 // afterwards every reservation is enforced again on the new primary. (Cluster: failover.test.ts.)
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisAvailability } from '../support/redis.ts';
+import { until } from '../support/wait.ts';
 import { startRedisSentinel, type RedisSentinelHandle } from '../support/redis-sentinel.ts';
 import { harness, reservation, rejected, type Harness } from './helpers.ts';
 
@@ -39,11 +40,7 @@ describe.skipIf(!REDIS.available)('budgets through a Redis Sentinel failover', (
     try {
       await sentinel.failover();
       // Recovered: ten enforced admissions in a row after the new primary was named.
-      const deadline = Date.now() + 20_000;
-      while (!(results.length > 10 && results.slice(-10).every((r) => !r.rejected && r.enforced))) {
-        if (Date.now() > deadline) throw new Error('no recovery within 20 s');
-        await new Promise((res) => setTimeout(res, 20));
-      }
+      await until('ten enforced admissions in a row', () => results.length > 10 && results.slice(-10).every((r) => !r.rejected && r.enforced), { timeoutMs: 20_000 });
     } finally {
       stop = true;
       await loop;
