@@ -2,7 +2,8 @@
 // a bare Node pass-through, in one run on one machine, so the ratios mean something even on a
 // small shared box. Targets (the load generator is this process):
 //   direct  load generator → fake upstream
-//   bare    load generator → bare-passthrough.ts → fake upstream
+//   bare    load generator → bare-passthrough.mjs → fake upstream (the leanest Node forwarder)
+//   nginx   load generator → nginx (Debian's, nginx.ts; skipped when not installed) → fake upstream
 //   proxy, proxy-otlp, proxy-server, proxy-embedded
 //           load generator → `llm-sidecar proxy` → fake upstream, one sidecar per telemetry setup:
 //             proxy           telemetry off (clickhouse mode off, no OTLP): no spans at all
@@ -28,7 +29,9 @@ import { arch, constants as osConstants, cpus, loadavg, platform, tmpdir } from 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Pool } from 'undici';
+import { spawnSync } from 'node:child_process';
 import { REPO_ROOT, killAllChildren, spawnNode, type Child } from './children.ts';
+import { findNginx, startNginx } from './nginx.ts';
 import { createLoadPool, runOpenLoop, summarize, type OpenLoopRequest, type OpenLoopRun } from './open-loop.ts';
 import { cpuMicros, memory, type Memory } from './procstat.ts';
 import { PROXY_TARGETS, PROXY_VARIANTS, TARGETS, buildReport, type ProcessCost, type OtlpReceiverStats, type ProxyTargetName, type Settings, type TargetName, type TargetOutcome } from './report.ts';
@@ -97,7 +100,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 // ---- the three ways to reach the fake upstream ------------------------------------------------
 async function startBare(upstreamOrigin: string): Promise<{ child: Child; origin: string }> {
   // IPC only so that the forwarder notices the bench's death (it exits on 'disconnect').
-  const child = spawnNode('bare-passthrough', ['--import', 'tsx', 'test/bench/bare-passthrough.ts', '--upstream', upstreamOrigin], { ipc: true });
+  // Plain JavaScript, no loader: the reference pays for nothing it does not need.
+  const child = spawnNode('bare-passthrough', ['test/bench/bare-passthrough.mjs', '--upstream', upstreamOrigin], { ipc: true });
   const m = await child.waitForOutput(/bare-passthrough listening on (http:\/\/\S+)/, 15_000);
   return { child, origin: m[1] as string };
 }
@@ -313,14 +317,30 @@ async function main(): Promise<number> {
   const starters: Record<TargetName, () => Promise<{ child?: Child; origin: string }>> = {
     direct: () => Promise.resolve({ origin: fake.origin }),
     bare: () => startBare(fake.origin),
+    nginx: () => {
+      tempDir ??= mkdtempSync(join(tmpdir(), 'llm-sidecar-npm-bench-'));
+      return startNginx(nginxBinary as string, fake.origin, join(tempDir, 'nginx'));
+    },
     proxy: () => startProxy(fake.port, 'proxy'),
     'proxy-otlp': () => startProxy(fake.port, 'proxy-otlp'),
     'proxy-server': () => startProxy(fake.port, 'proxy-server'),
     'proxy-embedded': () => startProxy(fake.port, 'proxy-embedded'),
   };
+  const nginxBinary = findNginx();
+  let nginxVersion: string | undefined;
+  if (selected.has('nginx') && nginxBinary) {
+    // `nginx -v` prints on stderr: "nginx version: nginx/1.22.1"
+    nginxVersion = /nginx\/\S+/.exec(spawnSync(nginxBinary, ['-v'], { encoding: 'utf8' }).stderr ?? '')?.[0];
+  }
   const targets: Target[] = [];
   for (const name of TARGETS) {
     if (!selected.has(name)) continue;
+    if (name === 'nginx' && !nginxBinary) {
+      // A reference the machine lacks is a note, not a failure (the bench is not CI).
+      log('nginx: not installed (apt-get install nginx, or NGINX_BIN=/path/to/nginx): skipping the native reference');
+      outcomes.nginx = { status: 'skipped', reason: 'nginx not installed: apt-get install nginx, or NGINX_BIN' };
+      continue;
+    }
     try {
       log(`${name}: starting`);
       const { child, origin } = await starters[name]();
@@ -446,6 +466,7 @@ async function main(): Promise<number> {
     loadAverage,
     settings,
     serverRows,
+    nginxVersion,
     targets: outcomes,
     otlpReceiver,
   });

@@ -1,4 +1,4 @@
-// The bench's child processes (fake upstream, bare forwarder, sidecar): spawned from the repo root
+// The bench's child processes (fake upstream, bare forwarder, nginx, sidecar): spawned from the repo root
 // unless told otherwise (`--import tsx` resolves from the working directory), their output drained
 // (a full pipe would stall them mid-benchmark) and kept as a short tail for error messages, and
 // killed however the bench ends.
@@ -25,12 +25,17 @@ export interface Child {
 }
 
 export function spawnNode(name: string, args: string[], opts: { env?: NodeJS.ProcessEnv; ipc?: boolean; cwd?: string } = {}): Child {
-  const proc = spawn(process.execPath, args, {
+  return spawnChild(name, process.execPath, args, opts);
+}
+
+/** Any program (nginx, the native reference) as a child, with the same output handling and cleanup. */
+export function spawnChild(name: string, command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; ipc?: boolean; cwd?: string } = {}): Child {
+  const proc = spawn(command, args, {
     cwd: opts.cwd ?? REPO_ROOT,
     env: { ...process.env, ...opts.env },
     stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
-  if (proc.pid === undefined) throw new Error(`${name}: could not spawn ${process.execPath}`);
+  if (proc.pid === undefined) throw new Error(`${name}: could not spawn ${command}`);
   live.add(proc);
   let tail = '';
   let stdout = '';

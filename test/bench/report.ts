@@ -1,11 +1,14 @@
-// The bench's verdict: comparisons (bare and each sidecar variant against direct, each variant against
-// bare), the PASS/MISS targets per variant, a plain-text table for people and a JSON document for tools.
+// The bench's verdict: comparisons (the references and each sidecar variant against direct, each
+// variant against the two references: the leanest Node forwarder `bare` and Debian's nginx), the
+// PASS/MISS targets per variant, a plain-text table for people and a JSON document for tools.
 import type { OpenLoopResult } from './open-loop.ts';
 import type { SaturationResult } from './saturate.ts';
 
 /** The sidecar is measured in three telemetry configurations, in the same run as the references. */
 export const PROXY_TARGETS = ['proxy', 'proxy-otlp', 'proxy-server', 'proxy-embedded'] as const;
-export const TARGETS = ['direct', 'bare', ...PROXY_TARGETS] as const;
+/** The floors the sidecar is compared with: the leanest Node forwarder, and a native proxy. */
+export const REFERENCES = ['bare', 'nginx'] as const;
+export const TARGETS = ['direct', ...REFERENCES, ...PROXY_TARGETS] as const;
 export type TargetName = (typeof TARGETS)[number];
 export type ProxyTargetName = (typeof PROXY_TARGETS)[number];
 
@@ -60,7 +63,8 @@ export interface TargetMeasurement {
   saturation: SaturationResult & ProcessCost;
 }
 
-export type TargetOutcome = { status: 'ok'; result: TargetMeasurement } | { status: 'failed'; error: string } | { status: 'skipped' };
+/** `skipped` without a reason: left out by BENCH_TARGETS. */
+export type TargetOutcome = { status: 'ok'; result: TargetMeasurement } | { status: 'failed'; error: string } | { status: 'skipped'; reason?: string };
 
 export interface Settings {
   durationS: number;
@@ -90,6 +94,8 @@ export interface ReportInput {
   otlpReceiver?: OtlpReceiverStats;
   /** Rows in the ClickHouse stand-in's otel_traces after proxy-server stopped (its spans flushed). */
   serverRows?: number;
+  /** `nginx -v` of the native reference, when it ran. */
+  nginxVersion?: string;
 }
 
 export interface OtlpReceiverStats {
@@ -129,6 +135,7 @@ export function buildReport(input: ReportInput): { json: unknown; text: string }
   };
   const direct = ok('direct');
   const bare = ok('bare');
+  const nginx = ok('nginx');
 
   // Difference of percentiles (not percentile of differences): each run has its own sample.
   const added = (a: TargetMeasurement | undefined, b: TargetMeasurement | undefined, pick: (m: TargetMeasurement) => OpenLoopResult['latencyMs']): Added | null =>
@@ -136,18 +143,24 @@ export function buildReport(input: ReportInput): { json: unknown; text: string }
   const latency = (m: TargetMeasurement): OpenLoopResult['latencyMs'] => m.fixed.latencyMs;
   const ttfb = (m: TargetMeasurement): OpenLoopResult['latencyMs'] => m.stream.ttfbMs;
   const ratio = (a: TargetMeasurement | undefined, b: TargetMeasurement | undefined): number | null => (a && b ? a.saturation.reqPerS / b.saturation.reqPerS : null);
-  const addedLatency: Record<string, Added | null> = { 'bare vs direct': added(bare, direct, latency) };
-  const addedTtfb: Record<string, Added | null> = { 'bare vs direct': added(bare, direct, ttfb) };
-  const throughputRatio: Record<string, number | null> = { 'bare vs direct': ratio(bare, direct) };
+  const addedLatency: Record<string, Added | null> = {};
+  const addedTtfb: Record<string, Added | null> = {};
+  const throughputRatio: Record<string, number | null> = {};
+  // Only the pairs whose both sides ran: a reference that did not run leaves no "—" rows behind.
+  const compare = (name: string, a: TargetMeasurement | undefined, baseName: string, b: TargetMeasurement | undefined): void => {
+    if (!a || !b) return;
+    addedLatency[`${name} vs ${baseName}`] = added(a, b, latency);
+    addedTtfb[`${name} vs ${baseName}`] = added(a, b, ttfb);
+    throughputRatio[`${name} vs ${baseName}`] = ratio(a, b);
+  };
+  compare('bare', bare, 'direct', direct);
+  compare('nginx', nginx, 'direct', direct);
+  compare('bare', bare, 'nginx', nginx);
   for (const name of PROXY_TARGETS) {
     const p = ok(name);
-    if (!p) continue;
-    addedLatency[`${name} vs direct`] = added(p, direct, latency);
-    addedLatency[`${name} vs bare`] = added(p, bare, latency);
-    addedTtfb[`${name} vs direct`] = added(p, direct, ttfb);
-    addedTtfb[`${name} vs bare`] = added(p, bare, ttfb);
-    throughputRatio[`${name} vs direct`] = ratio(p, direct);
-    throughputRatio[`${name} vs bare`] = ratio(p, bare);
+    compare(name, p, 'direct', direct);
+    compare(name, p, 'bare', bare);
+    compare(name, p, 'nginx', nginx);
   }
 
   const failures = (m: TargetMeasurement): number =>
@@ -174,8 +187,9 @@ export function buildReport(input: ReportInput): { json: unknown; text: string }
     );
   }
   // The references must not fail either, or the comparisons above mean little.
-  const references = (['direct', 'bare'] as const).map(ok).filter((m): m is TargetMeasurement => m !== undefined);
-  if (references.length) checks.push(check('errors + non-2xx direct and bare, all phases', references.reduce((n, m) => n + failures(m), 0), '', '= 0', (v) => v === 0));
+  const references = (['direct', ...REFERENCES] as const).filter((name) => ok(name) !== undefined);
+  const referenceFailures = references.reduce((n, name) => n + failures(ok(name) as TargetMeasurement), 0);
+  if (references.length) checks.push(check(`errors + non-2xx ${references.join(', ')}, all phases`, referenceFailures, '', '= 0', (v) => v === 0));
   // Sanity, not a target: proxy-otlp really exported spans to the receiver.
   if (ok('proxy-otlp')) checks.push(check('spans received from proxy-otlp (sanity)', input.otlpReceiver?.spans, '', '> 0', (v) => v > 0));
   // …and proxy-server really wrote its spans to the ClickHouse stand-in.
@@ -202,25 +216,27 @@ function renderText(
     `per target: open loop ${s.rate} req/s × ${s.durationS} s · streaming ${s.streamRate} req/s × ${s.streamDurationS} s · saturation ${s.connections} connections × ${s.durationS} s`,
   );
   out.push(`each phase: ${s.warmupS} s warm-up per target (1 s for streaming), then ${s.rounds} interleaved rounds (targets take turns, one under load at a time)`);
+  if (input.targets.bare.status !== 'skipped') out.push('bare: the leanest Node forwarder (test/bench/bare-passthrough.mjs: node:http + undici dispatch, plain JS)');
+  if (input.targets.nginx.status !== 'skipped') out.push(`nginx: ${input.nginxVersion ?? 'nginx'} as a reverse proxy, one process, keep-alive both sides, no logs (test/bench/nginx.ts)`);
   for (const name of PROXY_TARGETS) if (input.targets[name].status !== 'skipped') out.push(`${name}: ${PROXY_VARIANTS[name].label}`);
   if (s.proxyExtraYaml) out.push(`every sidecar also gets (BENCH_PROXY_EXTRA_YAML): ${s.proxyExtraYaml}`);
 
   const failedRow = (name: TargetName): Row => {
     const t = input.targets[name];
-    return { name, message: t.status === 'failed' ? `FAILED: ${firstLine(t.error)}` : 'skipped (BENCH_TARGETS)' };
+    return { name, message: t.status === 'failed' ? `FAILED: ${firstLine(t.error)}` : `skipped (${t.status === 'skipped' && t.reason ? t.reason : 'BENCH_TARGETS'})` };
   };
 
   out.push('', `Throughput at saturation (autocannon, ${s.connections} connections, closed loop)`);
   out.push(
     table(
-      ['target', 'req/s', 'rounds min–max', '% of bare', '% of direct', 'errors', 'non-2xx', 'cpu µs/req'],
+      ['target', 'req/s', 'rounds min–max', '% of bare', '% of nginx', '% of direct', 'errors', 'non-2xx', 'cpu µs/req'],
       TARGETS.map((name) => {
         const t = m[name];
         if (!t) return failedRow(name);
         const base = (other: TargetMeasurement | undefined): string => (other ? pct(t.saturation.reqPerS / other.saturation.reqPerS) : '—');
         const rounds = t.saturation.roundsReqPerS;
         const spread = rounds.length ? `${num(Math.min(...rounds), 0)}–${num(Math.max(...rounds), 0)}` : '—';
-        return [name, num(t.saturation.reqPerS, 0), spread, base(m.bare), base(m.direct), String(t.saturation.errors), String(t.saturation.non2xx), num(t.saturation.cpuUsPerReq, 0)];
+        return [name, num(t.saturation.reqPerS, 0), spread, base(m.bare), base(m.nginx), base(m.direct), String(t.saturation.errors), String(t.saturation.non2xx), num(t.saturation.cpuUsPerReq, 0)];
       }),
     ),
   );
