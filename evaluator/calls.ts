@@ -11,7 +11,7 @@
 import { LLM_CALLS as C, LLM_EVALUATIONS as E, OTEL_TRACES as T, STATUS_CODE, TABLE_LLM_CALLS, TABLE_LLM_EVALUATIONS, TABLE_OTEL_TRACES, qualified } from '../shared/clickhouse/schema.ts';
 import type { ClickHouseStore, QueryParams } from '../shared/clickhouse/store.ts';
 import { ATTR_GEN_AI_RESPONSE_ID } from '../shared/telemetry/semconv.ts';
-import type { FiltersConfig } from './config.ts';
+import type { FiltersConfig } from '../shared/config/evaluators-schema.ts';
 import { JUDGE_FEATURE } from './judge-client.ts';
 
 export interface CallRow {

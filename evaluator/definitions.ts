@@ -2,7 +2,7 @@
 // defaults (judge, spend cap, concurrency) applied, money turned into exact pico-USD.
 import { parsePicoUsd } from '../shared/pricing/cost.ts';
 import { BUILTINS, type CheckName } from './builtins.ts';
-import type { EvaluatorEntry, EvaluatorsConfig, FiltersConfig, JudgeConfig, OutputConfig } from './config.ts';
+import type { EvaluatorEntry, EvaluatorsConfig, FiltersConfig, JudgeConfig, OutputConfig } from '../shared/config/evaluators-schema.ts';
 
 interface Common {
   name: string;

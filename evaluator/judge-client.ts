@@ -7,7 +7,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { ZERO_USAGE, fromAnthropicUsage, fromOpenAIChatUsage, type NormalizedUsage } from '../shared/usage.ts';
-import type { JudgeConfig } from './config.ts';
+import type { JudgeConfig } from '../shared/config/evaluators-schema.ts';
 
 export const JUDGE_FEATURE_HEADER = 'x-llm-sidecar-feature';
 export const JUDGE_FEATURE = 'judge';

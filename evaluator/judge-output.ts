@@ -3,7 +3,7 @@
 // back. `explanation` is the FIRST property: models write properties in schema order, so the
 // reasoning is produced before the verdict and conditions it (not a justification after the fact).
 import { z } from 'zod';
-import type { OutputConfig } from './config.ts';
+import type { OutputConfig } from '../shared/config/evaluators-schema.ts';
 
 export interface JudgeVerdict {
   /** 0..1, higher is better: what llm_evaluations.ScoreValue and the dashboards use. */

@@ -7,7 +7,7 @@ import { parsePicoUsd, priceCall } from '../shared/pricing/cost.ts';
 import type { PriceTable } from '../shared/pricing/price-table.ts';
 import { ZERO_USAGE, type NormalizedUsage } from '../shared/usage.ts';
 import { JUDGE_SYSTEM } from './builtins.ts';
-import type { JudgeConfig } from './config.ts';
+import type { JudgeConfig } from '../shared/config/evaluators-schema.ts';
 import type { JudgeClient, JudgeReply } from './judge-client.ts';
 import { describeInvalid, type JudgeOutputSpec, type JudgeVerdict } from './judge-output.ts';
 import { JudgeRejectedError, withRetries } from './retry.ts';

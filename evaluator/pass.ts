@@ -14,7 +14,7 @@ import { formatPicoUsd } from '../shared/pricing/cost.ts';
 import type { PriceTable } from '../shared/pricing/price-table.ts';
 import { readCallsPage, readResponseIds, type CallRow, type Partition } from './calls.ts';
 import { partitionKey, readWatermark, writeWatermark } from './checkpoint.ts';
-import type { EvaluatorsConfig } from './config.ts';
+import type { EvaluatorsConfig } from '../shared/config/evaluators-schema.ts';
 import type { Evaluator } from './definitions.ts';
 import { evaluateContent } from './evaluate.ts';
 import { emitEvaluationEvent } from './events.ts';

@@ -48,15 +48,8 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
 }
 
-/**
- * A check of a section that a component owns and validates with its own schema (the evaluator's
- * `evaluation.evaluators`), run on the interpolated document beside the shared schema, so a bad
- * file is refused at start, by every command, with all its problems at once. Paths are absolute.
- */
-export type SectionCheck = (document: unknown) => { path: readonly PropertyKey[]; message: string }[];
-
 /** Validates an already-parsed object (also used by tests and by the demo, which builds its config in code). */
-export function parseConfig(raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env, checks: readonly SectionCheck[] = []): Config {
+export function parseConfig(raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): Config {
   const problems: ConfigProblem[] = [];
   const interpolated = interpolateEnv(raw ?? {}, env, problems);
   const result = ConfigSchema.safeParse(interpolated);
@@ -68,12 +61,11 @@ export function parseConfig(raw: unknown, source = 'config', env: NodeJS.Process
   };
   if (!result.success) for (const issue of result.error.issues) add(issue.path, issue.message);
   for (const c of crossCheck(interpolated)) add(c.path, c.message);
-  for (const check of checks) for (const c of check(interpolated)) add(c.path, c.message);
   if (problems.length > 0 || !result.success) throw new ConfigError(source, problems);
   return result.data;
 }
 
-export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = process.env, checks: readonly SectionCheck[] = []): Config {
+export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Config {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
@@ -81,13 +73,13 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
       doc.errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '', message: e.message.split('\n')[0] ?? e.message })),
     );
   }
-  return parseConfig(doc.toJS(), source, env, checks);
+  return parseConfig(doc.toJS(), source, env);
 }
 
 /** Resolves the file from `--config` or LLM_SIDECAR_CONFIG; with neither, the defaults apply. */
-export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env, checks: readonly SectionCheck[] = []): Promise<{ config: Config; source: string }> {
+export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<{ config: Config; source: string }> {
   const path = file ?? env.LLM_SIDECAR_CONFIG;
-  if (!path) return { config: parseConfig({}, 'defaults', env, checks), source: 'defaults' };
+  if (!path) return { config: parseConfig({}, 'defaults', env), source: 'defaults' };
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -95,5 +87,5 @@ export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEn
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new ConfigError(path, [{ path: '', message: reason }]);
   }
-  return { config: parseConfigText(text, path, env, checks), source: path };
+  return { config: parseConfigText(text, path, env), source: path };
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { PriceEntrySchema } from '../pricing/price-table.ts';
 import { BudgetsSchema, checkRedisConnection, RedisConnectionShape } from './budgets.ts';
 import { credentialProblems } from './credentials.ts';
+import { EvaluatorsSchema } from './evaluators-schema.ts';
 
 const port = z.number().int().min(0).max(65_535);
 
@@ -319,10 +320,10 @@ const regex = z.string().refine((p) => {
 
 const EvaluationSchema = z.strictObject({
   /**
-   * The evaluator service's judges and checks. Owned by the evaluator (evaluator/config.ts); the
-   * commands check it with the rest of the file at load (a SectionCheck), so every command refuses it.
+   * The evaluator service's judges and checks (shared/config/evaluators-schema.ts). Absent: no
+   * evaluator runs in the proxy's process, and `llm-sidecar evaluator` idles.
    */
-  evaluators: z.unknown().optional(),
+  evaluators: EvaluatorsSchema.optional(),
   /** Share of calls (0–1) whose content is captured for the evaluator, decided from the trace id. */
   sampleRate: z.number().min(0).max(1).default(0),
   /** Per-route overrides of sampleRate. */

@@ -3,7 +3,7 @@
 // through the official OpenAI SDK from a scripted judge: an answer to another question fails (0),
 // one that fits passes (1).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILTIN_NAMES } from '../../evaluator/builtins.ts';
+import { BUILTIN_NAMES } from '../../shared/config/evaluators-schema.ts';
 import { parseEvaluatorsConfig } from '../../evaluator/config.ts';
 import { resolveEvaluators, type LlmEvaluator } from '../../evaluator/definitions.ts';
 import { evaluateContent, judgePrompt } from '../../evaluator/evaluate.ts';
