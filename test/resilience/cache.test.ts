@@ -5,7 +5,10 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SemanticIndex } from '../../proxy/cache/semantic-index.ts';
+import { SemanticRedisSync } from '../../proxy/cache/semantic-sync.ts';
 import { startRedis, type RedisHandle } from '../support/redis.ts';
+import { until } from '../support/wait.ts';
 import { startStack, type Stack } from '../stack.ts';
 
 let stack: Stack;
@@ -127,6 +130,7 @@ describe('stale cache, the last fallback level', () => {
     const body = { model: 'shortlived', messages: [{ role: 'user', content: `stale ${Math.random()}` }] };
     const fresh = await post(stack, body);
     expect(fresh.status).toBe(200);
+    // Time passing is the behaviour here (the sidecar has no injectable clock): ≥ the 1 s TTL.
     await new Promise((r) => setTimeout(r, 1_100));
     const stale = await post(stack, body, { 'x-fake-fault': 'status=503' });
     expect(stale.status).toBe(200);
@@ -169,8 +173,9 @@ describe('semantic cache', () => {
     expect(para.text).toBe(first.text);
     expect((await ask('How do I not cancel my subscription?')).headers['x-llm-sidecar-cache']).toBe('miss');
     const n1 = await ask('Can I get a refund within 14 days?');
-    await new Promise((r) => setTimeout(r, 300));
     expect(n1.headers['x-llm-sidecar-cache']).toBe('miss');
+    // Once the index has learned the 14-day question (a paraphrase of it hits), 30 days still misses.
+    await expect.poll(async () => (await ask('Could I get a refund within 14 days?')).headers['x-llm-sidecar-cache'], { timeout: 20_000, interval: 200 }).toBe('semantic-hit');
     expect((await ask('Can I get a refund within 30 days?')).headers['x-llm-sidecar-cache']).toBe('miss');
   }, 60_000);
 });
@@ -215,7 +220,13 @@ describe('semantic entries shared through Redis', () => {
     extra.push(a);
     const ask = (s: Stack, q: string) => post(s, { model: 'faq', messages: [{ role: 'user', content: q }] });
     expect((await ask(a, 'What is the capital of France?')).headers['x-llm-sidecar-cache']).toBe('miss');
-    await new Promise((r) => setTimeout(r, 500));
+    // Wait until the entry is in Redis: a fresh index (the sidecar's embedder, 512 dimensions) warms with it.
+    const probe = new SemanticRedisSync({ url: redis!.url, embedderId: 'use-lite-512' });
+    try {
+      await until('the learned entry is published to Redis', async () => (await probe.warm(new SemanticIndex({ dims: 512 }))) > 0, { timeoutMs: 20_000, intervalMs: 100 });
+    } finally {
+      await probe.close();
+    }
     // Started after the entry was learned: warms its index from Redis at start.
     const b = await startStack(cfg);
     extra.push(b);

@@ -138,6 +138,7 @@ describe('circuit breaker', () => {
     expect(metrics).toMatch(/llm_sidecar_breaker_opens_total\{target="breaker\/0\/scripted\/flaky"\} 1/);
     // Recovery: after the cooldown one probe goes through, succeeds, and the breaker closes.
     scripted.behaviour.set('flaky', { kind: 'ok' });
+    // Time passing is the behaviour here (the sidecar has no injectable clock): ≥ the 300 ms cooldown.
     await new Promise((r) => setTimeout(r, 350));
     const probe = await client.chat.completions.create({ model: 'x', messages: msg }, route('breaker'));
     expect(probe.model).toBe('flaky');
