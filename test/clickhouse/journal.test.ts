@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ClickHouseSpanExporter } from '../../shared/clickhouse/span-exporter.ts';
+import { jsonLinesRows, type JsonLines } from '../../shared/clickhouse/json-lines.ts';
 import type { ClickHouseStore, InsertOptions } from '../../shared/clickhouse/store.ts';
+import { until as waitUntil } from '../support/wait.ts';
 import { emitScenario, tracerProvider } from './genai-spans.ts';
 
 let dir: string;
@@ -36,8 +38,8 @@ function recordingStore(answer: () => Promise<void>): { store: ClickHouseStore; 
     command: async () => undefined,
     query: async () => [],
     insert: async () => undefined,
-    insertJsonLines: (_table: string, lines: readonly string[], options?: InsertOptions) => {
-      inserts.push({ token: options?.dedupToken, lines: [...lines] });
+    insertJsonLines: (_table: string, lines: JsonLines, options?: InsertOptions) => {
+      inserts.push({ token: options?.dedupToken, lines: jsonLinesRows(lines) });
       return answer();
     },
     close: async () => undefined,
@@ -55,11 +57,7 @@ const journalDir = () => join(dir, 'journal');
 const journalFiles = async () => (existsSync(journalDir()) ? (await readdir(journalDir())).sort() : []);
 
 async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitUntil(what, condition, { timeoutMs: 5_000, intervalMs: 10 });
 }
 
 describe('span journal', () => {

@@ -14,6 +14,7 @@ import { ClickHouseSpanExporter, type ClickHouseSpanExporterOptions } from '../.
 import { createEmbeddedStore } from '../../shared/clickhouse/embedded-store.ts';
 import { createServerStore } from '../../shared/clickhouse/server-store.ts';
 import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
+import { until } from '../support/wait.ts';
 import { chdbAvailable } from './chdb-available.ts';
 import { CALLS, emitScenario, tracerProvider } from './genai-spans.ts';
 import { startHttpEndpoint, type HttpEndpoint } from './http-endpoint.ts';
@@ -27,18 +28,30 @@ function scenarioSpans(): ReadableSpan[] {
   return memory.getFinishedSpans();
 }
 
-/** export() as the BatchSpanProcessor calls it; resolves with the result and how long it took. */
-function exportTimed(exporter: ClickHouseSpanExporter, spans: ReadableSpan[]): Promise<{ result: ExportResult; ms: number }> {
-  const t0 = performance.now();
-  return new Promise((done) => exporter.export(spans, (result) => done({ result, ms: performance.now() - t0 })));
+/** export() as the BatchSpanProcessor calls it; resolves with the result. */
+function exportTimed(exporter: ClickHouseSpanExporter, spans: ReadableSpan[]): Promise<{ result: ExportResult }> {
+  return new Promise((done) => exporter.export(spans, (result) => done({ result })));
 }
 
 async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await until(what, condition, { timeoutMs, intervalMs: 25 });
+}
+
+/** `store`, counting the inserts that failed (the exporter's attempts, seen from outside). */
+function countingFailures(store: ClickHouseStore): { store: ClickHouseStore; failures: () => number } {
+  let failures = 0;
+  const counted = <A extends unknown[]>(f: (...a: A) => Promise<void>) => async (...a: A): Promise<void> => {
+    try {
+      await f(...a);
+    } catch (err) {
+      failures++;
+      throw err;
+    }
+  };
+  return {
+    store: { ...store, insert: counted(store.insert), insertJsonLines: counted(store.insertJsonLines) },
+    failures: () => failures,
+  };
 }
 
 const FAST_RETRY: Partial<ClickHouseSpanExporterOptions> = { retryInitialMs: 50, retryMaxMs: 200, insertTimeoutMs: 3000 };
@@ -76,20 +89,25 @@ describe.skipIf(!hasChdb)('span exporter through outages (real ClickHouse SQL vi
 
   it('spools while ClickHouse is down (export still succeeds at once) and replays every span exactly once when it is back', async () => {
     const logs: string[] = [];
-    const exporter = new ClickHouseSpanExporter({ store: server, spoolDir: await newSpoolDir(), ...FAST_RETRY, log: (level, m) => logs.push(`${level}: ${m}`) });
+    const watched = countingFailures(server);
+    const exporter = new ClickHouseSpanExporter({ store: watched.store, spoolDir: await newSpoolDir(), ...FAST_RETRY, log: (level, m) => logs.push(`${level}: ${m}`) });
     const before = await spanTotals(server);
 
     await endpoint.stop();
     const batches = [scenarioSpans(), scenarioSpans(), scenarioSpans()];
+    let spooled = 0;
     for (const spans of batches) {
-      const { result, ms } = await exportTimed(exporter, spans);
-      expect(result.code).toBe(ExportResultCode.SUCCESS); // the data is safe on disk
-      expect(ms).toBeLessThan(1000);
+      const { result } = await exportTimed(exporter, spans);
+      spooled += spans.length;
+      expect(result.code).toBe(ExportResultCode.SUCCESS);
+      // Answered because the rows are safe on disk, while ClickHouse is still down.
+      expect(exporter.stats()).toMatchObject({ exported: 0, spooled });
     }
     const total = batches.reduce((n, b) => n + b.length, 0);
     expect(exporter.stats()).toMatchObject({ exported: 0, spooled: total, replayed: 0, dropped: 0, queued: 0 });
     expect(exporter.stats().spoolBytes).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 300)); // a few retries fail meanwhile
+    const failedBefore = watched.failures();
+    await waitFor(() => watched.failures() >= failedBefore + 2, 'two replay attempts have failed while ClickHouse is down');
     expect(exporter.stats().replayed).toBe(0);
 
     await endpoint.start();
@@ -113,9 +131,9 @@ describe.skipIf(!hasChdb)('span exporter through outages (real ClickHouse SQL vi
     const dead = createServerStore({ url: 'http://127.0.0.1:1', database: 'outage_embedded', requestTimeoutMs: 2000 });
     const first = new ClickHouseSpanExporter({ store: dead, spoolDir, ...FAST_RETRY, log: () => undefined });
     const spans = [...scenarioSpans(), ...scenarioSpans()];
-    const { result, ms } = await exportTimed(first, spans);
+    const { result } = await exportTimed(first, spans);
     expect(result.code).toBe(ExportResultCode.SUCCESS);
-    expect(ms).toBeLessThan(1000);
+    expect(first.stats()).toMatchObject({ exported: 0, spooled: spans.length }); // answered once on disk
     await first.shutdown();
     await dead.close();
     expect((await readdir(spoolDir)).filter((f) => f.endsWith('.jsonl')).length).toBeGreaterThan(0);
@@ -130,9 +148,12 @@ describe.skipIf(!hasChdb)('span exporter through outages (real ClickHouse SQL vi
     expect(await readdir(spoolDir)).toEqual([]);
 
     // A third start finds nothing to replay.
-    const again = new ClickHouseSpanExporter({ store: embedded, spoolDir, ...FAST_RETRY, log: () => undefined });
-    await new Promise((r) => setTimeout(r, 200));
-    expect(again.stats().replayed).toBe(0);
+    const againLogs: string[] = [];
+    const again = new ClickHouseSpanExporter({ store: embedded, spoolDir, ...FAST_RETRY, log: (level, m) => againLogs.push(`${level}: ${m}`) });
+    // Its spool is open once spoolReady settles; a non-empty one would have been announced (and a replay scheduled) by then.
+    await (again as unknown as { spoolReady: Promise<unknown> }).spoolReady;
+    expect(againLogs.filter((l) => l.includes('replaying them'))).toEqual([]);
+    expect(again.stats()).toMatchObject({ replayed: 0, spoolBytes: 0 });
     await again.shutdown();
     expect(Number((await spanTotals(embedded))?.rows)).toBe(Number(after?.rows));
   });

@@ -7,9 +7,11 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ClickHouseSpanExporter } from '../../shared/clickhouse/span-exporter.ts';
+import { jsonLinesRows } from '../../shared/clickhouse/json-lines.ts';
 import { DiskSpool } from '../../shared/clickhouse/spool.ts';
 import { ClickHouseStoreError } from '../../shared/clickhouse/store-error.ts';
 import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
+import { until } from '../support/wait.ts';
 import { emitScenario, tracerProvider } from './genai-spans.ts';
 
 let dir: string;
@@ -28,7 +30,7 @@ function fakeStore(insert: ClickHouseStore['insert']): ClickHouseStore {
     command: async () => undefined,
     query: async () => [],
     insert,
-    insertJsonLines: (table, lines, options) => insert(table, lines.map((line) => JSON.parse(line) as object), options),
+    insertJsonLines: (table, lines, options) => insert(table, jsonLinesRows(lines).map((line) => JSON.parse(line) as object), options),
     close: async () => undefined,
   };
 }
@@ -122,7 +124,8 @@ describe('ClickHouseSpanExporter as a span processor', () => {
     for (const span of all.slice(0, 3)) exporter.onEnd(span);
     expect(inserts).toHaveLength(0);
     expect(exporter.stats().queued).toBe(3);
-    await new Promise((r) => setTimeout(r, 120));
+    // Nothing but the 50 ms interval can send them now: wait for it.
+    await until('the flush interval has sent the three spans', () => inserts.length > 0, { timeoutMs: 5_000, intervalMs: 10 });
     expect(inserts.map((b) => b.length)).toEqual([3]);
     // A full batch goes without waiting; the remainder waits for the next interval (or a flush).
     for (const span of all.slice(3, 8)) exporter.onEnd(span);
