@@ -15,13 +15,22 @@
 //   polarity  — one asks for a word, the other for its opposite (enable/disable, increase/decrease,
 //               before/after, min/max, on/off, good/bad…);
 //   order     — the same entities or units in another order ("from Boston to Chicago");
+//   modality  — the modal verbs, by class (can/could, may/might, will/shall, would, should/ought,
+//               must): "may have fallen" ≠ "had fallen", "will" ≠ "would". A modal right before
+//               I/we/you/one is question scaffolding and ignored ("How can I" = "How do I",
+//               "Could you explain" = "Explain");
+//   tense     — past against present: auxiliaries (was/were/did/had vs is/are/do/does/has/have,
+//               not after a modal or "to") and past forms (a bare -ed verb, a few irregular pasts);
+//               and the same content word as a bare -ed past in one text only ("closed" vs "closes";
+//               a participle after be/have is voice or aspect: "is carried by ship" = "ships carry");
+//   question  — who / when (= "what time") / where / why: "Who founded X?" ≠ "When was X founded?";
 //   content words — a content word (after stop words, light stemming and a few synonyms are set
 //               aside) that only one text has: "raw fish" vs "raw eggs" (substitution), "heat,
 //               bruises" vs "heat exhaustion, bruises" (addition), a clause added or dropped.
 //               Lower-case nouns are invisible to every rule above, and USE lite scores such pairs
 //               0.95–0.99, as high as real paraphrases. By default (STRICT_GUARD) any such change
 //               is rejected: only rephrasings pass (how do I / how can I, what is / what's,
-//               plurals, tense, word order, an added "please"). Measured on labelled news
+//               plurals, active / passive, word order, an added "please"). Measured on labelled news
 //               paraphrases (MRPC), about one in ten one-word additions changes the meaning
 //               ("wife and son" / "wife and unborn son" at 0.973) and similarity does not separate
 //               them, so a looser preset (LENIENT_GUARD) trades precision for recall; see
@@ -29,7 +38,7 @@
 // Precision over recall: a rejected paraphrase costs one provider call; a wrong hit serves the
 // answer to another question.
 
-export type GuardReason = 'negation' | 'number' | 'unit' | 'time' | 'entity' | 'polarity' | 'order' | 'substitution' | 'addition';
+export type GuardReason = 'negation' | 'number' | 'unit' | 'time' | 'entity' | 'polarity' | 'order' | 'modality' | 'tense' | 'question' | 'substitution' | 'addition';
 
 /** The similarity LENIENT_GUARD needs to let one or two changed content words through (USE lite). */
 export const SUBSTITUTION_MIN_SIMILARITY = 0.95;
@@ -55,6 +64,34 @@ export const STRICT_GUARD: GuardStrictness = { minSimilarity: [] };
 export const LENIENT_GUARD: GuardStrictness = { minSimilarity: [SUBSTITUTION_MIN_SIMILARITY, SUBSTITUTION_MIN_SIMILARITY] };
 
 const NEGATIONS = new Set(['not', 'no', 'never', 'none', 'nobody', 'nothing', 'nowhere', 'neither', 'nor', 'without', 'cannot', 'except', 'excluding', 'unless', 'lacking']);
+
+/** Modal verbs by class: a different class (or a modal on one side only) changes what is asserted. */
+const MODALS: Record<string, string> = {
+  can: 'can', could: 'can', cannot: 'can', "can't": 'can', "couldn't": 'can',
+  may: 'may', might: 'may', "mightn't": 'may',
+  will: 'will', shall: 'will', "won't": 'will', "shan't": 'will',
+  would: 'would', "wouldn't": 'would',
+  should: 'should', ought: 'should', "shouldn't": 'should',
+  must: 'must', "mustn't": 'must',
+};
+/** After a modal, these subjects make it an inverted question or request ("can I", "could you"): scaffolding, not modality. */
+const SCAFFOLD_SUBJECTS = new Set(['i', 'we', 'you', 'one', 'u']);
+const PAST_AUX = new Set(['was', 'were', 'did', 'had', "wasn't", "weren't", "didn't", "hadn't"]);
+const PRESENT_AUX = new Set([
+  'is', 'are', 'am', 'do', 'does', 'has', 'have', "isn't", "aren't", "don't", "doesn't", "hasn't", "haven't",
+  "i'm", "you're", "we're", "they're", "i've", "you've", "we've", "they've",
+]);
+/** Common irregular past forms (regular ones end in -ed). */
+const IRREGULAR_PAST = new Set(
+  'said told went came took made gave found won lost sold bought fell rose began saw knew thought became left held ran paid met sent built spent felt kept brought wrote drove grew threw flew broke chose spoke stole struck fought caught taught sought'.split(' '),
+);
+/** After these, a verb form is a participle or an infinitive, not a tense. */
+const NO_TENSE_BEFORE = new Set([
+  'to', 'be', 'been', 'being', 'is', 'are', 'am', 'was', 'were', 'has', 'have', 'had', 'get', 'got', 'gets',
+  "isn't", "aren't", "wasn't", "weren't", "hasn't", "haven't", "hadn't",
+]);
+/** Question words that ask for different things (what / which / how are left out: they rephrase each other). */
+const WH: Record<string, string> = { who: 'who', whom: 'who', whose: 'who', when: 'when', where: 'where', why: 'why' };
 
 const SMALL: Record<string, number> = {
   zero: 0, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
@@ -213,6 +250,14 @@ const OPPOSITES: [RegExp, RegExp][] = [
   [/^(legal)$/, /^(illegal)$/],
   [/^(valid)$/, /^(invalid)$/],
   [/^(success|successful|succeed)$/, /^(failure|failed|fail|fails)$/],
+  // Function words that are stop words for the content rule but still change the question.
+  [/^(he|him|his|himself)$/, /^(she|her|hers|herself)$/],
+  [/^(all|every|each|always|everyone|everybody|everything)$/, /^(some|several|sometimes|someone|somebody|something|most)$/],
+  [/^from$/, /^(to|into|towards?)$/],
+  [/^and$/, /^or$/],
+  [/^by$/, /^about$/],
+  [/^(in|into)$/, /^out$/],
+  [/^up$/, /^down$/],
 ];
 
 /** Words that carry no topic: function words, question scaffolding, politeness, generic verbs. */
@@ -291,6 +336,16 @@ export interface GuardFeatures {
   /** Every token, lower case, possessive 's removed (what the other text's entities are looked up in). */
   tokens: Set<string>;
   words: string[];
+  /** Modal classes used outside question scaffolding ("may", "will", …). */
+  modals: string[];
+  /** Whether the text has past / present tense markers. */
+  past: boolean;
+  present: boolean;
+  /** Content stems written in an -ed form, and in another form. */
+  edForms: Set<string>;
+  otherForms: Set<string>;
+  /** who / when / where / why. */
+  wh: string[];
 }
 
 /** Word tokens in order with their sentence-start flag and original casing. */
@@ -384,9 +439,49 @@ function numericValue(raw: string): string | undefined {
   return String(n);
 }
 
+function tenseAndModality(f: GuardFeatures, toks: Tok[], i: number): void {
+  const t = toks[i] as Tok;
+  const w = t.lower.replace(/’/g, "'");
+  const prev = i > 0 ? (toks[i - 1] as Tok).lower.replace(/’/g, "'") : '';
+  const next = i + 1 < toks.length ? (toks[i + 1] as Tok).lower : '';
+  const modal = MODALS[w] ?? (/'ll$/.test(w) ? 'will' : undefined);
+  // "May" capitalised inside a sentence is the month (a time reference).
+  const month = w === 'may' && t.raw === 'May' && !t.sentenceStart;
+  if (modal !== undefined && !month) {
+    if (!SCAFFOLD_SUBJECTS.has(next)) f.modals.push(modal);
+    return;
+  }
+  const afterModal = MODALS[prev] !== undefined || /'ll$/.test(prev);
+  // A participle (after be/have/get, maybe past a "not" or an -ly adverb: "was not harmed", "is
+  // being investigated", "has already closed") is voice or aspect, not tense.
+  const before = i > 1 ? (toks[i - 2] as Tok).lower.replace(/’/g, "'") : '';
+  const participle = NO_TENSE_BEFORE.has(prev) || ((prev === 'not' || prev.endsWith('ly') || prev === 'already') && NO_TENSE_BEFORE.has(before));
+  if (!afterModal && prev !== 'to') {
+    if (PAST_AUX.has(w)) f.past = true;
+    else if (PRESENT_AUX.has(w)) f.present = true;
+  }
+  if (IRREGULAR_PAST.has(w) && !participle) f.past = true;
+  const clean = w.replace(/[^a-z0-9'-]/g, '');
+  if (clean !== '' && !STOP_WORDS.has(clean) && !comparedElsewhere(clean) && !/^\d/.test(clean)) {
+    // A bare -ed form is a past tense; a participle is filed with the other forms ("is carried" = "carry").
+    const ed = clean.length >= 5 && /[^e]ed$/.test(clean) && !participle;
+    (ed ? f.edForms : f.otherForms).add(stem(clean));
+    if (ed) f.past = true;
+  }
+  const wh = WH[w] ?? (w === 'what' && next === 'time' ? 'when' : undefined);
+  if (wh !== undefined) f.wh.push(wh);
+}
+
+/** A content word written in an -ed form in one text and only in another form in the other ("closed" / "closes"). */
+function formClash(a: GuardFeatures, b: GuardFeatures): string | undefined {
+  for (const s of a.edForms) if (!a.otherForms.has(s) && b.otherForms.has(s) && !b.edForms.has(s)) return s;
+  for (const s of b.edForms) if (!b.otherForms.has(s) && a.otherForms.has(s) && !a.edForms.has(s)) return s;
+  return undefined;
+}
+
 export function guardFeatures(text: string): GuardFeatures {
   const toks = tokenize(text);
-  const features: GuardFeatures = { negations: 0, numbers: [], units: [], times: [], entities: [], tokens: new Set(), words: [] };
+  const features: GuardFeatures = { negations: 0, numbers: [], units: [], times: [], entities: [], tokens: new Set(), words: [], modals: [], past: false, present: false, edForms: new Set(), otherForms: new Set(), wh: [] };
   const addEntity = (e: string): void => {
     const v = e.toLowerCase().trim();
     if (v !== '') features.entities.push(v);
@@ -401,6 +496,8 @@ export function guardFeatures(text: string): GuardFeatures {
     for (const part of lower.split(/[-/]/)) features.tokens.add(part);
     // Negation.
     if (NEGATIONS.has(lower) || /n['’]t$/.test(lower)) features.negations++;
+    // Modality, tense, question word.
+    tenseAndModality(features, toks, i);
     // Numbers.
     const num = numericValue(t.raw.replace(/[°]$/, ''));
     if (num !== undefined) features.numbers.push(num);
@@ -510,6 +607,11 @@ export function nearMissGuard(query: string, candidate: string, similarity = 0, 
   if (ea.length >= 2 && ea.join('\u0000') !== eb.join('\u0000')) return { ok: false, reason: 'order', detail: `${ea.join(',')} vs ${eb.join(',')}` };
   const clash = polarityClash(a, b);
   if (clash !== undefined) return { ok: false, reason: 'polarity', detail: clash };
+  if (!sameSet(a.modals, b.modals)) return { ok: false, reason: 'modality', detail: `${a.modals.join(',')} vs ${b.modals.join(',')}` };
+  if ((a.past && !a.present && b.present && !b.past) || (b.past && !b.present && a.present && !a.past)) return { ok: false, reason: 'tense', detail: a.past ? 'past vs present' : 'present vs past' };
+  const form = formClash(a, b);
+  if (form !== undefined) return { ok: false, reason: 'tense', detail: `${form}-ed in one text only` };
+  if (!sameSet(a.wh, b.wh)) return { ok: false, reason: 'question', detail: `${a.wh.join(',')} vs ${b.wh.join(',')}` };
   const ca = contentStems(a.words);
   const cb = contentStems(b.words);
   const onlyA = [...ca].filter((w) => !cb.has(w));

@@ -14,6 +14,15 @@ describe('nearMissGuard', () => {
     ["Don't show ads", 'Do not show ads'],
     ['How many days are in the third month?', 'How many days are in the 3rd month?'],
     ['what is twenty-five plus one hundred and five', 'what is 25 plus 105'],
+    // A modal before I/we/you is how the question is asked, not what it asks.
+    ['How should I cook rice?', 'How do I cook rice?'],
+    ['Could you explain how HTTPS works?', 'Explain how HTTPS works.'],
+    ['Can I get a refund?', 'May I get a refund?'],
+    // Past against past, contractions.
+    ['Many of the victims had been headed out of Iraq.', 'Many of the victims were headed out of Iraq.'],
+    ["Intel's servers were not harmed.", "Intel's servers weren't harmed."],
+    ['Most cargo is carried by ship.', 'Ships carry most cargo.'],
+    ['The bill was passed in May.', 'The bill was passed in May!'],
   ])('accepts the paraphrase %j ~ %j', (a, b) => {
     expect(nearMissGuard(a, b, HIGH)).toMatchObject({ ok: true, kind: 'rephrase' });
   });
@@ -43,6 +52,29 @@ describe('nearMissGuard', () => {
     ['Sort in ascending order', 'Sort in descending order', 'polarity'],
     ['Turn notifications on', 'Turn notifications off', 'polarity'],
     ['Can dogs eat grapes?', 'Can dogs eat carrots?', 'substitution'],
+    // Modality: what is asserted, not how a question is asked (MRPC, the hit issue #17 found).
+    ['In a statement later, he said it appeared his side may have fallen a bit short.', 'In a statement later, he said it appeared his side had fallen a bit short.', 'modality'],
+    ['Will the price go up?', 'Would the price go up?', 'modality'],
+    ['The company could lose the case.', 'The company will lose the case.', 'modality'],
+    ['Prices might rise next year.', 'Prices rise next year.', 'modality'],
+    ['You should back up the database first.', 'You must back up the database first.', 'modality'],
+    // Tense and aspect.
+    ['When did the store open?', 'When does the store open?', 'tense'],
+    ['What was the capital of Germany?', 'What is the capital of Germany?', 'tense'],
+    ['The market closed higher.', 'The market closes higher.', 'tense'],
+    ['Who won the election?', 'Who is winning the election?', 'tense'],
+    ['The servers were not harmed.', 'The servers are not harmed.', 'tense'],
+    // Question words.
+    ['Who founded Apple?', 'When was Apple founded?', 'question'],
+    ['Why is my internet slow?', 'Is my internet slow?', 'question'],
+    ['Where does the parade start?', 'When does the parade start?', 'question'],
+    // Function words that still change the question.
+    ['What did he say about it?', 'What did she say about it?', 'polarity'],
+    ['Do all cats purr?', 'Do some cats purr?', 'polarity'],
+    ['Cheap flights to Boston', 'Cheap flights from Boston', 'polarity'],
+    ['Books by Tolkien', 'Books about Tolkien', 'polarity'],
+    ['Is tea and coffee allowed?', 'Is tea or coffee allowed?', 'polarity'],
+    ['How do I log in?', 'How do I log out?', 'polarity'],
   ])('rejects %j vs %j (%s)', (a, b, reason) => {
     const r = nearMissGuard(a, b, 0.9);
     expect(r.ok).toBe(false);
@@ -83,5 +115,10 @@ describe('nearMissGuard', () => {
     expect(f.units).toEqual(['usd']);
     expect(f.times).toEqual(['monday']);
     expect(f.entities).toEqual(expect.arrayContaining(['bob smith', 'usd', 'monday', 'sendmoney']));
+    const g = guardFeatures('What time could the shop have closed, and who may know?');
+    expect(g.wh).toEqual(['when', 'who']);
+    expect(g.modals).toEqual(['can', 'may']);
+    expect(guardFeatures('Could you tell me what time it is?').modals).toEqual([]);
+    expect(guardFeatures('The bill passed in May.').modals).toEqual([]);
   });
 });
