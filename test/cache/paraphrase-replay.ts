@@ -10,9 +10,14 @@
 //           or on another sentence the data labels a paraphrase of it;
 //   wrong — served from its partner in a pair labelled not a paraphrase, or from a sentence the
 //           data labels not a paraphrase of it;
-//   unlabelled — served from another sentence the data says nothing about. Counted as wrong in
-//           `precision` (conservative); `labelledPrecision` leaves them out. Both are printed,
-//           with the unlabelled hits listed so a reader can judge them.
+//   unlabelled — served from another sentence the data says nothing about (a cross-pair hit).
+// Every hit is judged, two ways (see proxy/cache/README.md, "How a hit is judged"):
+//   `precision` (strict rule) — an unlabelled hit is wrong: only the labels and identity after
+//           normalisation make a hit right;
+//   `judgedPrecision` — an unlabelled hit a person has read and recorded in
+//           semantic-cross-pair-labels.json (both sentence ids, same meaning or not, and why)
+//           counts as recorded; one nobody has judged yet counts as wrong and is listed.
+// `labelledPrecision` (unlabelled hits left out) is printed beside them for comparison only.
 // Vectors are the real embedder's (USE lite), computed in batches up front (the cache's own
 // one-text-per-call embedding of thousands of sentences would take minutes for the same vectors).
 import { readFileSync } from 'node:fs';
@@ -76,6 +81,27 @@ class PrecomputedEmbedder implements Embedder {
   }
 }
 
+/** A person's reading of a cross-pair hit: the two sentences (by id), whether they mean the same, and why. */
+export interface CrossPairLabel {
+  query: string;
+  cached: string;
+  sameMeaning: boolean;
+  why: string;
+}
+
+const pairKey = (a: string, b: string): string => `${a}\u0000${b}`;
+
+/** The hand-judged cross-pair hits (semantic-cross-pair-labels.json), keyed by both id orders. */
+export function loadCrossPairLabels(): Map<string, CrossPairLabel> {
+  const file = JSON.parse(readFileSync(new URL('./semantic-cross-pair-labels.json', import.meta.url), 'utf8')) as { labels: CrossPairLabel[] };
+  const out = new Map<string, CrossPairLabel>();
+  for (const l of file.labels) {
+    out.set(pairKey(l.query, l.cached), l);
+    out.set(pairKey(l.cached, l.query), l);
+  }
+  return out;
+}
+
 export async function embedAll(embedder: Embedder, pairs: LabelledPair[], batch = 64): Promise<Map<string, Float32Array>> {
   const texts = [...new Set(pairs.flatMap((p) => [p.s1, p.s2]))];
   const out = new Map<string, Float32Array>();
@@ -93,6 +119,10 @@ export type HitSource = 'partner' | 'same-sentence' | 'other';
 export interface ScoredHit {
   query: string;
   cached: string;
+  queryId: string;
+  cachedId: string;
+  /** For an unlabelled hit: a person's judgement from semantic-cross-pair-labels.json, if recorded. */
+  judged?: CrossPairLabel;
   similarity: number;
   kind: HitKind;
   source: HitSource;
@@ -112,8 +142,14 @@ export interface ReplayResult {
   right: number;
   wrong: number;
   unlabelled: number;
-  /** right / hits (unlabelled counted as wrong). */
+  /** Unlabelled hits judged the same meaning / a different meaning / not judged yet. */
+  judgedRight: number;
+  judgedWrong: number;
+  unjudged: number;
+  /** Strict rule: right / hits (every unlabelled hit counted as wrong). */
   precision: number;
+  /** (right + unlabelled hits judged the same meaning) / hits (unjudged ones counted as wrong). */
+  judgedPrecision: number;
   /** right / (right + wrong). */
   labelledPrecision: number;
   /** Paraphrase pairs whose second sentence was served from its partner / paraphrase pairs. */
@@ -128,6 +164,8 @@ export interface ReplayOptions {
   strictness?: GuardStrictness;
   /** Replaces the near-miss guard (to measure without it). */
   guard?: (query: string, candidate: string, similarity: number) => GuardResult;
+  /** Hand-judged cross-pair hits (default: semantic-cross-pair-labels.json). */
+  crossPairLabels?: Map<string, CrossPairLabel>;
 }
 
 export async function replayPairs(pairs: LabelledPair[], opts: ReplayOptions): Promise<ReplayResult> {
@@ -135,9 +173,10 @@ export async function replayPairs(pairs: LabelledPair[], opts: ReplayOptions): P
   const cache = new SemanticCache({ embedder: new PrecomputedEmbedder(dims, opts.vectors), threshold: opts.threshold, strictness: opts.strictness, guard: opts.guard, maxEntries: pairs.length * 2 + 1 });
   const labels = new Map<string, boolean>();
   for (const p of pairs) {
-    labels.set(`${p.id1}\u0000${p.id2}`, p.paraphrase);
-    labels.set(`${p.id2}\u0000${p.id1}`, p.paraphrase);
+    labels.set(pairKey(p.id1, p.id2), p.paraphrase);
+    labels.set(pairKey(p.id2, p.id1), p.paraphrase);
   }
+  const judgements = opts.crossPairLabels ?? loadCrossPairLabels();
   const request = (text: string): CacheKeyInput => ({
     scope: cacheScope({ tenant: 'bench' }),
     dialect: 'openai',
@@ -182,10 +221,11 @@ export async function replayPairs(pairs: LabelledPair[], opts: ReplayOptions): P
       verdict = 'right';
     } else {
       source = 'other';
-      const label = labels.get(`${id}\u0000${cached.id}`);
+      const label = labels.get(pairKey(id, cached.id));
       verdict = label === undefined ? 'unlabelled' : label ? 'right' : 'wrong';
     }
-    hits.push({ query: text, cached: cached.text, similarity: hit.similarity, kind: hit.kind, source, verdict });
+    const judged = verdict === 'unlabelled' ? judgements.get(pairKey(id, cached.id)) : undefined;
+    hits.push({ query: text, cached: cached.text, queryId: id, cachedId: cached.id, judged, similarity: hit.similarity, kind: hit.kind, source, verdict });
   };
   for (const p of pairs) {
     await ask(p.s1, p.id1, undefined);
@@ -195,6 +235,8 @@ export async function replayPairs(pairs: LabelledPair[], opts: ReplayOptions): P
   const right = count('right');
   const wrong = count('wrong');
   const unlabelled = count('unlabelled');
+  const judgedRight = hits.filter((h) => h.judged?.sameMeaning === true).length;
+  const judgedWrong = hits.filter((h) => h.judged?.sameMeaning === false).length;
   const paraphrases = pairs.filter((p) => p.paraphrase).length;
   return {
     pairs: pairs.length,
@@ -206,7 +248,11 @@ export async function replayPairs(pairs: LabelledPair[], opts: ReplayOptions): P
     right,
     wrong,
     unlabelled,
+    judgedRight,
+    judgedWrong,
+    unjudged: unlabelled - judgedRight - judgedWrong,
     precision: hits.length === 0 ? 1 : right / hits.length,
+    judgedPrecision: hits.length === 0 ? 1 : (right + judgedRight) / hits.length,
     labelledPrecision: right + wrong === 0 ? 1 : right / (right + wrong),
     recall: paraphrases === 0 ? 0 : partnerParaphraseHits / paraphrases,
   };
@@ -215,8 +261,8 @@ export async function replayPairs(pairs: LabelledPair[], opts: ReplayOptions): P
 /** One line per hit kind, then the totals. */
 export function formatReplay(name: string, r: ReplayResult): string {
   const lines = [
-    `${name}: ${r.pairs} pairs (${r.paraphrases} paraphrases), ${r.hits.length} semantic hits (${r.exactRepeats} exact repeats apart) — precision ${r.precision.toFixed(3)} (labelled only ${r.labelledPrecision.toFixed(3)}), recall ${r.recall.toFixed(4)} (${r.partnerParaphraseHits}/${r.paraphrases})`,
-    `  right ${r.right}, wrong ${r.wrong} (partner non-paraphrase ${r.partnerNonParaphraseHits}), unlabelled ${r.unlabelled}`,
+    `${name}: ${r.pairs} pairs (${r.paraphrases} paraphrases), ${r.hits.length} semantic hits (${r.exactRepeats} exact repeats apart) — precision ${r.precision.toFixed(3)} strict, ${r.judgedPrecision.toFixed(3)} judged (labelled only ${r.labelledPrecision.toFixed(3)}), recall ${r.recall.toFixed(4)} (${r.partnerParaphraseHits}/${r.paraphrases})`,
+    `  right ${r.right}, wrong ${r.wrong} (partner non-paraphrase ${r.partnerNonParaphraseHits}), unlabelled ${r.unlabelled} (judged same meaning ${r.judgedRight}, different ${r.judgedWrong}, not judged ${r.unjudged})`,
   ];
   for (const kind of ['same', 'rephrase', 'close'] as const) {
     const k = r.hits.filter((h) => h.kind === kind);
@@ -234,6 +280,9 @@ export function formatReplay(name: string, r: ReplayResult): string {
 export function listHits(r: ReplayResult, verdicts: Verdict[]): string {
   return r.hits
     .filter((h) => verdicts.includes(h.verdict))
-    .map((h) => `  [${h.verdict} ${h.kind} ${h.similarity.toFixed(3)}] ${h.query}\n      ~ ${h.cached}`)
+    .map((h) => {
+      const judged = h.verdict !== 'unlabelled' ? '' : h.judged ? (h.judged.sameMeaning ? ' judged same' : ' judged different') : ' NOT JUDGED';
+      return `  [${h.verdict}${judged} ${h.kind} ${h.similarity.toFixed(3)}] ${h.queryId} ${h.query}\n      ~ ${h.cachedId} ${h.cached}`;
+    })
     .join('\n');
 }
