@@ -586,10 +586,12 @@ describe('faults', () => {
 
   it('counts a client that leaves mid-body as aborted, without crashing', async () => {
     const before = fake.stats.aborted;
+    const receivedBefore = fake.stats.received;
     const socket = connect(fake.port, '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
     socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"model":"gpt-4o",');
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    // Leave once the server has the request (its headers), while its body is still incomplete.
+    await expect.poll(() => fake.stats.received, { timeout: 3_000 }).toBe(receivedBefore + 1);
     socket.destroy();
     await expect.poll(() => fake.stats.aborted, { timeout: 3_000 }).toBe(before + 1);
     const ok = await openai.chat.completions.create(chat);
