@@ -12,11 +12,13 @@
 // - headers copied from the raw header list (no object built per request), hop-by-hop ones dropped;
 // - upstream through undici's Pool with the low-level `dispatch` handler: no Readable, no promise
 //   per request, each chunk written as it arrives (SSE reaches the client at once).
-// The three clients were measured side by side, interleaved (autocannon, 50 connections, JSON
-// answers, 2 cores shared with the load generator and the upstream; Node 20, undici 7) in req/s
-// and this process's CPU µs per request; see BARE_CLIENTS.md beside this file for the figures.
-// `dispatch` was the fastest and the cheapest, so it is the default; the others stay selectable
-// with --client to re-check on another Node or undici.
+// The three clients and the earlier .ts forwarder were measured side by side (autocannon, 50
+// connections, JSON answers, targets interleaved in 6 rounds of 4 s; Node 20.20, undici 7.30; 2
+// cores shared with the load generator, the upstream and a busy neighbour, load average ~24, so
+// read the ranking, not the absolute figures). This process's CPU per request, and req/s:
+//   dispatch 208 µs (803 req/s) · http 295 µs (664) · earlier .ts 306 µs (616) · request 376 µs (506)
+// (a second run ranked them the same: 143 · 209 · 309 µs). `dispatch` was the fastest and the
+// cheapest, so it is the default; the others stay selectable with --client to re-check elsewhere.
 /* global AbortController -- a Node global the lint config declares for TypeScript files only */
 import { Buffer } from 'node:buffer';
 import { createServer, request as httpRequest, Agent } from 'node:http';

@@ -23,13 +23,17 @@ export async function startFakeProvider(): Promise<{ child: Child; origin: strin
  * directory: its default on-disk state (./.llm-sidecar: embedded ClickHouse, spool) lands there and
  * never collides with another sidecar. A sidecar that does not get ready is stopped.
  */
-export async function startSidecar(name: string, config: string, opts: { dir?: string; drainMs?: number; readyTimeoutMs?: number } = {}): Promise<{ child: Child; origin: string; dir: string }> {
+export async function startSidecar(
+  name: string,
+  config: string,
+  opts: { dir?: string; drainMs?: number; readyTimeoutMs?: number; /** Node's own flags, e.g. --cpu-prof (profile.ts). */ nodeArgs?: string[] } = {},
+): Promise<{ child: Child; origin: string; dir: string }> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'llm-sidecar-bench-'));
   const configFile = join(dir, 'sidecar.yaml');
   writeFileSync(configFile, [`listen: { host: 127.0.0.1, port: ${port} }`, `admin: { host: 127.0.0.1, port: ${adminPort} }`, config, ''].join('\n'));
   // A short drain, so that stopping it does not hold the run up.
-  const child = spawnNode(name, [join(REPO_ROOT, 'bin/llm-sidecar'), 'proxy', '--config', configFile], { cwd: dir, env: { LLM_SIDECAR_DRAIN_MS: String(opts.drainMs ?? 500) } });
+  const child = spawnNode(name, [...(opts.nodeArgs ?? []), join(REPO_ROOT, 'bin/llm-sidecar'), 'proxy', '--config', configFile], { cwd: dir, env: { LLM_SIDECAR_DRAIN_MS: String(opts.drainMs ?? 500) } });
   const readyTimeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
   const deadline = Date.now() + readyTimeoutMs;
   let gaveUp = false;
