@@ -79,11 +79,16 @@ export function summariseProfile(profile: CpuProfile, opts: { top?: number; wind
   return { busyUs, functions: ranked(fns, opts.top ?? 25), areas: ranked(areas, 15) };
 }
 
+/**
+ * The summary as text. V8 samples on wall time: a sample's duration is the time to the next one,
+ * CPU or not, so on an oversubscribed machine the µs exceed CPU time while the shares stay sound.
+ * Line numbers are those of the JavaScript V8 ran (tsx's output for our .ts files).
+ */
 export function formatSummary(s: ProfileSummary, perRequestOf?: number): string {
   const per = (us: number): string => (perRequestOf ? `${(us / perRequestOf).toFixed(1).padStart(7)} µs/req` : '');
   const rows = (xs: SelfTime[]): string => xs.map((x) => `  ${(x.share * 100).toFixed(1).padStart(5)} %  ${per(x.us)}  ${x.name}`).join('\n');
   return [
-    `busy (sampled, idle excluded): ${(s.busyUs / 1e6).toFixed(2)} s${perRequestOf ? ` = ${(s.busyUs / perRequestOf).toFixed(1)} µs per request` : ''}`,
+    `busy (sampled wall time, idle excluded): ${(s.busyUs / 1e6).toFixed(2)} s${perRequestOf ? ` = ${(s.busyUs / perRequestOf).toFixed(1)} µs per request` : ''}`,
     'self time by area:',
     rows(s.areas),
     'top functions by self time:',

@@ -105,8 +105,14 @@ process.stdout.write(
 );
 const files = readdirSync(out).filter((f) => f.endsWith('.cpuprofile'));
 if (!files.length) throw new Error(`no .cpuprofile in ${out}: did the sidecar exit cleanly?`);
+let sampledUs = 0;
 for (const file of files.sort()) {
   const summary = summariseProfile(readProfile(join(out, file)), { top: Number(args.top), window });
+  sampledUs += summary.busyUs;
   if (summary.busyUs === 0) continue; // a thread idle during the load
   process.stdout.write(`\n${join(out, file)}\n${formatSummary(summary, n)}\n`);
+}
+// Samples are wall time: more of it than the process had CPU means it waited for a core.
+if (sampledUs > cpuUs * 1.2) {
+  process.stdout.write(`\nnote: the threads were sampled busy ${(sampledUs / 1e6).toFixed(1)} s but had ${(cpuUs / 1e6).toFixed(1)} s of CPU: the machine was oversubscribed, so read the shares, not the µs.\n`);
 }
