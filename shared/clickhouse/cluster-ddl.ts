@@ -17,7 +17,7 @@
 // key), so FINAL on each shard sees every version of a row.
 // Without `distributed` (one shard with replicas, or ClickHouse Cloud), tables keep their names
 // and only ON CLUSTER and the engine change.
-import { TABLE_LLM_CALLS, TABLE_LLM_CALLS_1M, TABLE_LLM_EVAL_CALIBRATION, TABLE_LLM_EVALUATIONS, TABLE_LLM_FEEDBACK, TABLE_OTEL_TRACES, TABLE_OTEL_TRACES_TRACE_ID_TS, assertIdentifier } from './schema.ts';
+import { TABLE_LLM_CALL_EVENTS_10M, TABLE_LLM_CALLS, TABLE_LLM_CALLS_10M, TABLE_LLM_CALLS_1M, TABLE_LLM_CALLS_USERS_1H, TABLE_LLM_EVAL_CALIBRATION, TABLE_LLM_EVALUATIONS, TABLE_LLM_FEEDBACK, TABLE_OTEL_SPANS_1M, TABLE_OTEL_TRACES, TABLE_OTEL_TRACES_TRACE_ID_TS, assertIdentifier } from './schema.ts';
 
 export type ClusterEngine = 'replicated' | 'shared' | 'default';
 
@@ -54,6 +54,12 @@ export const SHARDING_KEYS: Readonly<Record<string, string>> = {
   [TABLE_OTEL_TRACES_TRACE_ID_TS]: 'cityHash64(TraceId)',
   [TABLE_LLM_CALLS]: 'cityHash64(TraceId)',
   [TABLE_LLM_CALLS_1M]: 'rand()',
+  // Rollups of migrations 012-013: their views write each shard's own rows; only a backfill inserts
+  // through the Distributed table, and a key of the data (not rand()) spreads it the same way each time.
+  [TABLE_OTEL_SPANS_1M]: 'cityHash64(ServiceName)',
+  [TABLE_LLM_CALL_EVENTS_10M]: 'cityHash64(ServiceName, Route)',
+  [TABLE_LLM_CALLS_10M]: 'cityHash64(ServiceName, Route)',
+  [TABLE_LLM_CALLS_USERS_1H]: 'cityHash64(User)',
   [TABLE_LLM_EVALUATIONS]: 'cityHash64(TraceId)',
   [TABLE_LLM_FEEDBACK]: 'cityHash64(TraceId)',
   [TABLE_LLM_EVAL_CALIBRATION]: 'cityHash64(Evaluator, EvaluatorVersion, LabelsHash)',
@@ -88,6 +94,14 @@ export function clusterStatements(statement: string, database: string, layout: C
   assertIdentifier(database, 'database');
   const cluster = `\`${assertIdentifier(layout.name, 'cluster name')}\``;
   const distributed = layout.distributed && options.global !== true;
+  // A backfill (INSERT … SELECT, migrations 012-013) runs on one node: on a sharded cluster it
+  // reads and writes the Distributed tables under the plain names, so it stays as written; a table
+  // with no Distributed twin would be filled on one shard only.
+  const insert = /^INSERT INTO `([A-Za-z_][A-Za-z0-9_]*)`\.`([A-Za-z_][A-Za-z0-9_]*)`\s/.exec(statement);
+  if (insert) {
+    if (distributed && (insert[1] !== database || !((insert[2] as string) in SHARDING_KEYS))) throw new Error(`cluster mode: cannot insert into ${insert[2] as string} on one node of a sharded cluster (extend shared/clickhouse/cluster-ddl.ts): ${statement.slice(0, 120)}`);
+    return [statement];
+  }
   let sql = distributed ? toLocalNames(statement, database) : statement;
 
   const head = HEADS.map((re) => re.exec(sql)).find((m) => m !== null);

@@ -24,6 +24,18 @@ export const VIEW_LLM_CALLS_MV = 'llm_calls_mv';
 /** Per-minute rollup of `llm_calls` for long dashboard ranges. */
 export const TABLE_LLM_CALLS_1M = 'llm_calls_1m';
 export const VIEW_LLM_CALLS_1M_MV = 'llm_calls_1m_mv';
+/** Spans per minute and service, from `otel_traces` (migrations/012-otel-spans-1m.ts). */
+export const TABLE_OTEL_SPANS_1M = 'otel_spans_1m';
+export const VIEW_OTEL_SPANS_1M_MV = 'otel_spans_1m_mv';
+/** Resilience span events of gen_ai CLIENT spans per 10 minutes, from `otel_traces` (migrations/012-…). */
+export const TABLE_LLM_CALL_EVENTS_10M = 'llm_call_events_10m';
+export const VIEW_LLM_CALL_EVENTS_10M_MV = 'llm_call_events_10m_mv';
+/** 10-minute rollup of `llm_calls` without the tenant, with feature and error type (migrations/013-…). */
+export const TABLE_LLM_CALLS_10M = 'llm_calls_10m';
+export const VIEW_LLM_CALLS_10M_MV = 'llm_calls_10m_mv';
+/** Hourly spend per tenant and user (migrations/013-…). */
+export const TABLE_LLM_CALLS_USERS_1H = 'llm_calls_users_1h';
+export const VIEW_LLM_CALLS_USERS_1H_MV = 'llm_calls_users_1h_mv';
 /** One row per evaluated call × evaluator × evaluator version (ReplacingMergeTree: re-runs replace). */
 export const TABLE_LLM_EVALUATIONS = 'llm_evaluations';
 /** End-user feedback (thumbs / scores) on a call. */
@@ -167,6 +179,35 @@ export const LLM_CALLS_1M = names(
 );
 export const ROLLUP_QUANTILE_LEVELS = [0.5, 0.9, 0.95, 0.99] as const;
 export const ROLLUP_QUANTILES_SQL = ROLLUP_QUANTILE_LEVELS.join(', ');
+
+// --- Rollups for dashboards at tens of millions of calls (migrations 012, 013) ---
+/** Per minute × service: `sum(Spans)`, `max(LastSpan)` (SimpleAggregateFunction; always GROUP BY). */
+export const OTEL_SPANS_1M = names('Minute', 'ServiceName', 'Spans', 'LastSpan');
+/** Per 10 minutes × service, route, provider, model, event name, its `reason` and `target` attributes: `sum(Events)`. */
+export const LLM_CALL_EVENTS_10M = names('Bucket', 'ServiceName', 'Route', 'Provider', 'RequestModel', 'EventName', 'Reason', 'Target', 'Events');
+/**
+ * Per 10 minutes × service, route, provider, model, feature, status and error type (no tenant):
+ * plain `sum(…)` for Calls, PricedCalls and CostUsd, and the same t-digest quantile states as
+ * llm_calls_1m (`quantilesTDigestMerge(${ROLLUP_QUANTILES_SQL})(…)`).
+ */
+export const LLM_CALLS_10M = names(
+  'Bucket',
+  'ServiceName',
+  'Route',
+  'Provider',
+  'RequestModel',
+  'Feature',
+  'StatusCode',
+  'ErrorType',
+  'Calls',
+  'PricedCalls',
+  'CostUsd',
+  'DurationMsQuantiles',
+  'TtftMsQuantiles',
+  'OverheadMsQuantiles',
+);
+/** Per hour × tenant × user: `sum(Calls)`, `sum(PricedCalls)`, `sum(CostUsd)`. */
+export const LLM_CALLS_USERS_1H = names('Hour', 'Tenant', 'User', 'Calls', 'PricedCalls', 'CostUsd');
 
 // --- llm_evaluations (migrations/005-llm-evaluations.ts) ---
 /**

@@ -27,6 +27,8 @@ const LAYOUTS: Record<string, ClusterLayout> = {
 const flat = (layout: ClusterLayout | undefined) => plannedStatements(DB, { cluster: layout }).flatMap((p) => p.statements);
 const HEAD = /^(CREATE DATABASE IF NOT EXISTS `\w+`|CREATE TABLE IF NOT EXISTS `\w+`\.`\w+`|CREATE MATERIALIZED VIEW IF NOT EXISTS `\w+`\.`\w+`|ALTER TABLE `\w+`\.`\w+`) ON CLUSTER `llm`(?:[\s(]|$)/;
 const DATA_TABLES = Object.keys(SHARDING_KEYS);
+/** The rollups' one-time backfills (migrations 012-013): INSERT … SELECT, which takes no ON CLUSTER. */
+const isBackfill = (sql: string) => sql.startsWith('INSERT INTO');
 
 describe('cluster DDL', () => {
   it('single node: every statement exactly as the migration wrote it', () => {
@@ -39,7 +41,25 @@ describe('cluster DDL', () => {
     const statements = flat(layout);
 
     it('puts ON CLUSTER right after the object name of every statement', () => {
-      for (const sql of statements) expect(sql).toMatch(HEAD);
+      for (const sql of statements.filter((s) => !isBackfill(s))) expect(sql).toMatch(HEAD);
+    });
+
+    it('keeps each backfill as written, into a table every node has (its Distributed table when sharded), after the table and before its view', () => {
+      const backfills = statements.filter(isBackfill);
+      expect(backfills.length).toBe(4);
+      for (const sql of backfills) {
+        const table = /^INSERT INTO `otel`\.`(\w+)`\n/.exec(sql)?.[1] as string;
+        expect(table in SHARDING_KEYS, table).toBe(true);
+        expect(sql).not.toMatch(/ON CLUSTER/);
+        expect(sql).toContain(`insert_deduplication_token = 'otel.${table}.backfill'`);
+        // Reads the plain names: on a sharded cluster the Distributed tables, i.e. every shard.
+        expect(sql).not.toContain(LOCAL_SUFFIX);
+        const created = statements.findIndex((s) => s.startsWith(`CREATE TABLE IF NOT EXISTS \`otel\`.\`${table}`));
+        const view = statements.findIndex((s) => s.startsWith(`CREATE MATERIALIZED VIEW IF NOT EXISTS \`otel\`.\`${table}_mv\``));
+        expect(created).toBeGreaterThanOrEqual(0);
+        expect(statements.indexOf(sql)).toBeGreaterThan(created);
+        expect(statements.indexOf(sql)).toBeLessThan(view);
+      }
     });
 
     it('uses the layout engine on every table (the ledger replicated over the whole cluster)', () => {
@@ -104,7 +124,7 @@ describe('cluster DDL', () => {
       try {
         for (const sql of statements) {
           const [row] = await store.query<{ f: string }>('SELECT formatQuery({sql:String}) AS f', { sql });
-          expect(row?.f, sql).toContain('ON CLUSTER llm');
+          expect(row?.f, sql).toContain(isBackfill(sql) ? 'INSERT INTO otel.' : 'ON CLUSTER llm');
         }
       } finally {
         await store.close();
@@ -131,7 +151,9 @@ describe('cluster DDL', () => {
 
   it('refuses what it cannot put on a cluster instead of creating it on one node', () => {
     const layout = LAYOUTS['replicated-distributed'] as ClusterLayout;
-    expect(() => clusterStatements('INSERT INTO `otel`.`llm_calls` SELECT 1', DB, layout)).toThrow(/cannot add ON CLUSTER/);
+    expect(() => clusterStatements('INSERT INTO `otel`.`not_distributed` SELECT 1', DB, layout)).toThrow(/cannot insert into not_distributed on one node/);
+    expect(() => clusterStatements('INSERT INTO `other`.`llm_calls` SELECT 1', DB, layout)).toThrow(/cannot insert/);
+    expect(() => clusterStatements('DROP TABLE `otel`.`llm_calls`', DB, layout)).toThrow(/cannot add ON CLUSTER/);
     expect(() => clusterStatements('ALTER TABLE `otel`.`llm_calls` MODIFY COLUMN CostUsd Nullable(Float64)', DB, layout)).toThrow(/not mirrored on its Distributed table/);
     expect(() => clusterStatements('CREATE TABLE IF NOT EXISTS `otel`.`x` (a UInt8) ENGINE = MergeTree() ORDER BY a', DB, { ...layout, name: 'bad name' })).toThrow();
   });

@@ -11,6 +11,8 @@ import { llmEvaluationsEvaluatedAtIndex } from './008-llm-evaluations-evaluated-
 import { llmCallsCacheSavedUsd } from './009-llm-calls-cache-saved-usd.ts';
 import { llmFeedbackNameLabel } from './010-llm-feedback-name-label.ts';
 import { otelTracesFullTextIndexes } from './011-otel-traces-full-text-indexes.ts';
+import { otelTracesRollups } from './012-otel-traces-rollups.ts';
+import { llmCalls10mUsers1h } from './013-llm-calls-10m-users-1h.ts';
 import type { Migration } from './migration.ts';
 
-export const MIGRATIONS: readonly Migration[] = [otelTraces, otelTracesDedup, llmCalls, llmCalls1m, llmEvaluations, llmFeedback, llmEvalCalibration, llmEvaluationsEvaluatedAtIndex, llmCallsCacheSavedUsd, llmFeedbackNameLabel, otelTracesFullTextIndexes];
+export const MIGRATIONS: readonly Migration[] = [otelTraces, otelTracesDedup, llmCalls, llmCalls1m, llmEvaluations, llmFeedback, llmEvalCalibration, llmEvaluationsEvaluatedAtIndex, llmCallsCacheSavedUsd, llmFeedbackNameLabel, otelTracesFullTextIndexes, otelTracesRollups, llmCalls10mUsers1h];

@@ -388,3 +388,216 @@ ALTER TABLE `otel`.`otel_traces_local` ON CLUSTER `llm` MATERIALIZE INDEX idx_re
 
 -- 011-otel-traces-full-text-indexes
 ALTER TABLE `otel`.`otel_traces_local` ON CLUSTER `llm` MATERIALIZE INDEX idx_span_attr_items SETTINGS mutations_sync = 2;
+
+-- 012-otel-traces-rollups
+CREATE TABLE IF NOT EXISTS `otel`.`otel_spans_1m_local` ON CLUSTER `llm` (
+    Minute DateTime CODEC(Delta(4), ZSTD(1)),
+    ServiceName LowCardinality(String),
+    Spans SimpleAggregateFunction(sum, UInt64),
+    LastSpan SimpleAggregateFunction(max, DateTime64(9))
+) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+ORDER BY (ServiceName, Minute)
+ TTL Minute + toIntervalDay(400)
+SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000;
+
+-- 012-otel-traces-rollups
+CREATE TABLE IF NOT EXISTS `otel`.`otel_spans_1m` ON CLUSTER `llm` AS `otel`.`otel_spans_1m_local`
+ENGINE = Distributed(`llm`, `otel`, `otel_spans_1m_local`, cityHash64(ServiceName));
+
+-- 012-otel-traces-rollups
+CREATE TABLE IF NOT EXISTS `otel`.`llm_call_events_10m_local` ON CLUSTER `llm` (
+    Bucket DateTime CODEC(Delta(4), ZSTD(1)),
+    ServiceName LowCardinality(String),
+    Route LowCardinality(String),
+    Provider LowCardinality(String),
+    RequestModel LowCardinality(String),
+    EventName LowCardinality(String),
+    Reason LowCardinality(String),
+    Target LowCardinality(String),
+    Events SimpleAggregateFunction(sum, UInt64)
+) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+ORDER BY (Bucket, ServiceName, Route, Provider, RequestModel, EventName, Reason, Target)
+ TTL Bucket + toIntervalDay(400)
+SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000;
+
+-- 012-otel-traces-rollups
+CREATE TABLE IF NOT EXISTS `otel`.`llm_call_events_10m` ON CLUSTER `llm` AS `otel`.`llm_call_events_10m_local`
+ENGINE = Distributed(`llm`, `otel`, `llm_call_events_10m_local`, cityHash64(ServiceName, Route));
+
+-- 012-otel-traces-rollups
+INSERT INTO `otel`.`otel_spans_1m`
+SETTINGS insert_deduplication_token = 'otel.otel_spans_1m.backfill', max_insert_threads = 1, min_insert_block_size_rows = 1000000000000, min_insert_block_size_bytes = 1000000000000, max_insert_block_size = 1000000000000, distributed_foreground_insert = 1
+SELECT
+    toStartOfMinute(t.Timestamp) AS Minute,
+    t.ServiceName AS ServiceName,
+    count() AS Spans,
+    max(t.Timestamp) AS LastSpan
+FROM `otel`.`otel_traces` AS t
+WHERE (SELECT count() FROM `otel`.`otel_spans_1m`) = 0
+GROUP BY Minute, ServiceName;
+
+-- 012-otel-traces-rollups
+INSERT INTO `otel`.`llm_call_events_10m`
+SETTINGS insert_deduplication_token = 'otel.llm_call_events_10m.backfill', max_insert_threads = 1, min_insert_block_size_rows = 1000000000000, min_insert_block_size_bytes = 1000000000000, max_insert_block_size = 1000000000000, distributed_foreground_insert = 1
+SELECT
+    toStartOfTenMinutes(t.Timestamp) AS Bucket,
+    t.ServiceName AS ServiceName,
+    t.SpanAttributes['llm_sidecar.route'] AS Route,
+    t.SpanAttributes['gen_ai.provider.name'] AS Provider,
+    t.SpanAttributes['gen_ai.request.model'] AS RequestModel,
+    event AS EventName,
+    event_attrs['reason'] AS Reason,
+    event_attrs['target'] AS Target,
+    count() AS Events
+FROM `otel`.`otel_traces` AS t
+ARRAY JOIN t.`Events.Name` AS event, t.`Events.Attributes` AS event_attrs
+WHERE hasAny(t.`Events.Name`, ['llm_sidecar.retry', 'llm_sidecar.fallback', 'llm_sidecar.target.skipped', 'llm_sidecar.cascade.escalated'])
+  AND t.SpanKind IN ('Client', 'SPAN_KIND_CLIENT')
+  AND has(t.SpanAttributes.keys, 'gen_ai.operation.name')
+  AND event IN ('llm_sidecar.retry', 'llm_sidecar.fallback', 'llm_sidecar.target.skipped', 'llm_sidecar.cascade.escalated')
+  AND (SELECT count() FROM `otel`.`llm_call_events_10m`) = 0
+GROUP BY Bucket, ServiceName, Route, Provider, RequestModel, EventName, Reason, Target;
+
+-- 012-otel-traces-rollups
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`otel_spans_1m_mv` ON CLUSTER `llm`
+TO `otel`.`otel_spans_1m_local`
+AS SELECT
+    toStartOfMinute(t.Timestamp) AS Minute,
+    t.ServiceName AS ServiceName,
+    count() AS Spans,
+    max(t.Timestamp) AS LastSpan
+FROM `otel`.`otel_traces_local` AS t
+GROUP BY Minute, ServiceName;
+
+-- 012-otel-traces-rollups
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`llm_call_events_10m_mv` ON CLUSTER `llm`
+TO `otel`.`llm_call_events_10m_local`
+AS SELECT
+    toStartOfTenMinutes(t.Timestamp) AS Bucket,
+    t.ServiceName AS ServiceName,
+    t.SpanAttributes['llm_sidecar.route'] AS Route,
+    t.SpanAttributes['gen_ai.provider.name'] AS Provider,
+    t.SpanAttributes['gen_ai.request.model'] AS RequestModel,
+    event AS EventName,
+    event_attrs['reason'] AS Reason,
+    event_attrs['target'] AS Target,
+    count() AS Events
+FROM `otel`.`otel_traces_local` AS t
+ARRAY JOIN t.`Events.Name` AS event, t.`Events.Attributes` AS event_attrs
+WHERE hasAny(t.`Events.Name`, ['llm_sidecar.retry', 'llm_sidecar.fallback', 'llm_sidecar.target.skipped', 'llm_sidecar.cascade.escalated'])
+  AND t.SpanKind IN ('Client', 'SPAN_KIND_CLIENT')
+  AND has(t.SpanAttributes.keys, 'gen_ai.operation.name')
+  AND event IN ('llm_sidecar.retry', 'llm_sidecar.fallback', 'llm_sidecar.target.skipped', 'llm_sidecar.cascade.escalated')
+GROUP BY Bucket, ServiceName, Route, Provider, RequestModel, EventName, Reason, Target;
+
+-- 013-llm-calls-10m-users-1h
+CREATE TABLE IF NOT EXISTS `otel`.`llm_calls_10m_local` ON CLUSTER `llm` (
+    Bucket DateTime CODEC(Delta(4), ZSTD(1)),
+    ServiceName LowCardinality(String),
+    Route LowCardinality(String),
+    Provider LowCardinality(String),
+    RequestModel LowCardinality(String),
+    Feature LowCardinality(String),
+    StatusCode LowCardinality(String),
+    ErrorType LowCardinality(String),
+    Calls SimpleAggregateFunction(sum, UInt64),
+    PricedCalls SimpleAggregateFunction(sum, UInt64),
+    CostUsd SimpleAggregateFunction(sum, Decimal(38, 12)),
+    DurationMsQuantiles AggregateFunction(quantilesTDigest(0.5, 0.9, 0.95, 0.99), Float64),
+    TtftMsQuantiles AggregateFunction(quantilesTDigest(0.5, 0.9, 0.95, 0.99), Nullable(Float64)),
+    OverheadMsQuantiles AggregateFunction(quantilesTDigest(0.5, 0.9, 0.95, 0.99), Float64)
+) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+ORDER BY (ServiceName, Bucket, Route, Provider, RequestModel, Feature, StatusCode, ErrorType)
+ TTL Bucket + toIntervalDay(400)
+SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000;
+
+-- 013-llm-calls-10m-users-1h
+CREATE TABLE IF NOT EXISTS `otel`.`llm_calls_10m` ON CLUSTER `llm` AS `otel`.`llm_calls_10m_local`
+ENGINE = Distributed(`llm`, `otel`, `llm_calls_10m_local`, cityHash64(ServiceName, Route));
+
+-- 013-llm-calls-10m-users-1h
+CREATE TABLE IF NOT EXISTS `otel`.`llm_calls_users_1h_local` ON CLUSTER `llm` (
+    Hour DateTime CODEC(Delta(4), ZSTD(1)),
+    Tenant LowCardinality(String),
+    User String CODEC(ZSTD(1)),
+    Calls SimpleAggregateFunction(sum, UInt64),
+    PricedCalls SimpleAggregateFunction(sum, UInt64),
+    CostUsd SimpleAggregateFunction(sum, Decimal(38, 12))
+) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+ORDER BY (Hour, Tenant, User)
+ TTL Hour + toIntervalDay(400)
+SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000;
+
+-- 013-llm-calls-10m-users-1h
+CREATE TABLE IF NOT EXISTS `otel`.`llm_calls_users_1h` ON CLUSTER `llm` AS `otel`.`llm_calls_users_1h_local`
+ENGINE = Distributed(`llm`, `otel`, `llm_calls_users_1h_local`, cityHash64(User));
+
+-- 013-llm-calls-10m-users-1h
+INSERT INTO `otel`.`llm_calls_10m`
+SETTINGS insert_deduplication_token = 'otel.llm_calls_10m.backfill', max_insert_threads = 1, min_insert_block_size_rows = 1000000000000, min_insert_block_size_bytes = 1000000000000, max_insert_block_size = 1000000000000, distributed_foreground_insert = 1
+SELECT
+    toStartOfTenMinutes(c.Timestamp) AS Bucket,
+    c.ServiceName AS ServiceName,
+    c.Route AS Route,
+    c.Provider AS Provider,
+    c.RequestModel AS RequestModel,
+    c.Feature AS Feature,
+    c.StatusCode AS StatusCode,
+    c.ErrorType AS ErrorType,
+    count() AS Calls,
+    countIf(c.CostUsd IS NOT NULL) AS PricedCalls,
+    sum(ifNull(c.CostUsd, toDecimal128(0, 12))) AS CostUsd,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.DurationMs) AS DurationMsQuantiles,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.TtftMs) AS TtftMsQuantiles,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.OverheadMs) AS OverheadMsQuantiles
+FROM `otel`.`llm_calls` AS c
+WHERE (SELECT count() FROM `otel`.`llm_calls_10m`) = 0
+GROUP BY Bucket, ServiceName, Route, Provider, RequestModel, Feature, StatusCode, ErrorType;
+
+-- 013-llm-calls-10m-users-1h
+INSERT INTO `otel`.`llm_calls_users_1h`
+SETTINGS insert_deduplication_token = 'otel.llm_calls_users_1h.backfill', max_insert_threads = 1, min_insert_block_size_rows = 1000000000000, min_insert_block_size_bytes = 1000000000000, max_insert_block_size = 1000000000000, distributed_foreground_insert = 1
+SELECT
+    toStartOfHour(c.Timestamp) AS Hour,
+    c.Tenant AS Tenant,
+    c.User AS User,
+    count() AS Calls,
+    countIf(c.CostUsd IS NOT NULL) AS PricedCalls,
+    sum(ifNull(c.CostUsd, toDecimal128(0, 12))) AS CostUsd
+FROM `otel`.`llm_calls` AS c
+WHERE (SELECT count() FROM `otel`.`llm_calls_users_1h`) = 0
+GROUP BY Hour, Tenant, User;
+
+-- 013-llm-calls-10m-users-1h
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`llm_calls_10m_mv` ON CLUSTER `llm`
+TO `otel`.`llm_calls_10m_local`
+AS SELECT
+    toStartOfTenMinutes(c.Timestamp) AS Bucket,
+    c.ServiceName AS ServiceName,
+    c.Route AS Route,
+    c.Provider AS Provider,
+    c.RequestModel AS RequestModel,
+    c.Feature AS Feature,
+    c.StatusCode AS StatusCode,
+    c.ErrorType AS ErrorType,
+    count() AS Calls,
+    countIf(c.CostUsd IS NOT NULL) AS PricedCalls,
+    sum(ifNull(c.CostUsd, toDecimal128(0, 12))) AS CostUsd,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.DurationMs) AS DurationMsQuantiles,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.TtftMs) AS TtftMsQuantiles,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.OverheadMs) AS OverheadMsQuantiles
+FROM `otel`.`llm_calls_local` AS c
+GROUP BY Bucket, ServiceName, Route, Provider, RequestModel, Feature, StatusCode, ErrorType;
+
+-- 013-llm-calls-10m-users-1h
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`llm_calls_users_1h_mv` ON CLUSTER `llm`
+TO `otel`.`llm_calls_users_1h_local`
+AS SELECT
+    toStartOfHour(c.Timestamp) AS Hour,
+    c.Tenant AS Tenant,
+    c.User AS User,
+    count() AS Calls,
+    countIf(c.CostUsd IS NOT NULL) AS PricedCalls,
+    sum(ifNull(c.CostUsd, toDecimal128(0, 12))) AS CostUsd
+FROM `otel`.`llm_calls_local` AS c
+GROUP BY Hour, Tenant, User;
