@@ -1,6 +1,7 @@
 // `llm-sidecar feedback`: send a user's feedback on a call from a script, through the running
 // sidecar's `POST /llm-sidecar/v1/feedback` (the same validation, lookup and idempotency as an app
 // gets; the embedded store is held by the proxy's process, so going through it is the one way).
+import { RESPONSE_HEADERS } from '../shared/sidecar-headers.ts';
 import { FeedbackRequestSchema, describeIssues, issuesOf } from '../shared/feedback.ts';
 
 export interface FeedbackCommandOptions {
@@ -51,7 +52,7 @@ export async function runFeedbackCommand(o: FeedbackCommandOptions, io: CommandI
     io.out(`${text}\n`);
     return 0;
   }
-  const code = res.headers.get('x-llm-sidecar-error');
+  const code = res.headers.get(RESPONSE_HEADERS.error);
   let message = text;
   try {
     message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? text;

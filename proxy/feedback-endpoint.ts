@@ -9,6 +9,7 @@
 //
 // The sidecar remembers its recent calls' request id → trace id, so feedback that arrives before
 // the call's spans reach ClickHouse pushes the spans out once (flush) instead of failing.
+import { RESPONSE_HEADERS } from '../shared/sidecar-headers.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClickHouseStore } from '../shared/clickhouse/store.ts';
 import { SidecarError } from '../shared/errors.ts';
@@ -88,7 +89,7 @@ export class FeedbackEndpoint implements OwnEndpoint, CallRecorder {
       }),
     );
     const accepted: FeedbackAccepted = { status: 'accepted', traceId: call.traceId, spanId: call.spanId, name: body.name, user };
-    sendJson(res, 202, accepted, { 'x-request-id': requestId, 'x-llm-sidecar-request-id': requestId });
+    sendJson(res, 202, accepted, { [RESPONSE_HEADERS.requestId]: requestId, [RESPONSE_HEADERS.sidecarRequestId]: requestId });
   }
 
   private async resolve(store: ClickHouseStore, body: FeedbackRequest): Promise<FeedbackCall> {

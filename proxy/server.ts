@@ -203,7 +203,7 @@ export class ProxyServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const startEpochMs = epochNow();
     const method = req.method ?? 'GET';
-    const requestId = firstHeader(req.headers['x-request-id']) ?? randomHex(16);
+    const requestId = firstHeader(req.headers[RESPONSE_HEADERS.requestId]) ?? randomHex(16);
     // The edge: the target and the method decide where a request (and a key) goes, so they are
     // checked before anything else reads them (proxy/request-target.ts, docs/security.md).
     let target: RequestTarget;
