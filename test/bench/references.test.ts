@@ -93,10 +93,19 @@ describe('bare-passthrough.mjs', () => {
 
 describe('the report against two references', () => {
   const latency = { p50: 1, p90: 2, p99: 3, max: 4, mean: 1 };
-  const measured = (reqPerS: number, p50: number): TargetMeasurement =>
+  const measured = (reqPerS: number, p50: number, more: { p99?: number; cpu?: number; rssMb?: number; anonMb?: number } = {}): TargetMeasurement =>
     ({
       url: 'http://x',
-      fixed: { latencyMs: { ...latency, p50 }, sendLagMs: latency, errors: 0, non2xx: 0, timedOut: 0, cpuUsPerReq: 100 },
+      fixed: {
+        latencyMs: { ...latency, p50, p99: more.p99 ?? latency.p99 },
+        sendLagMs: latency,
+        errors: 0,
+        non2xx: 0,
+        timedOut: 0,
+        cpuUsPerReq: more.cpu ?? 100,
+        rssMb: more.rssMb,
+        anonMb: more.anonMb,
+      },
       stream: { ttfbMs: { ...latency, p50 }, errors: 0, non2xx: 0, timedOut: 0 },
       saturation: { reqPerS, roundsReqPerS: [reqPerS], errors: 0, non2xx: 0 },
     }) as unknown as TargetMeasurement & { fixed: OpenLoopResult };
@@ -126,6 +135,29 @@ describe('the report against two references', () => {
     expect(ratios['bare vs nginx']).toBeCloseTo(2 / 3);
     expect(text).toMatch(/% of nginx/);
     expect(text).toMatch(/proxy vs nginx\s+\+0\.600 ms/);
+  });
+
+  it("holds each mode to issue #18's goals: its own throughput floor, telemetry CPU over telemetry off, memory, p99 against bare's", () => {
+    const { json } = buildReport(
+      input({
+        direct: { status: 'ok', result: measured(4000, 1, { p99: 2 }) },
+        bare: { status: 'ok', result: measured(2000, 1.2, { p99: 3 }) }, // adds 1 ms of p99
+        proxy: { status: 'ok', result: measured(1600, 1.3, { p99: 3.5, cpu: 130, rssMb: 120 }) },
+        'proxy-otlp': { status: 'ok', result: measured(1300, 1.3, { p99: 4.5, cpu: 200, rssMb: 140 }) },
+        'proxy-embedded': { status: 'ok', result: measured(1300, 1.3, { p99: 3.9, cpu: 240, rssMb: 390, anonMb: 180 }) },
+      }),
+    );
+    const checks = new Map((json as { checks: { name: string; value: number | null; result: string }[] }).checks.map((c) => [c.name, c]));
+    // 65 % of bare: below OTLP's 70 %, above embedded's 60 %.
+    expect(checks.get('throughput proxy-otlp / bare')?.result).toBe('MISS');
+    expect(checks.get('throughput proxy-embedded / bare')?.result).toBe('PASS');
+    expect(checks.get('telemetry CPU proxy-otlp − proxy @ 500 req/s')).toMatchObject({ value: 70, result: 'MISS' });
+    expect(checks.get('telemetry CPU proxy-embedded − proxy @ 500 req/s')).toMatchObject({ value: 110, result: 'PASS' });
+    // Embedded is held to its anonymous memory (chdb's mapped code is not the process's own).
+    expect(checks.get('proxy-embedded anonymous memory @ 500 req/s')).toMatchObject({ value: 180, result: 'PASS' });
+    expect(checks.get('proxy-otlp RSS @ 500 req/s')?.result).toBe('PASS');
+    expect(checks.get("added p99 proxy-otlp / bare's added p99 @ 500 req/s")).toMatchObject({ value: 2.5, result: 'MISS' });
+    expect(checks.get("added p99 proxy-embedded / bare's added p99 @ 500 req/s")?.result).toBe('PASS');
   });
 
   it('says why nginx did not run, and leaves no comparison with it', () => {
