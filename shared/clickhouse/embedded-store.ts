@@ -8,7 +8,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Session } from 'chdb';
-import { jsonLinesBody, jsonLinesMaxBytes } from './json-lines.ts';
+import { jsonLinesBody, jsonLinesMaxBytes, type JsonLines } from './json-lines.ts';
 import { DEFAULT_DATABASE, assertIdentifier, assertTableName } from './schema.ts';
 import { ClickHouseStoreError, toStoreError, type StoreOperation } from './store-error.ts';
 import type { ClickHouseStore, InsertOptions, QueryParams } from './store.ts';
@@ -75,7 +75,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
     return p;
   }
 
-  function insertJsonLines(table: string, lines: readonly string[], insertOptions?: InsertOptions): Promise<void> {
+  function insertJsonLines(table: string, lines: JsonLines, insertOptions?: InsertOptions): Promise<void> {
     if (lines.length === 0) return Promise.resolve();
     return track('insert', async () => {
       assertTableName(table);

@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import { jsonLinesBody } from './json-lines.ts';
+import { jsonLinesBody, type JsonLines } from './json-lines.ts';
 import { DEFAULT_DATABASE, assertIdentifier, assertTableName } from './schema.ts';
 import { toStoreError, type StoreOperation } from './store-error.ts';
 import type { ClickHouseStore, InsertOptions, QueryParams } from './store.ts';
@@ -116,7 +116,7 @@ export function createServerStore(options: ServerStoreOptions): ClickHouseStore 
       }
     },
 
-    async insertJsonLines(table: string, lines: readonly string[], insertOptions?: InsertOptions) {
+    async insertJsonLines(table: string, lines: JsonLines, insertOptions?: InsertOptions) {
       assertTableName(table);
       if (lines.length === 0) return;
       try {

@@ -2,7 +2,9 @@
 // (how the sidecar uses it) and a SpanExporter (behind a BatchSpanProcessor, as any exporter).
 // Nothing lost, nothing blocked:
 //   - As a processor, each span becomes its row's JSON text the moment it ends (a few µs, spread
-//     evenly over the calls), and the texts go out together every flushIntervalMs or maxBatchRows.
+//     evenly over the calls); the rows a task ended are encoded to UTF-8 once, at the end of that
+//     task, and those bytes are both the journal's write and the insert's body (no second copy).
+//     They go out together every flushIntervalMs or maxBatchRows.
 //   - Crash-safe: before a row counts as queued it is appended to the journal (span-journal.ts:
 //     <spoolDir>/journal/<token>.jsonl, one file per batch, a page-cache write, no fsync). A process
 //     killed with rows in memory (SIGKILL, an OOM kill) leaves them there; the next start moves
@@ -31,10 +33,11 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { jsonLinesRows, type JsonLines } from './json-lines.ts';
 import { TABLE_OTEL_TRACES, assertIdentifier } from './schema.ts';
 import { spanToRow } from './span-rows.ts';
 import { SpanJournal } from './span-journal.ts';
-import { DiskSpool, type SpooledBatch } from './spool.ts';
+import { DiskSpool } from './spool.ts';
 import { ClickHouseStoreError } from './store-error.ts';
 import type { ClickHouseStore } from './store.ts';
 
@@ -90,11 +93,16 @@ export interface ExporterStats {
   recovered: number;
 }
 
-interface Pending {
+/** A batch in memory: its rows as the UTF-8 chunks written to its journal file. */
+interface Batch {
   /** The batch's insert_deduplication_token (and journal file name). */
   token: string;
-  /** Each row's JSON text. */
-  lines: string[];
+  /** Whole rows, each ending in "\n" (JSONEachRow), as journaled: the insert body as is. */
+  chunks: Buffer[];
+  rows: number;
+}
+
+interface Pending extends Batch {
   done: (result: ExportResult) => void;
 }
 
@@ -111,8 +119,13 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
   private readonly spoolDir: string;
   private readonly maxBatchRows: number;
   private readonly flushIntervalMs: number;
-  /** Rows of ended spans (processor side) not yet handed to the queue, journaled under pendingToken. */
-  private pendingLines: string[] = [];
+  /** Rows of spans ended in the current task, journaled together when it ends (a microtask). */
+  private taskLines: string[] = [];
+  private taskScheduled = false;
+  private readonly endTask = (): void => this.writeTask();
+  /** Rows of ended spans (processor side) journaled under pendingToken, not yet handed to the queue. */
+  private pendingChunks: Buffer[] = [];
+  private pendingRows = 0;
   private pendingToken = '';
   private readonly journal: SpanJournal;
   /** Journal files being deleted; shutdown waits for them. */
@@ -213,11 +226,31 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
       this.dropped(1, `span conversion failed: ${errorText(err)}`);
       return;
     }
-    if (this.pendingLines.length === 0) this.pendingToken = this.newToken();
-    this.journal.append(this.pendingToken, line); // on disk before it counts as queued
-    this.pendingLines.push(line);
-    if (this.pendingLines.length >= this.maxBatchRows) this.flushPending();
-    else if (this.flushTimer === undefined) {
+    this.taskLines.push(line);
+    if (!this.taskScheduled) {
+      this.taskScheduled = true;
+      queueMicrotask(this.endTask);
+    }
+  }
+
+  /** The rows the task ended: encoded once, on disk before they count as queued, then pending. */
+  private writeTask(): void {
+    this.taskScheduled = false;
+    if (this.taskLines.length === 0) return;
+    const lines = this.taskLines;
+    this.taskLines = [];
+    // Never more than maxBatchRows per batch: a task's rows that do not fit start the next one.
+    for (let from = 0; from < lines.length; ) {
+      const to = Math.min(lines.length, from + this.maxBatchRows - this.pendingRows);
+      const bytes = Buffer.from(`${(from === 0 && to === lines.length ? lines : lines.slice(from, to)).join('\n')}\n`);
+      if (this.pendingRows === 0) this.pendingToken = this.newToken();
+      this.journal.write(this.pendingToken, bytes);
+      this.pendingChunks.push(bytes);
+      this.pendingRows += to - from;
+      from = to;
+      if (this.pendingRows >= this.maxBatchRows) this.flushPending();
+    }
+    if (this.pendingRows > 0 && this.flushTimer === undefined) {
       this.flushTimer = setTimeout(() => this.flushPending(), this.flushIntervalMs);
       this.flushTimer.unref(); // forceFlush/shutdown send what is left
     }
@@ -226,11 +259,13 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
   private flushPending(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.pendingLines.length === 0) return;
-    const lines = this.pendingLines;
-    this.pendingLines = [];
+    this.writeTask(); // rows of the current task (forceFlush): journaled first, like any others
+    if (this.pendingRows === 0) return;
+    const batch: Batch = { token: this.pendingToken, chunks: this.pendingChunks, rows: this.pendingRows };
+    this.pendingChunks = [];
+    this.pendingRows = 0;
     this.journal.seal();
-    this.enqueue(this.pendingToken, lines, ignoreResult);
+    this.enqueue(batch, ignoreResult);
   }
 
   // --- SpanExporter: batches handed over by a span processor ---
@@ -253,17 +288,19 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
       return;
     }
     const token = this.newToken();
-    this.journal.appendBatch(token, lines);
-    this.enqueue(token, lines, resultCallback);
+    const bytes = Buffer.from(`${lines.join('\n')}\n`);
+    this.journal.write(token, bytes);
+    this.journal.seal();
+    this.enqueue({ token, chunks: [bytes], rows: lines.length }, resultCallback);
   }
 
   private newToken(): string {
     return `${this.instanceId}-${String(this.sequence++).padStart(10, '0')}`;
   }
 
-  private enqueue(token: string, lines: string[], done: (result: ExportResult) => void): void {
-    this.queue.push({ token, lines, done });
-    this.queuedRows += lines.length;
+  private enqueue(batch: Batch, done: (result: ExportResult) => void): void {
+    this.queue.push({ ...batch, done });
+    this.queuedRows += batch.rows;
     void this.drain();
   }
 
@@ -297,7 +334,7 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
   }
 
   stats(): ExporterStats {
-    return { ...this.counts, queued: this.pendingLines.length + this.queuedRows + this.inFlightRows, spoolBytes: this.spool?.bytes ?? 0 };
+    return { ...this.counts, queued: this.taskLines.length + this.pendingRows + this.queuedRows + this.inFlightRows, spoolBytes: this.spool?.bytes ?? 0 };
   }
 
   /** Batches a killed process left in the journal go to the spool (same token), then their files go. */
@@ -323,9 +360,9 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
       const spool = await this.spoolReady;
       // One queued batch per insert, never merged: its rows and token are those of its journal file.
       for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) {
-        this.queuedRows -= item.lines.length;
-        this.inFlightRows = item.lines.length;
-        const result = await this.deliver({ token: item.token, lines: item.lines }, spool);
+        this.queuedRows -= item.rows;
+        this.inFlightRows = item.rows;
+        const result = await this.deliver(item, spool);
         this.inFlightRows = 0;
         // In ClickHouse or in the spool, or dropped for good: the journal file has done its job.
         const release = this.journal.release(item.token);
@@ -345,19 +382,19 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
     }
   }
 
-  private async deliver(batch: SpooledBatch, spool: DiskSpool | undefined): Promise<ExportResult> {
+  private async deliver(batch: Batch, spool: DiskSpool | undefined): Promise<ExportResult> {
     if (!this.schemaReady && !this.degraded) {
       this.degraded = true;
       this.log('info', `the ClickHouse schema is not in place yet — spooling spans to ${this.spoolDir} until it is`);
     }
     if (!this.degraded && !this.spilling) {
       try {
-        await this.insert(batch, true);
-        this.counts.exported += batch.lines.length;
+        await this.insert(batch.token, batch.chunks, true);
+        this.counts.exported += batch.rows;
         return SUCCESS;
       } catch (err) {
         if (err instanceof ClickHouseStoreError && !err.retryable) {
-          this.dropped(batch.lines.length, `ClickHouse rejected a batch: ${err.message}`);
+          this.dropped(batch.rows, `ClickHouse rejected a batch: ${err.message}`);
           return { code: ExportResultCode.FAILED, error: err };
         }
         if (!this.degraded) {
@@ -367,23 +404,24 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
       }
     }
     if (spool === undefined) {
-      this.dropped(batch.lines.length, 'ClickHouse is unavailable and there is no spool');
+      this.dropped(batch.rows, 'ClickHouse is unavailable and there is no spool');
       return { code: ExportResultCode.FAILED, error: new Error('ClickHouse unavailable and no spool') };
     }
     try {
-      await spool.append(batch);
-      this.counts.spooled += batch.lines.length;
+      // The spool keeps one JSON text per row (its format across versions); the rare path pays the split.
+      await spool.append({ token: batch.token, lines: jsonLinesRows(batch.chunks) });
+      this.counts.spooled += batch.rows;
       this.scheduleReplay(this.retryDelayMs);
       return SUCCESS;
     } catch (err) {
-      this.dropped(batch.lines.length, `cannot write to the spool: ${errorText(err)}`);
+      this.dropped(batch.rows, `cannot write to the spool: ${errorText(err)}`);
       return { code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) };
     }
   }
 
   /** One insert, given up after insertTimeoutMs (or at a flush deadline) — a late success is deduplicated on replay. */
-  private insert(batch: SpooledBatch, interruptible: boolean): Promise<void> {
-    const attempt = Promise.resolve().then(() => this.store.insertJsonLines(this.table, batch.lines, { dedupToken: batch.token }));
+  private insert(token: string, body: JsonLines, interruptible: boolean): Promise<void> {
+    const attempt = Promise.resolve().then(() => this.store.insertJsonLines(this.table, body, { dedupToken: token }));
     attempt.catch(() => undefined); // an abandoned attempt must not become an unhandled rejection
     let timer: NodeJS.Timeout | undefined;
     let interrupt: (() => void) | undefined;
@@ -426,7 +464,7 @@ export class ClickHouseSpanExporter implements SpanExporter, SpanProcessor {
     try {
       for (let batch = await spool.next(); batch !== undefined && !this.closed; batch = await spool.next()) {
         try {
-          await this.insert(batch, false);
+          await this.insert(batch.token, batch.lines, false);
           this.counts.replayed += batch.lines.length;
           replayed += batch.lines.length;
         } catch (err) {

@@ -9,8 +9,9 @@
 // Costs: one write() into the page cache per task that ended spans (a call's spans end together,
 // so one write per call, not per span), no fsync: a page-cache write survives the death of the
 // process, not of the machine (power loss or a kernel crash can still lose the last seconds).
-// The write is synchronous, at the end of the task that ended the spans (a microtask): no turn of
-// the event loop separates "span ended" from "span on disk".
+// The write is synchronous, at the end of the task that ended the spans (the exporter gathers a
+// task's rows and writes them in a microtask): no turn of the event loop separates "span ended"
+// from "span on disk". The bytes written are the exporter's insert body too (encoded once).
 // Lifecycle of a file: open (rows appended) → sealed (its rows handed to the exporter's queue as
 // one batch) → released (deleted) once the batch is in ClickHouse or in the spool, or dropped.
 import { closeSync, mkdirSync, openSync, readdirSync, rmdirSync, writeSync } from 'node:fs';
@@ -35,9 +36,6 @@ export class SpanJournal {
   private readonly leftovers: string[];
   private fd: number | undefined;
   private token: string | undefined;
-  /** Rows appended in the current task, written together when it ends. */
-  private buffered: string[] = [];
-  private flushScheduled = false;
   /** A write of the open file failed: the file no longer holds the whole batch. */
   private broken = false;
   private failing = false;
@@ -55,36 +53,34 @@ export class SpanJournal {
     this.leftovers = names;
   }
 
-  /** Appends one row (its JSON text) to the open batch file, opening one under `token` if none is open. */
-  append(token: string, line: string): void {
+  /**
+   * Appends whole rows (UTF-8 JSON text, each ending in "\n") to the batch file of `token`, opening
+   * it if needed (and sealing the file of another token first). Synchronous: on disk (in the page
+   * cache) when it returns, unless the write failed (reported once through onError).
+   */
+  write(token: string, bytes: Buffer): void {
     if (this.token !== undefined && this.token !== token) this.seal();
     this.token = token;
-    this.buffered.push(line);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
+    if (this.broken) return; // one failed write makes the file partial: the rest of the batch stays in memory only
+    try {
+      this.fd ??= openSync(join(this.dir, `${token}.jsonl`), 'a');
+      for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done);
+      if (this.failing) this.failing = false;
+    } catch (err) {
+      this.broken = true;
+      this.fail(err);
+      if (isMissingDir(err)) {
+        try {
+          mkdirSync(this.dir, { recursive: true }); // removed under us: the next batch gets a file again
+        } catch {
+          // reported above
+        }
+      }
     }
-  }
-
-  /** Writes what the current task appended (also done by seal()). */
-  flush(): void {
-    this.flushScheduled = false;
-    if (this.buffered.length === 0 || this.token === undefined) return;
-    const text = `${this.buffered.join('\n')}\n`;
-    this.buffered = [];
-    this.write(this.token, text);
-  }
-
-  /** Appends a whole batch in one write and seals it at once (the SpanExporter side). */
-  appendBatch(token: string, lines: readonly string[]): void {
-    if (this.token !== undefined) this.seal();
-    if (lines.length > 0) this.write(token, `${lines.join('\n')}\n`);
-    this.seal();
   }
 
   /** Closes the open file: its rows are now one batch, under its token. */
   seal(): void {
-    this.flush();
     if (this.fd !== undefined) {
       try {
         closeSync(this.fd);
@@ -137,27 +133,6 @@ export class SpanJournal {
       rmdirSync(this.dir);
     } catch {
       // not empty (batches still to deliver at the next start) or already gone
-    }
-  }
-
-  private write(token: string, text: string): void {
-    if (this.broken) return; // one failed write makes the file partial: the rest of the batch stays in memory only
-    try {
-      this.token = token;
-      this.fd ??= openSync(join(this.dir, `${token}.jsonl`), 'a');
-      const bytes = Buffer.from(text);
-      for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done);
-      if (this.failing) this.failing = false;
-    } catch (err) {
-      this.broken = true;
-      this.fail(err);
-      if (isMissingDir(err)) {
-        try {
-          mkdirSync(this.dir, { recursive: true }); // removed under us: the next batch gets a file again
-        } catch {
-          // reported above
-        }
-      }
     }
   }
 

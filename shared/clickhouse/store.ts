@@ -6,6 +6,7 @@
 // open-store.ts picks one from the config. Every failure is a ClickHouseStoreError (store-error.ts):
 // one line, which store, which table. Types only: importing it loads neither implementation.
 
+import type { JsonLines } from './json-lines.ts';
 import type { StoreKind } from './store-error.ts';
 
 /** Values for `{name:Type}` placeholders; bound server-side, never spliced into the SQL text. */
@@ -36,8 +37,11 @@ export interface ClickHouseStore {
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
   /** Inserts rows (objects keyed by column name, JSONEachRow semantics) into `table` or `db.table`. */
   insert(table: string, rows: readonly object[], options?: InsertOptions): Promise<void>;
-  /** The same, for rows already serialised: each line one row's JSON text (JSONEachRow), sent as is. */
-  insertJsonLines(table: string, lines: readonly string[], options?: InsertOptions): Promise<void>;
+  /**
+   * The same, for rows already serialised (JSONEachRow), sent as they are: a string is one row's
+   * JSON text; a Buffer is the UTF-8 text of whole rows, each ending in "\n" (json-lines.ts).
+   */
+  insertJsonLines(table: string, lines: JsonLines, options?: InsertOptions): Promise<void>;
   /** Waits for running operations, then releases the connection or the data directory. */
   close(): Promise<void>;
 }
