@@ -63,17 +63,25 @@ export const STRICT_GUARD: GuardStrictness = { minSimilarity: [] };
 /** One or two changed content words at similarity ≥ SUBSTITUTION_MIN_SIMILARITY: more recall, wrong hits on held-out data. */
 export const LENIENT_GUARD: GuardStrictness = { minSimilarity: [SUBSTITUTION_MIN_SIMILARITY, SUBSTITUTION_MIN_SIMILARITY] };
 
+/**
+ * Word tables are looked up with user text (`w in SMALL`, `MODALS[w]`): they have no prototype, so
+ * "constructor" or "__proto__" is not mistaken for a number, a unit or a modal.
+ */
+function table<T>(entries: Record<string, T>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, entries);
+}
+
 const NEGATIONS = new Set(['not', 'no', 'never', 'none', 'nobody', 'nothing', 'nowhere', 'neither', 'nor', 'without', 'cannot', 'except', 'excluding', 'unless', 'lacking']);
 
 /** Modal verbs by class: a different class (or a modal on one side only) changes what is asserted. */
-const MODALS: Record<string, string> = {
+const MODALS = table<string>({
   can: 'can', could: 'can', cannot: 'can', "can't": 'can', "couldn't": 'can',
   may: 'may', might: 'may', "mightn't": 'may',
   will: 'will', shall: 'will', "won't": 'will', "shan't": 'will',
   would: 'would', "wouldn't": 'would',
   should: 'should', ought: 'should', "shouldn't": 'should',
   must: 'must', "mustn't": 'must',
-};
+});
 /** After a modal, these subjects make it an inverted question or request ("can I", "could you"): scaffolding, not modality. */
 const SCAFFOLD_SUBJECTS = new Set(['i', 'we', 'you', 'one', 'u']);
 const PAST_AUX = new Set(['was', 'were', 'did', 'had', "wasn't", "weren't", "didn't", "hadn't"]);
@@ -91,22 +99,22 @@ const NO_TENSE_BEFORE = new Set([
   "isn't", "aren't", "wasn't", "weren't", "hasn't", "haven't", "hadn't",
 ]);
 /** Question words that ask for different things (what / which / how are left out: they rephrase each other). */
-const WH: Record<string, string> = { who: 'who', whom: 'who', whose: 'who', when: 'when', where: 'where', why: 'why' };
+const WH = table<string>({ who: 'who', whom: 'who', whose: 'who', when: 'when', where: 'where', why: 'why' });
 
-const SMALL: Record<string, number> = {
+const SMALL = table<number>({
   zero: 0, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
   eleven: 11, twelve: 12, thirteen: 13, fourteen: 14, fifteen: 15, sixteen: 16, seventeen: 17, eighteen: 18, nineteen: 19,
   twenty: 20, thirty: 30, forty: 40, fifty: 50, sixty: 60, seventy: 70, eighty: 80, ninety: 90, dozen: 12,
-};
-const SCALES: Record<string, number> = { hundred: 100, thousand: 1e3, million: 1e6, billion: 1e9, trillion: 1e12 };
-const ORDINALS: Record<string, number> = {
+});
+const SCALES = table<number>({ hundred: 100, thousand: 1e3, million: 1e6, billion: 1e9, trillion: 1e12 });
+const ORDINALS = table<number>({
   first: 1, second: 2, third: 3, fourth: 4, fifth: 5, sixth: 6, seventh: 7, eighth: 8, ninth: 9, tenth: 10,
   eleventh: 11, twelfth: 12, twentieth: 20, hundredth: 100,
-};
+});
 /** "one" is a pronoun after these ("which one", "the one"). */
 const ONE_PRONOUN_BEFORE = new Set(['which', 'this', 'that', 'the', 'each', 'any', 'every', 'another', 'a', 'some', 'no', 'other', 'one', 'only', 'right', 'wrong', 'new', 'old', 'last', 'first', 'next']);
 
-const UNITS: Record<string, string> = {};
+const UNITS = table<string>({});
 function unit(canon: string, ...forms: string[]): void {
   for (const f of [canon, ...forms]) UNITS[f] = canon;
 }
@@ -273,7 +281,7 @@ const STOP_WORDS = new Set(
 );
 
 /** Small synonym sets, mapped to one word (the stem of the first). */
-const SYNONYMS: Record<string, string> = {};
+const SYNONYMS = table<string>({});
 for (const group of [
   ['change', 'update', 'modify', 'edit', 'alter'],
   ['find', 'locate', 'see', 'view', 'check'],

@@ -108,6 +108,15 @@ describe('nearMissGuard', () => {
     expect(nearMissGuard('Tell me a joke', 'Tell me a joke please', 0)).toEqual({ ok: true, kind: 'rephrase' });
   });
 
+  it('reads words that name Object.prototype members as words ("constructor" is neither a number nor a unit)', () => {
+    for (const text of ['What does a constructor do in Java?', 'Why is __proto__ deprecated?', 'Is hasOwnProperty or toString safe to call?']) {
+      const f = guardFeatures(text);
+      expect({ numbers: f.numbers, units: f.units, modals: f.modals, wh: f.wh.filter((w) => typeof w !== 'string') }).toEqual({ numbers: [], units: [], modals: [], wh: [] });
+    }
+    expect(nearMissGuard('What does a constructor do?', 'What does a destructor do?', HIGH)).toMatchObject({ ok: false, reason: 'substitution' });
+    expect(nearMissGuard('What does a constructor do?', 'What does the constructor do?', HIGH)).toMatchObject({ ok: true, kind: 'rephrase' });
+  });
+
   it('extracts features', () => {
     const f = guardFeatures('Can\'t I send 5 USD to "Bob Smith" on Monday via sendMoney() without fees?');
     expect(f.negations).toBe(2);
