@@ -171,6 +171,53 @@ describe('bounded labels', () => {
     expect(m.longestSliceMs).toBeGreaterThan(0);
   });
 
+  it('every scrape shows the sums as they are now: only what changed is pushed, nothing is counted twice or cached', async () => {
+    const m = new ProxyMetrics({ config: config({ admin: { metrics: { tenantLabel: true } } }) });
+    const value = (text: string, line: RegExp) => Number(line.exec(text)?.[1]);
+    const requests = /^llm_sidecar_requests_total\{route="default",provider="openai",model="gpt-4o-mini",status="2xx"\} (\S+)$/m;
+    const costLine = /^llm_sidecar_cost_usd_total\{route="default",provider="openai",model="gpt-4o-mini"\} (\S+)$/m;
+    const tenantTokens = /^llm_sidecar_identity_tokens_total\{tenant="acme",type="input"\} (\S+)$/m;
+    const free = /^llm_sidecar_cost_usd_total\{route="default",provider="anthropic",model="claude-haiku-4-5"\} (\S+)$/m;
+    let expectedCost = 0;
+    for (let round = 1; round <= 4; round++) {
+      // Rounds 2 and 4 record nothing: the scrape must neither add again what it pushed nor drop it.
+      if (round % 2 === 1) {
+        for (let i = 0; i < 3; i++) {
+          m.record(call({ tenant: 'acme', costUsd: '0.0001' }));
+          expectedCost += 0.0001;
+        }
+      }
+      const text = await m.render();
+      expect(value(text, requests), `round ${round}`).toBe(round <= 2 ? 3 : 6);
+      expect(value(text, costLine)).toBeCloseTo(expectedCost, 12);
+      expect(value(text, tenantTokens)).toBe(10 * (round <= 2 ? 3 : 6));
+    }
+    // A series whose sum is 0 is shown (a free model's cost), once it has a value.
+    m.record(call({ providerName: 'anthropic', providerType: 'anthropic', upstreamModel: 'claude-haiku-4-5', costUsd: '0' }));
+    expect(value(await m.render(), free)).toBe(0);
+  });
+
+  it('pushing many rows never holds the event loop in one go: requests run between slices', async () => {
+    const routes = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`r${i}`, { models: [`m${i}`], targets: [{ provider: 'openai', model: `m${i}` }] }]));
+    const m = new ProxyMetrics({ config: config({ routes, admin: { metrics: { tenantLabel: true, userLabel: true, maxIdentities: 1000 } } }) });
+    for (let i = 0; i < 300; i++) for (let j = 0; j < 3; j++) m.record(call({ route: `r${i}`, upstreamModel: `m${i}`, tenant: `t${i}`, user: `u${j}` }));
+    let ticks = 0;
+    let done = false;
+    const tick = (): void => {
+      ticks++;
+      if (!done) setImmediate(tick);
+    };
+    const families = m.registry.getMetricsAsArray().length;
+    setImmediate(tick);
+    const text = await m.render();
+    done = true;
+    expect(series(text, 'llm_sidecar_requests_total')).toHaveLength(300);
+    expect(series(text, 'llm_sidecar_identity_requests_total')).toHaveLength(900);
+    // One turn per family, plus at least one per push phase (models, identities); more when a phase's rows outlast a slice.
+    expect(ticks).toBeGreaterThanOrEqual(families + 2);
+    expect(m.longestSliceCpuMs).toBeGreaterThan(0);
+  });
+
   it('a hot reload brings new routes into the label values', async () => {
     const m = new ProxyMetrics({ config: config() });
     m.record(call({ route: 'late' }));
