@@ -1,5 +1,5 @@
 // `npm run bench`: how much the sidecar costs compared with calling the provider directly and with
-// a bare Node pass-through, in one run on one machine, so the ratios mean something even on a
+// two reference proxies (a lean Node forwarder and nginx), in one run on one machine, so the ratios mean something even on a
 // small shared box. Targets (the load generator is this process):
 //   direct  load generator → fake upstream
 //   bare    load generator → bare-passthrough.mjs → fake upstream (the leanest Node forwarder)
@@ -14,7 +14,8 @@
 //                             own process, CPU reported beside the sidecar's)
 //             proxy-embedded  the default: spans into the embedded ClickHouse (chdb) in the
 //                             sidecar's own process
-//           each is compared with direct and bare and held to the same targets (report.ts)
+//           each is compared with direct and with both references (bare, nginx) and held to
+//           issue #18's goals for its mode (report.ts)
 // Phases: open loop at a fixed rate (latency, CPU, RSS), streaming open loop (TTFB), saturation
 // (throughput, CPU). Each phase warms every target up, then measures in ROUNDS: the phase's time
 // is cut into slices and the targets take turns (order rotated each round), so a neighbour's load
