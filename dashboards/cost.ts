@@ -1,7 +1,7 @@
 // Cost dashboard: spend over time by model, provider, service, tenant, user and feature; cost per
 // request; tokens by kind; spend the cache avoided; month-to-date budget burn per tenant and the
-// projected month-end spend. Long ranges read the per-minute rollup; user and feature (not in
-// the rollup) read llm_calls.
+// projected month-end spend. Long ranges read the per-minute rollup; feature and user read the
+// 10-minute and hourly-per-user rollups when the variables those lack are at "All", else llm_calls.
 import { Format, dashboard, panel, target, type Dashboard, type PanelSpec } from './builder.ts';
 import { costPerRequestSql, spendSql, unpricedSql } from './queries.ts';
 import { ATTR_LLM_SIDECAR_CACHE_SAVED_USD } from '../shared/telemetry/semconv.ts';
@@ -12,11 +12,18 @@ import {
   MONTH_START_UTC,
   MONTH_TOTAL_S,
   ROLLUP as R,
+  ROLLUP_10M as D,
+  ROLLUP_10M_TIME,
   ROLLUP_CALLS,
   ROLLUP_SPEND,
   ROLLUP_TIME,
+  SERIES_ON_10M,
+  TABLE_ON_COARSE,
+  USERS_1H as U,
   budgetExpr,
   callFilters,
+  coarseOrFine,
+  variableFilter,
   type MonthlyBudgets,
   type Tables,
 } from './sql.ts';
@@ -98,6 +105,50 @@ ORDER BY time`,
   };
 }
 
+type UserColumn = 'user' | 'tenant' | 'calls' | 'spend_usd' | 'usd_per_priced_call';
+
+/**
+ * Users by spend in the range, largest first: from the hourly per-user rollup over 2 days or more
+ * when service, route, provider and model are at "All" (it has the tenant), else from llm_calls.
+ */
+function topUsersSql(t: Tables, columns: readonly UserColumn[], limit: number): string {
+  const missing = ['service', 'route', 'provider', 'model'] as const;
+  const coarse: Record<UserColumn, string> = {
+    user: `${U.User} AS user`,
+    tenant: `${U.Tenant} AS tenant`,
+    calls: `sum(${U.Calls}) AS calls`,
+    spend_usd: `toFloat64(sum(${U.CostUsd})) AS spend_usd`,
+    usd_per_priced_call: `spend_usd / nullIf(sum(${U.PricedCalls}), 0) AS usd_per_priced_call`,
+  };
+  const fine: Record<UserColumn, string> = {
+    user: `${C.User} AS user`,
+    tenant: `${C.Tenant} AS tenant`,
+    calls: `count() AS calls`,
+    spend_usd: `toFloat64(sum(${C.CostUsd})) AS spend_usd`,
+    usd_per_priced_call: `spend_usd / nullIf(countIf(${C.CostUsd} IS NOT NULL), 0) AS usd_per_priced_call`,
+  };
+  const keys = columns.filter((c) => c === 'user' || c === 'tenant').join(', ');
+  return coarseOrFine(
+    missing,
+    TABLE_ON_COARSE,
+    (use) => `SELECT ${columns.map((c) => coarse[c]).join(', ')}
+FROM ${t.users1h}
+WHERE $__timeFilter(${U.Hour}) AND ${use}
+  AND ${variableFilter(U.Tenant, 'tenant')}
+GROUP BY ${keys}
+ORDER BY spend_usd DESC, user
+LIMIT ${limit}`,
+    (use) => `SELECT ${columns.map((c) => fine[c]).join(', ')}
+FROM ${t.calls}
+WHERE $__timeFilter(${C.Timestamp}) AND ${use}
+  AND ${callFilters()}
+GROUP BY ${keys}
+ORDER BY spend_usd DESC, user
+LIMIT ${limit}`,
+    `spend_usd DESC, user`,
+  );
+}
+
 export function costDashboard(t: Tables, budgets: MonthlyBudgets): Dashboard {
   const stat = (title: string, description: string, sql: string, unit: string, w = 4) => panel({ type: 'stat', title, description, w, h: 4, unit, targets: [target(sql, Format.Table)] });
   const budgetNote =
@@ -142,19 +193,28 @@ export function costDashboard(t: Tables, budgets: MonthlyBudgets): Dashboard {
     panel({
       type: 'timeseries',
       title: 'Spend by feature',
-      description: 'Spend per interval by feature (x-llm-sidecar-feature), from llm_calls.',
+      description: 'Spend per interval by feature (x-llm-sidecar-feature): from the 10-minute rollup when the interval is 10 minutes or more and every tenant is selected, else from llm_calls.',
       w: 12,
       h: 8,
       unit: 'currencyUSD',
       defaults: { ...byLabel('feature'), ...stacked },
       targets: [
         target(
-          `SELECT $__timeInterval(${C.Timestamp}) AS time, ${C.Feature} AS feature, toFloat64(sum(${C.CostUsd})) AS spend_usd
+          coarseOrFine(
+            ['tenant'],
+            SERIES_ON_10M,
+            (use) => `SELECT ${ROLLUP_10M_TIME} AS time, ${D.Feature} AS feature, toFloat64(sum(${D.CostUsd})) AS spend_usd
+FROM ${t.rollup10m}
+WHERE $__timeFilter(${D.Bucket}) AND ${use}
+  AND ${callFilters('', ['tenant'])}
+GROUP BY time, feature`,
+            (use) => `SELECT $__timeInterval(${C.Timestamp}) AS time, ${C.Feature} AS feature, toFloat64(sum(${C.CostUsd})) AS spend_usd
 FROM ${t.calls}
-WHERE $__timeFilter(${C.Timestamp})
+WHERE $__timeFilter(${C.Timestamp}) AND ${use}
   AND ${callFilters()}
-GROUP BY time, feature
-ORDER BY time`,
+GROUP BY time, feature`,
+            'time',
+          ),
           Format.TimeSeries,
         ),
       ],
@@ -162,7 +222,7 @@ ORDER BY time`,
     panel({
       type: 'timeseries',
       title: 'Spend by user (top 10)',
-      description: 'Spend per interval of the 10 users who spent most in the range (x-llm-sidecar-user), from llm_calls.',
+      description: 'Spend per interval of the 10 users who spent most in the range (x-llm-sidecar-user), from llm_calls; the 10 are picked from the hourly per-user rollup over 2 days or more when service, route, provider and model are at All.',
       w: 12,
       h: 8,
       unit: 'currencyUSD',
@@ -173,10 +233,9 @@ ORDER BY time`,
 FROM ${t.calls}
 WHERE $__timeFilter(${C.Timestamp})
   AND ${callFilters()}
-  AND ${C.User} IN (
-    SELECT ${C.User} FROM ${t.calls}
-    WHERE $__timeFilter(${C.Timestamp}) AND ${callFilters()}
-    GROUP BY ${C.User} ORDER BY sum(${C.CostUsd}) DESC LIMIT 10)
+  AND ${C.User} IN (SELECT user FROM (
+${topUsersSql(t, ['user', 'spend_usd'], 10)}
+  ))
 GROUP BY time, user
 ORDER BY time`,
           Format.TimeSeries,
@@ -186,23 +245,13 @@ ORDER BY time`,
     panel({
       type: 'table',
       title: 'Top users by spend',
-      description: 'Users (and their tenant) by spend in the range, with calls and cost per priced call.',
+      description: 'Users (and their tenant) by spend in the range, with calls and cost per priced call: from the hourly per-user rollup over 2 days or more when service, route, provider and model are at All, else from llm_calls.',
       w: 12,
       h: 8,
       unit: 'currencyUSD',
       overrides: [{ matcher: { id: 'byName', options: 'calls' }, properties: [{ id: 'unit', value: 'short' }] }],
       targets: [
-        target(
-          `SELECT ${C.User} AS user, ${C.Tenant} AS tenant, count() AS calls, toFloat64(sum(${C.CostUsd})) AS spend_usd,
-  spend_usd / nullIf(countIf(${C.CostUsd} IS NOT NULL), 0) AS usd_per_priced_call
-FROM ${t.calls}
-WHERE $__timeFilter(${C.Timestamp})
-  AND ${callFilters()}
-GROUP BY user, tenant
-ORDER BY spend_usd DESC
-LIMIT 50`,
-          Format.Table,
-        ),
+        target(topUsersSql(t, ['user', 'tenant', 'calls', 'spend_usd', 'usd_per_priced_call'], 50), Format.Table),
       ],
     }),
     panel({

@@ -11,16 +11,21 @@ import {
   FEEDBACK as F,
   GEN_AI_CLIENT_SPAN,
   ROLLUP as R,
+  ROLLUP_10M as D,
+  EVENTS_10M as V,
   ROLLUP_CALLS,
   ROLLUP_ERRORS,
   ROLLUP_SPEND,
   SKIP_REASON_CIRCUIT_OPEN,
   TRACES as T,
   TRACES_NESTED as N,
+  TABLE_ON_COARSE,
   callFilters,
+  coarseOrFine,
   evaluationFilters,
   feedbackFilters,
   hasEvent,
+  rollup10mQuantile,
   rollupQuantile,
   spanFilters,
   type Tables,
@@ -44,14 +49,30 @@ WHERE $__timeFilter(${R.Minute})
   AND ${callFilters()}`;
 }
 
-/** p95 of call duration, of time to first token (streams) and p99 of the proxy's overhead, in ms (rollup t-digests). */
+/**
+ * p95 of call duration, of time to first token (streams) and p99 of the proxy's overhead, in ms
+ * (rollup t-digests): the 10-minute rollup over 2 days or more with every tenant, else the per-minute one.
+ * Each branch repeats its condition in HAVING: an aggregate without GROUP BY returns a row even when nothing is read.
+ */
 export function latencySql(t: Tables): string {
-  return `SELECT ${rollupQuantile(R.DurationMsQuantiles, 0.95)} AS p95_latency_ms,
+  return coarseOrFine(
+    ['tenant'],
+    TABLE_ON_COARSE,
+    (use) => `SELECT ${rollup10mQuantile(D.DurationMsQuantiles, 0.95)} AS p95_latency_ms,
+  ${rollup10mQuantile(D.TtftMsQuantiles, 0.95)} AS p95_ttft_ms,
+  ${rollup10mQuantile(D.OverheadMsQuantiles, 0.99)} AS p99_overhead_ms
+FROM ${t.rollup10m}
+WHERE $__timeFilter(${D.Bucket}) AND ${use}
+  AND ${callFilters('', ['tenant'])}
+HAVING ${use}`,
+    (use) => `SELECT ${rollupQuantile(R.DurationMsQuantiles, 0.95)} AS p95_latency_ms,
   ${rollupQuantile(R.TtftMsQuantiles, 0.95)} AS p95_ttft_ms,
   ${rollupQuantile(R.OverheadMsQuantiles, 0.99)} AS p99_overhead_ms
 FROM ${t.rollup}
-WHERE $__timeFilter(${R.Minute})
-  AND ${callFilters()}`;
+WHERE $__timeFilter(${R.Minute}) AND ${use}
+  AND ${callFilters()}
+HAVING ${use}`,
+  );
 }
 
 /** Cache hit rate (exact + semantic + stale over all calls), fallbacks and retries (llm_calls). */
@@ -65,16 +86,27 @@ WHERE $__timeFilter(${C.Timestamp})
   AND ${callFilters()}`;
 }
 
-/** Calls turned away from a target because its circuit breaker was open (span events). */
+/** Calls turned away from a target because its circuit breaker was open (span events; their 10-minute rollup over 2 days or more with every tenant). */
 export function breakerSkipsSql(t: Tables): string {
-  return `SELECT count() AS breaker_skips
+  return coarseOrFine(
+    ['tenant'],
+    TABLE_ON_COARSE,
+    (use) => `SELECT sum(${V.Events}) AS breaker_skips
+FROM ${t.events10m}
+WHERE $__timeFilter(${V.Bucket}) AND ${use}
+  AND ${V.EventName} = '${EVENT.targetSkipped}' AND ${V.Reason} = '${SKIP_REASON_CIRCUIT_OPEN}'
+  AND ${callFilters('', ['tenant'])}
+HAVING ${use}`,
+    (use) => `SELECT count() AS breaker_skips
 FROM ${t.traces}
 ARRAY JOIN \`${N.EventsName}\` AS event, \`${N.EventsAttributes}\` AS event_attrs
-WHERE $__timeFilter(${T.Timestamp})
+WHERE $__timeFilter(${T.Timestamp}) AND ${use}
   AND ${hasEvent(EVENT.targetSkipped)}
   AND ${GEN_AI_CLIENT_SPAN}
   AND event = '${EVENT.targetSkipped}' AND event_attrs['${EVENT_ATTR.reason}'] = '${SKIP_REASON_CIRCUIT_OPEN}'
-  AND ${spanFilters()}`;
+  AND ${spanFilters()}
+HAVING ${use}`,
+  );
 }
 
 /** Spend at list prices (rollup, exact decimal sum shown as Float64). */

@@ -6,6 +6,10 @@ import { EVENT_LLM_SIDECAR_CASCADE_ESCALATED, EVENT_LLM_SIDECAR_FALLBACK, EVENT_
 import {
   LLM_CALLS as C,
   LLM_CALLS_1M as R,
+  LLM_CALLS_10M as D,
+  LLM_CALLS_USERS_1H as U,
+  LLM_CALL_EVENTS_10M as V,
+  OTEL_SPANS_1M as S,
   LLM_EVALUATIONS as E,
   LLM_EVAL_CALIBRATION as K,
   LLM_FEEDBACK as F,
@@ -19,6 +23,10 @@ import {
   STATUS_CODE_OK_VALUES_SQL,
   TABLE_LLM_CALLS,
   TABLE_LLM_CALLS_1M,
+  TABLE_LLM_CALLS_10M,
+  TABLE_LLM_CALLS_USERS_1H,
+  TABLE_OTEL_SPANS_1M,
+  TABLE_LLM_CALL_EVENTS_10M,
   TABLE_LLM_EVALUATIONS,
   TABLE_LLM_EVAL_CALIBRATION,
   TABLE_LLM_FEEDBACK,
@@ -34,6 +42,14 @@ export interface Tables {
   db: string;
   calls: string;
   rollup: string;
+  /** 10-minute rollup without the tenant (migration 013). */
+  rollup10m: string;
+  /** Hourly spend per tenant and user (migration 013). */
+  users1h: string;
+  /** Spans per minute and service (migration 012). */
+  spans1m: string;
+  /** Resilience span events per 10 minutes (migration 012). */
+  events10m: string;
   traces: string;
   traceIdTs: string;
   evaluations: string;
@@ -46,6 +62,10 @@ export function tables(db: string): Tables {
     db,
     calls: qualified(db, TABLE_LLM_CALLS),
     rollup: qualified(db, TABLE_LLM_CALLS_1M),
+    rollup10m: qualified(db, TABLE_LLM_CALLS_10M),
+    users1h: qualified(db, TABLE_LLM_CALLS_USERS_1H),
+    spans1m: qualified(db, TABLE_OTEL_SPANS_1M),
+    events10m: qualified(db, TABLE_LLM_CALL_EVENTS_10M),
     traces: qualified(db, TABLE_OTEL_TRACES),
     traceIdTs: qualified(db, TABLE_OTEL_TRACES_TRACE_ID_TS),
     evaluations: qualified(db, TABLE_LLM_EVALUATIONS),
@@ -149,10 +169,49 @@ export function variableFilter(expr: string, variableName: string): string {
   return `(${sqlString(ALL_SENTINEL)} IN (${v}) OR ${expr} IN (${v}))`;
 }
 
-/** Every call variable on llm_calls (or the rollup: same column names), optionally with a table alias. */
-export function callFilters(alias = ''): string {
+/** Every call variable on llm_calls (or the rollup: same column names), optionally with a table alias; `except`: variables the table lacks. */
+export function callFilters(alias = '', except: readonly CallVariable[] = []): string {
   const a = alias ? `${alias}.` : '';
-  return CALL_VARIABLES.map((v) => variableFilter(`${a}${v.column}`, v.name)).join('\n  AND ');
+  return CALL_VARIABLES.filter((v) => !except.includes(v.name))
+    .map((v) => variableFilter(`${a}${v.column}`, v.name))
+    .join('\n  AND ');
+}
+
+// --- Coarse rollups for long ranges (migrations 012, 013) ---
+
+/** The 10-minute rollup's resolution, in seconds. */
+export const ROLLUP_10M_S = 600;
+/** Ranges at least this long let stat and table panels read the coarse rollups (their edges are then at most 10 minutes of ≥ 2 days off). */
+export const LONG_RANGE_S = 2 * 86_400;
+/** A time series may read the 10-minute rollup when Grafana's own interval is at least 10 minutes (its buckets are then no coarser than the panel's). */
+export const SERIES_ON_10M = `$__interval_s >= ${ROLLUP_10M_S}`;
+export const TABLE_ON_COARSE = `dateDiff('second', $__fromTime, $__toTime) >= ${LONG_RANGE_S}`;
+/** Time bucket on the 10-minute rollup. */
+export const ROLLUP_10M_TIME = `toStartOfInterval(${D.Bucket}, INTERVAL greatest($__interval_s, ${ROLLUP_10M_S}) second)`;
+
+/** True when every listed variable is at "All" (constant once Grafana has expanded the variables). */
+export function allAtAll(names: readonly CallVariable[]): string {
+  return names.map((n) => `${sqlString(ALL_SENTINEL)} IN (\${${n}:singlequote})`).join(' AND ');
+}
+
+/**
+ * One query from one of two sources with the same columns: `coarse` (a rollup that lacks the
+ * variables `missing`) when those variables are all at "All" and `when` holds, `fine` otherwise.
+ * The choice is a constant once Grafana has expanded the variables and macros, so ClickHouse
+ * folds it and reads only one table. `orderBy` sorts the union.
+ */
+export function coarseOrFine(missing: readonly CallVariable[], when: string, coarse: (use: string) => string, fine: (use: string) => string, orderBy?: string): string {
+  const use = `(${missing.length > 0 ? `${allAtAll(missing)} AND ` : ''}${when})`;
+  return `SELECT * FROM (
+${coarse(use)}
+UNION ALL
+${fine(`NOT ${use}`)}
+)${orderBy ? `\nORDER BY ${orderBy}` : ''}`;
+}
+
+/** `quantilesTDigestMerge(…)(column)[i]` on the 10-minute rollup. */
+export function rollup10mQuantile(column: typeof D.DurationMsQuantiles | typeof D.TtftMsQuantiles | typeof D.OverheadMsQuantiles, level: (typeof ROLLUP_QUANTILE_LEVELS)[number]): string {
+  return `quantilesTDigestMerge(${ROLLUP_QUANTILES_SQL})(${column})[${quantileIndex(level)}]`;
 }
 
 /** The call variables on otel_traces (service column, the rest from span attributes). */
@@ -270,4 +329,4 @@ export function traceIdOverride(t: Tables, column: string = C.TraceId): FieldOve
 
 // --- Small helpers for column lists ---
 
-export { C as CALLS, R as ROLLUP, E as EVALS, K as CALIBRATION, F as FEEDBACK, T as TRACES, N as TRACES_NESTED };
+export { C as CALLS, R as ROLLUP, D as ROLLUP_10M, U as USERS_1H, S as SPANS_1M, V as EVENTS_10M, E as EVALS, K as CALIBRATION, F as FEEDBACK, T as TRACES, N as TRACES_NESTED };

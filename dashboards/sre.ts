@@ -1,7 +1,7 @@
 // SRE dashboard: traffic, errors, latency and time to first token, upstream status codes,
 // retries / fallbacks / circuit breakers, cache, the proxy's own overhead, telemetry freshness and
 // the top errors with links to their traces.
-import { STATUS_CODE } from '../shared/clickhouse/schema.ts';
+import { ROLLUP_QUANTILES_SQL, STATUS_CODE } from '../shared/clickhouse/schema.ts';
 import { Format, dashboard, panel, target, text, type Dashboard } from './builder.ts';
 import { breakerSkipsSql, errorRateSql, latencySql, requestsSql, resilienceSql, topErrorsSql } from './queries.ts';
 import {
@@ -11,14 +11,22 @@ import {
   EVENT_ATTR,
   GEN_AI_CLIENT_SPAN,
   ROLLUP as R,
+  ROLLUP_10M as D,
+  EVENTS_10M as V,
+  ROLLUP_10M_TIME,
   ROLLUP_BUCKET_S,
   ROLLUP_CALLS,
   ROLLUP_TIME,
+  SERIES_ON_10M,
   SKIP_REASON_CIRCUIT_OPEN,
+  SPANS_1M as S,
+  TABLE_ON_COARSE,
   TRACES as T,
   TRACES_NESTED as N,
   callFilters,
+  coarseOrFine,
   hasEvent,
+  rollup10mQuantile,
   rollupQuantile,
   spanFilters,
   traceIdOverride,
@@ -48,15 +56,49 @@ export const SRE_PANELS = {
  * are left out.
  */
 function p95ByRouteAndModelSql(t: Tables, quantiles: Parameters<typeof rollupQuantile>[0]): string {
-  return `SELECT time, concat(route, ' · ', model) AS series, p95_ms FROM (
-  SELECT ${ROLLUP_TIME} AS time, ${R.Route} AS route, ${R.RequestModel} AS model, ${rollupQuantile(quantiles, 0.95)} AS p95_ms
-  FROM ${t.rollup}
-  WHERE $__timeFilter(${R.Minute})
-    AND ${callFilters()}
-  GROUP BY time, route, model
+  const series = (inner: string) => `SELECT time, concat(route, ' · ', model) AS series, p95_ms FROM (
+${inner}
 )
-WHERE isFinite(p95_ms)
-ORDER BY time`;
+WHERE isFinite(p95_ms)`;
+  return coarseOrFine(
+    ['tenant'],
+    SERIES_ON_10M,
+    (use) =>
+      series(`  SELECT ${ROLLUP_10M_TIME} AS time, ${D.Route} AS route, ${D.RequestModel} AS model, ${rollup10mQuantile(quantiles, 0.95)} AS p95_ms
+  FROM ${t.rollup10m}
+  WHERE $__timeFilter(${D.Bucket}) AND ${use}
+    AND ${callFilters('', ['tenant'])}
+  GROUP BY time, route, model`),
+    (use) =>
+      series(`  SELECT ${ROLLUP_TIME} AS time, ${R.Route} AS route, ${R.RequestModel} AS model, ${rollupQuantile(quantiles, 0.95)} AS p95_ms
+  FROM ${t.rollup}
+  WHERE $__timeFilter(${R.Minute}) AND ${use}
+    AND ${callFilters()}
+  GROUP BY time, route, model`),
+    'time',
+  );
+}
+
+/** Percentile series (name → level) of one quantile column: the 10-minute rollup when it is fine enough and every tenant is selected, else the per-minute one. */
+function percentileSeriesSql(t: Tables, quantiles: Parameters<typeof rollupQuantile>[0], levels: Record<string, Parameters<typeof rollupQuantile>[1]>): string {
+  const cols = (q: typeof rollupQuantile) => Object.entries(levels).map(([name, level]) => `  ${q(quantiles, level)} AS ${name}`).join(',\n');
+  return coarseOrFine(
+    ['tenant'],
+    SERIES_ON_10M,
+    (use) => `SELECT ${ROLLUP_10M_TIME} AS time,
+${cols(rollup10mQuantile)}
+FROM ${t.rollup10m}
+WHERE $__timeFilter(${D.Bucket}) AND ${use}
+  AND ${callFilters('', ['tenant'])}
+GROUP BY time`,
+    (use) => `SELECT ${ROLLUP_TIME} AS time,
+${cols(rollupQuantile)}
+FROM ${t.rollup}
+WHERE $__timeFilter(${R.Minute}) AND ${use}
+  AND ${callFilters()}
+GROUP BY time`,
+    'time',
+  );
 }
 
 export function sreDashboard(t: Tables): Dashboard {
@@ -117,17 +159,31 @@ ORDER BY time`,
       defaults: byLabel('series'),
       targets: [
         target(
-          `SELECT time, concat(provider, ' · ', if(error_type = '', 'error', error_type)) AS series, calls / provider_calls AS error_rate
+          coarseOrFine(
+            ['tenant'],
+            SERIES_ON_10M,
+            (use) => `SELECT time, concat(provider, ' · ', if(error_type = '', 'error', error_type)) AS series, calls / provider_calls AS error_rate
+FROM (
+  SELECT ${ROLLUP_10M_TIME} AS time, ${D.Provider} AS provider, ${D.ErrorType} AS error_type, ${D.StatusCode} AS status, sum(${D.Calls}) AS calls,
+    sum(sum(${D.Calls})) OVER (PARTITION BY time, provider) AS provider_calls
+  FROM ${t.rollup10m}
+  WHERE $__timeFilter(${D.Bucket}) AND ${use}
+    AND ${callFilters('', ['tenant'])}
+  GROUP BY time, provider, error_type, status
+)
+WHERE status = ${ERROR}`,
+            (use) => `SELECT time, concat(provider, ' · ', if(error_type = '', 'error', error_type)) AS series, calls / provider_calls AS error_rate
 FROM (
   SELECT $__timeInterval(${C.Timestamp}) AS time, ${C.Provider} AS provider, ${C.ErrorType} AS error_type, ${C.StatusCode} AS status, count() AS calls,
     sum(count()) OVER (PARTITION BY time, provider) AS provider_calls
   FROM ${t.calls}
-  WHERE $__timeFilter(${C.Timestamp})
+  WHERE $__timeFilter(${C.Timestamp}) AND ${use}
     AND ${callFilters()}
   GROUP BY time, provider, error_type, status
 )
-WHERE status = ${ERROR}
-ORDER BY time`,
+WHERE status = ${ERROR}`,
+            'time',
+          ),
           Format.TimeSeries,
         ),
       ],
@@ -174,18 +230,7 @@ ORDER BY time`,
       h: 8,
       unit: 'ms',
       targets: [
-        target(
-          `SELECT ${ROLLUP_TIME} AS time,
-  ${rollupQuantile(R.DurationMsQuantiles, 0.5)} AS p50,
-  ${rollupQuantile(R.DurationMsQuantiles, 0.95)} AS p95,
-  ${rollupQuantile(R.DurationMsQuantiles, 0.99)} AS p99
-FROM ${t.rollup}
-WHERE $__timeFilter(${R.Minute})
-  AND ${callFilters()}
-GROUP BY time
-ORDER BY time`,
-          Format.TimeSeries,
-        ),
+        target(percentileSeriesSql(t, R.DurationMsQuantiles, { p50: 0.5, p95: 0.95, p99: 0.99 }), Format.TimeSeries),
       ],
     }),
     panel({
@@ -221,24 +266,38 @@ ORDER BY time`,
     panel({
       type: 'table',
       title: 'Latency and time to first token by route and model',
-      description: 'Percentiles over the range from llm_calls (ms; quantiles: a sample of up to 8,192 calls per route and model, exact below that).',
+      description: 'Percentiles over the range in ms: from llm_calls (quantiles: a sample of up to 8,192 calls per route and model, exact below that), or over 2 days or more with every tenant selected from the 10-minute rollup (t-digests: approximate).',
       w: 24,
       h: 8,
       unit: 'ms',
       overrides: [{ matcher: { id: 'byName', options: 'calls' }, properties: [{ id: 'unit', value: 'short' }] }],
       targets: [
         target(
-          `SELECT route, model, calls, d[1] AS p50_ms, d[2] AS p95_ms, d[3] AS p99_ms,
+          coarseOrFine(
+            ['tenant'],
+            TABLE_ON_COARSE,
+            (use) => `SELECT route, model, calls, d[1] AS p50_ms, d[3] AS p95_ms, d[4] AS p99_ms,
+  if(isFinite(f[1]), f[1], NULL) AS ttft_p50_ms, if(isFinite(f[3]), f[3], NULL) AS ttft_p95_ms, if(isFinite(f[4]), f[4], NULL) AS ttft_p99_ms
+FROM (
+  SELECT ${D.Route} AS route, ${D.RequestModel} AS model, sum(${D.Calls}) AS calls,
+    quantilesTDigestMerge(${ROLLUP_QUANTILES_SQL})(${D.DurationMsQuantiles}) AS d, quantilesTDigestMerge(${ROLLUP_QUANTILES_SQL})(${D.TtftMsQuantiles}) AS f
+  FROM ${t.rollup10m}
+  WHERE $__timeFilter(${D.Bucket}) AND ${use}
+    AND ${callFilters('', ['tenant'])}
+  GROUP BY route, model
+)`,
+            (use) => `SELECT route, model, calls, d[1] AS p50_ms, d[2] AS p95_ms, d[3] AS p99_ms,
   if(firsts = 0, NULL, f[1]) AS ttft_p50_ms, if(firsts = 0, NULL, f[2]) AS ttft_p95_ms, if(firsts = 0, NULL, f[3]) AS ttft_p99_ms
 FROM (
   SELECT ${C.Route} AS route, ${C.RequestModel} AS model, count() AS calls, count(${C.TtftMs}) AS firsts,
     quantiles(0.5, 0.95, 0.99)(${C.DurationMs}) AS d, quantiles(0.5, 0.95, 0.99)(${C.TtftMs}) AS f
   FROM ${t.calls}
-  WHERE $__timeFilter(${C.Timestamp})
+  WHERE $__timeFilter(${C.Timestamp}) AND ${use}
     AND ${callFilters()}
   GROUP BY route, model
-)
-ORDER BY calls DESC`,
+)`,
+            'calls DESC',
+          ),
           Format.Table,
         ),
       ],
@@ -271,25 +330,34 @@ ORDER BY time`,
     panel({
       type: 'timeseries',
       title: 'Resilience events',
-      description: `Span events on the gen_ai CLIENT spans (otel_traces.Events): ${Object.values(EVENT).join(', ')} (skips by reason).`,
+      description: `Span events on the gen_ai CLIENT spans (otel_traces.Events): ${Object.values(EVENT).join(', ')} (skips by reason). From their 10-minute rollup when the interval is 10 minutes or more and every tenant is selected.`,
       w: 8,
       h: 8,
       unit: 'short',
       defaults: byLabel('event_name'),
       targets: [
         target(
-          `SELECT $__timeInterval(${T.Timestamp}) AS time, if(event = '${EVENT.targetSkipped}', concat(event, ' (', event_attrs['${EVENT_ATTR.reason}'], ')'), event) AS event_name, count() AS events
+          coarseOrFine(
+            ['tenant'],
+            SERIES_ON_10M,
+            (use) => `SELECT ${ROLLUP_10M_TIME} AS time, if(${V.EventName} = '${EVENT.targetSkipped}', concat(${V.EventName}, ' (', ${V.Reason}, ')'), ${V.EventName}) AS event_name, sum(${V.Events}) AS events
+FROM ${t.events10m}
+WHERE $__timeFilter(${V.Bucket}) AND ${use}
+  AND ${callFilters('', ['tenant'])}
+GROUP BY time, event_name`,
+            (use) => `SELECT $__timeInterval(${T.Timestamp}) AS time, if(event = '${EVENT.targetSkipped}', concat(event, ' (', event_attrs['${EVENT_ATTR.reason}'], ')'), event) AS event_name, count() AS events
 FROM ${t.traces}
 ARRAY JOIN \`${N.EventsName}\` AS event, \`${N.EventsAttributes}\` AS event_attrs
-WHERE $__timeFilter(${T.Timestamp})
+WHERE $__timeFilter(${T.Timestamp}) AND ${use}
   AND ${hasEvent(...Object.values(EVENT))}
   AND ${GEN_AI_CLIENT_SPAN}
   AND event IN (${Object.values(EVENT)
-            .map((e) => `'${e}'`)
-            .join(', ')})
+              .map((e) => `'${e}'`)
+              .join(', ')})
   AND ${spanFilters()}
-GROUP BY time, event_name
-ORDER BY time`,
+GROUP BY time, event_name`,
+            'time',
+          ),
           Format.TimeSeries,
         ),
       ],
@@ -305,16 +373,26 @@ ORDER BY time`,
       defaults: { ...byLabel('target'), custom: { drawStyle: 'bars', fillOpacity: 80, stacking: { mode: 'normal', group: 'A' } } },
       targets: [
         target(
-          `SELECT $__timeInterval(${T.Timestamp}) AS time, event_attrs['${EVENT_ATTR.target}'] AS target, count() AS skipped_calls
+          coarseOrFine(
+            ['tenant'],
+            SERIES_ON_10M,
+            (use) => `SELECT ${ROLLUP_10M_TIME} AS time, ${V.Target} AS target, sum(${V.Events}) AS skipped_calls
+FROM ${t.events10m}
+WHERE $__timeFilter(${V.Bucket}) AND ${use}
+  AND ${V.EventName} = '${EVENT.targetSkipped}' AND ${V.Reason} = '${SKIP_REASON_CIRCUIT_OPEN}'
+  AND ${callFilters('', ['tenant'])}
+GROUP BY time, target`,
+            (use) => `SELECT $__timeInterval(${T.Timestamp}) AS time, event_attrs['${EVENT_ATTR.target}'] AS target, count() AS skipped_calls
 FROM ${t.traces}
 ARRAY JOIN \`${N.EventsName}\` AS event, \`${N.EventsAttributes}\` AS event_attrs
-WHERE $__timeFilter(${T.Timestamp})
+WHERE $__timeFilter(${T.Timestamp}) AND ${use}
   AND ${hasEvent(EVENT.targetSkipped)}
   AND ${GEN_AI_CLIENT_SPAN}
   AND event = '${EVENT.targetSkipped}' AND event_attrs['${EVENT_ATTR.reason}'] = '${SKIP_REASON_CIRCUIT_OPEN}'
   AND ${spanFilters()}
-GROUP BY time, target
-ORDER BY time`,
+GROUP BY time, target`,
+            'time',
+          ),
           Format.TimeSeries,
         ),
       ],
@@ -351,17 +429,7 @@ ORDER BY time`,
       h: 8,
       unit: 'ms',
       targets: [
-        target(
-          `SELECT ${ROLLUP_TIME} AS time,
-  ${rollupQuantile(R.OverheadMsQuantiles, 0.5)} AS p50,
-  ${rollupQuantile(R.OverheadMsQuantiles, 0.99)} AS p99
-FROM ${t.rollup}
-WHERE $__timeFilter(${R.Minute})
-  AND ${callFilters()}
-GROUP BY time
-ORDER BY time`,
-          Format.TimeSeries,
-        ),
+        target(percentileSeriesSql(t, R.OverheadMsQuantiles, { p50: 0.5, p99: 0.99 }), Format.TimeSeries),
       ],
     }),
   ];
@@ -381,17 +449,17 @@ What ClickHouse can show is what arrived: the panels here count spans ingested p
     panel({
       type: 'timeseries',
       title: 'Spans ingested per service',
-      description: 'Rows in otel_traces per interval (every span: SERVER, gen_ai CLIENT and attempt spans).',
+      description: 'Spans stored in otel_traces per interval (every span: SERVER, gen_ai CLIENT and attempt spans), from its per-minute count (otel_spans_1m; buckets of at least one minute).',
       w: 8,
       h: 8,
       unit: 'short',
       defaults: byLabel('service'),
       targets: [
         target(
-          `SELECT $__timeInterval(${T.Timestamp}) AS time, ${T.ServiceName} AS service, count() AS spans
-FROM ${t.traces}
-WHERE $__timeFilter(${T.Timestamp})
-  AND ${variableFilter(T.ServiceName, 'service')}
+          `SELECT ${ROLLUP_TIME} AS time, ${S.ServiceName} AS service, sum(${S.Spans}) AS spans
+FROM ${t.spans1m}
+WHERE $__timeFilter(${S.Minute})
+  AND ${variableFilter(S.ServiceName, 'service')}
 GROUP BY time, service
 ORDER BY time`,
           Format.TimeSeries,
@@ -401,7 +469,7 @@ ORDER BY time`,
     panel({
       type: 'table',
       title: SRE_PANELS.freshness,
-      description: "Age of each service's newest span in otel_traces (services seen in the time range). A sidecar with traffic that stops writing shows here first.",
+      description: "Age of each service's newest span in otel_traces (services seen in the time range; otel_spans_1m). A sidecar with traffic that stops writing shows here first.",
       w: 8,
       h: 8,
       unit: 's',
@@ -409,10 +477,10 @@ ORDER BY time`,
       overrides: [{ matcher: { id: 'byName', options: 'last_span' }, properties: [{ id: 'unit', value: 'dateTimeAsIso' }] }],
       targets: [
         target(
-          `SELECT ${T.ServiceName} AS service, max(${T.Timestamp}) AS last_span, dateDiff('second', max(${T.Timestamp}), now()) AS seconds_since_last_span
-FROM ${t.traces}
-WHERE $__timeFilter(${T.Timestamp})
-  AND ${variableFilter(T.ServiceName, 'service')}
+          `SELECT ${S.ServiceName} AS service, max(${S.LastSpan}) AS last_span, dateDiff('second', last_span, now()) AS seconds_since_last_span
+FROM ${t.spans1m}
+WHERE $__timeFilter(${S.Minute})
+  AND ${variableFilter(S.ServiceName, 'service')}
 GROUP BY service
 ORDER BY seconds_since_last_span DESC`,
           Format.Table,

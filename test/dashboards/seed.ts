@@ -435,7 +435,9 @@ async function emitCalls(store: ClickHouseStore, calls: SeedCall[]): Promise<voi
   const spoolRoot = await mkdtemp(join(tmpdir(), 'dash-seed-spool-'));
   try {
     for (const service of SERVICES) {
-      const exporter = new ClickHouseSpanExporter({ store, spoolDir: join(spoolRoot, service), log: () => undefined });
+      // Generous deadlines: on a loaded machine an insert that drives six views can take longer than
+      // the exporter's 10 s default, and a spooled batch would fail the seed below.
+      const exporter = new ClickHouseSpanExporter({ store, spoolDir: join(spoolRoot, service), log: () => undefined, insertTimeoutMs: 120_000, flushTimeoutMs: 120_000 });
       const provider = new BasicTracerProvider({
         resource: resourceFromAttributes({ 'service.name': service, 'k8s.pod.name': `${service}-7f9c` }),
         spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 20, maxExportBatchSize: 2048, maxQueueSize: 100_000 })],
