@@ -49,6 +49,8 @@ COPY proxy ./proxy
 COPY shared ./shared
 COPY evaluator ./evaluator
 COPY dashboards ./dashboards
+# The demo (`llm-sidecar demo`) runs the simulated provider in process.
+COPY simulator ./simulator
 # The spool (spans waiting for ClickHouse) defaults to ./.llm-sidecar/spool: writable by the
 # non-root user; mount a volume there (Kubernetes: an emptyDir) to keep it across restarts.
 RUN mkdir -p /app/.llm-sidecar/spool && chown -R 1000:1000 /app/.llm-sidecar

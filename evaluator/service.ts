@@ -20,7 +20,6 @@ import { ensureEvaluatorTables } from './tables.ts';
 import { utcDayStart } from './time.ts';
 
 export type { EvaluatorLog, EvaluatorPassSummary } from './pass.ts';
-export { EvaluatorConfigError, parseEvaluatorsConfig } from './config.ts';
 
 export interface RunSummary {
   startedAt: string;

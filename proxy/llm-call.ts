@@ -8,12 +8,11 @@ import type { RetryConfig } from '../shared/config/schema.ts';
 import { SidecarError, type ApiDialect } from '../shared/errors.ts';
 import { RESPONSE_HEADERS } from '../shared/sidecar-headers.ts';
 import { EVENT_LLM_SIDECAR_CASCADE_ESCALATED, EVENT_LLM_SIDECAR_FALLBACK, EVENT_LLM_SIDECAR_RETRY, EVENT_LLM_SIDECAR_TARGET_SKIPPED } from '../shared/telemetry/semconv.ts';
-import type { NormalizedUsage } from '../shared/usage.ts';
 import { Attempt, type AttemptOutcome } from './attempt.ts';
 import type { AttemptRecord, CallEvent } from './call-record.ts';
 import type { LlmEndpoint } from './endpoints.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts';
-import type { CacheableAnswer, CallOutcome, LlmRequest } from './pipeline/context.ts';
+import type { CacheableAnswer, CallDeps, CallOutcome, LlmRequest } from './pipeline/context.ts';
 import { clientAskedForUsage, withIncludeUsage, type JsonObject } from './request-body.ts';
 import { sendError } from './respond.ts';
 import { observeJson, type ObservedResponse } from './response-observer.ts';
@@ -22,25 +21,14 @@ import { cascadeRequest, failedCheck, summarize, type ValidatorName } from './re
 import { credentialFor, type RoutePlan, type Target } from './routing.ts';
 import { captureJsonOutput, type ChatMessage } from './telemetry/content.ts';
 import type { CrossTranslation } from './translate/index.ts';
-import { upstreamUrl, type UpstreamPools } from './upstream.ts';
+import { upstreamUrl } from './upstream.ts';
 import { StreamRecorder } from './cache/stream-recorder.ts';
-import type { SecretMasker } from './secret-mask.ts';
 
 const STREAM_TRAILERS = `${RESPONSE_HEADERS.cost}, ${RESPONSE_HEADERS.overhead}`;
 
 /** Wall-clock epoch milliseconds with sub-millisecond precision, for span timestamps. */
 export function epochNow(): number {
   return performance.timeOrigin + performance.now();
-}
-
-export interface CallDeps {
-  pools: UpstreamPools;
-  price(providerType: ApiDialect, model: string, usage: NormalizedUsage | undefined): string | undefined;
-  /** The translation for an app speaking `from` served by a provider speaking `to` (proxy/translate/). */
-  translation(from: ApiDialect, to: ApiDialect): CrossTranslation | undefined;
-  maxBufferedBytes: number;
-  /** Masks configured provider keys in what providers send back (proxy/secret-mask.ts). */
-  masker?: SecretMasker;
 }
 
 /** The route's resilience settings for this call. */

@@ -1,6 +1,4 @@
 // Budgets, rate limits and per-request limits: the public surface the proxy pipeline uses.
-export { BudgetsSchema, crossCheckBudgets, effectiveLimits } from '../../shared/config/budgets.ts';
-export type { BudgetsConfig, BudgetsConfigInput, BudgetConfigProblem, EffectiveLimits, IdentityConfig, PerRequestConfig, RateLimitConfig, RedisBackendConfig, TierLimits, TenantConfig } from '../../shared/config/budgets.ts';
 export { IdentityResolver, resolveIdentity, hashApiKey } from './identity.ts';
 export type { Identity, HeaderBag } from './identity.ts';
 export { applyRequestLimits, requestLimitsFor, requestShapeOf, estimateInputTokens, charsPerFour, DEFAULT_MAX_OUTPUT_TOKENS } from './limits.ts';

@@ -4,7 +4,8 @@
 // stage when the call ends (settleReservation).
 import { SidecarError, type ApiDialect } from '../../shared/errors.ts';
 import { ZERO_USAGE, type NormalizedUsage } from '../../shared/usage.ts';
-import type { BudgetEnforcer, BudgetsConfig, IdentityResolver, Rejection, Reservation } from '../budget/index.ts';
+import type { BudgetsConfig } from '../../shared/config/budgets.ts';
+import type { BudgetEnforcer, IdentityResolver, Rejection, Reservation } from '../budget/index.ts';
 import { applyRequestLimits, requestLimitsFor, requestShapeOf } from '../budget/index.ts';
 import type { CallRecord } from '../call-record.ts';
 import type { LlmEndpoint } from '../endpoints.ts';

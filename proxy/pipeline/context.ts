@@ -8,7 +8,9 @@ import type { NormalizedUsage } from '../../shared/usage.ts';
 import type { IdentityResolver } from '../budget/identity.ts';
 import type { CacheStore } from '../cache/store.ts';
 import type { SemanticCache } from '../cache/semantic-cache.ts';
-import type { CallDeps } from '../llm-call.ts';
+import type { SecretMasker } from '../secret-mask.ts';
+import type { CrossTranslation } from '../translate/index.ts';
+import type { UpstreamPools } from '../upstream.ts';
 import type { Router } from '../routing.ts';
 import type { BudgetGate } from './budget.ts';
 import type { Reservation } from '../budget/index.ts';
@@ -21,6 +23,17 @@ import type { JsonObject } from '../request-body.ts';
 import type { ObservedResponse } from '../response-observer.ts';
 import type { RoutePlan } from '../routing.ts';
 import type { CapturedContent, ChatMessage } from '../telemetry/content.ts';
+
+/** What the target loop (proxy/llm-call.ts) works with. */
+export interface CallDeps {
+  pools: UpstreamPools;
+  price(providerType: ApiDialect, model: string, usage: NormalizedUsage | undefined): string | undefined;
+  /** The translation for an app speaking `from` served by a provider speaking `to` (proxy/translate/). */
+  translation(from: ApiDialect, to: ApiDialect): CrossTranslation | undefined;
+  maxBufferedBytes: number;
+  /** Masks configured provider keys in what providers send back (proxy/secret-mask.ts). */
+  masker?: SecretMasker;
+}
 
 /** What the stages work with besides the request: the configuration and the sidecar's parts. */
 export interface PipelineEnv {
