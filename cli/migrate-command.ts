@@ -13,7 +13,7 @@ export async function runMigrate(config: Config): Promise<number> {
   try {
     const r = await migrate(store, { database: c.database, ttlDays: c.ttlDays, contentTtlDays: c.contentTtlDays, cluster: c.cluster });
     const where = c.mode === 'server' ? c.url : `embedded store ${c.dataDir}`;
-    process.stdout.write(`llm-sidecar: schema of database "${r.database}" at ${where}: applied ${r.applied.length ? r.applied.join(', ') : 'nothing'}; already applied ${r.alreadyApplied.length}\n`);
+    process.stdout.write(`llm-sidecar: schema of database "${r.database}" at ${where}: applied ${r.applied.length ? r.applied.join(', ') : 'nothing'}; already applied ${r.alreadyApplied.length}${r.deferred.length ? `; deferred until the server is upgraded: ${r.deferred.join(', ')}` : ''}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`llm-sidecar: migration failed: ${(err as Error).message}\n`);
