@@ -18,17 +18,21 @@ import { freePort, indent, spawnChild, type Child } from './children.ts';
 const CANDIDATES = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/bin/nginx', '/usr/local/nginx/sbin/nginx'];
 const READY_TIMEOUT_MS = 10_000;
 
+function executable(file: string): string | undefined {
+  try {
+    accessSync(file, constants.X_OK);
+    return file;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The nginx binary (NGINX_BIN, else PATH, else Debian's and the usual places), or undefined. */
 export function findNginx(): string | undefined {
   const dirs = (process.env.PATH ?? '').split(':').filter(Boolean).map((d) => join(d, 'nginx'));
   for (const file of [process.env.NGINX_BIN, ...dirs, ...CANDIDATES]) {
-    if (!file) continue;
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not there
-    }
+    const found = file ? executable(file) : undefined;
+    if (found) return found;
   }
   return undefined;
 }
@@ -79,7 +83,11 @@ export async function startNginx(binary: string, upstreamOrigin: string, dir: st
   writeFileSync(conf, nginxConfig({ dir, port, upstream: new URL(upstreamOrigin), connections: 128 }));
   // -e: the error log before the configuration is read (Debian's default is under /var/log); stderr
   // is the bench's pipe, so nginx's complaints land in the child's output tail for error messages.
-  const child = spawnChild('nginx', binary, ['-p', dir, '-c', conf, '-e', 'stderr']);
+  const args = ['-p', dir, '-c', conf, '-e', 'stderr'];
+  // nginx never notices its parent's death: where util-linux's setpriv is there (Debian), the kernel
+  // kills it with the bench even on SIGKILL. setpriv execs nginx: same pid, so /proc figures hold.
+  const setpriv = executable('/usr/bin/setpriv');
+  const child = setpriv ? spawnChild('nginx', setpriv, ['--pdeathsig', 'KILL', binary, ...args]) : spawnChild('nginx', binary, args);
   const origin = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let gaveUp = false;
