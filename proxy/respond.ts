@@ -4,6 +4,13 @@ import type { ServerResponse } from 'node:http';
 import { errorBody, type ApiDialect, type SidecarError } from '../shared/errors.ts';
 import { RESPONSE_HEADERS } from '../shared/sidecar-headers.ts';
 
+/** The error each response carried, when the sidecar answered with one (read back for the call record). */
+const sent = new WeakMap<ServerResponse, SidecarError>();
+
+export function errorSentOn(res: ServerResponse): SidecarError | undefined {
+  return sent.get(res);
+}
+
 /** The error in the app's API shape, with the headers the error itself carries (Retry-After, Allow, …). */
 export function sendError(res: ServerResponse, dialect: ApiDialect, err: SidecarError, requestId: string, extraHeaders?: Record<string, string>): void {
   if (res.headersSent) {
@@ -11,6 +18,7 @@ export function sendError(res: ServerResponse, dialect: ApiDialect, err: Sidecar
     return;
   }
   const body = JSON.stringify(errorBody(dialect, err));
+  sent.set(res, err);
   res.writeHead(err.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { Config } from '../shared/config/schema.ts';
 import { errorBody, SidecarError, toSidecarError, type ApiDialect, type ErrorCode } from '../shared/errors.ts';
-import { RESPONSE_HEADERS } from '../shared/sidecar-headers.ts';
+import { REQUEST_HEADERS, RESPONSE_HEADERS } from '../shared/sidecar-headers.ts';
 import { randomHex } from '../shared/telemetry/ids.ts';
 import type { PriceTable } from '../shared/pricing/price-table.ts';
 import { IdentityResolver } from './budget/identity.ts';
@@ -203,7 +203,7 @@ export class ProxyServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const startEpochMs = epochNow();
     const method = req.method ?? 'GET';
-    const requestId = firstHeader(req.headers[RESPONSE_HEADERS.requestId]) ?? randomHex(16);
+    const requestId = firstHeader(req.headers[REQUEST_HEADERS.requestId]) ?? randomHex(16);
     // The edge: the target and the method decide where a request (and a key) goes, so they are
     // checked before anything else reads them (proxy/request-target.ts, docs/security.md).
     let target: RequestTarget;

@@ -12,6 +12,8 @@ export const REQUEST_HEADERS = {
   user: 'x-llm-sidecar-user',
   feature: 'x-llm-sidecar-feature',
   cache: 'x-llm-sidecar-cache',
+  /** The app's own request id, adopted as the sidecar's (x-llm-sidecar-request-id) when present. */
+  requestId: 'x-request-id',
 } as const;
 
 /** What the sidecar tells the app about each answer. */

@@ -8,7 +8,7 @@
 import { logger, requestLogger } from '../../shared/log.ts';
 import { toSidecarError } from '../../shared/errors.ts';
 import { ClientAbortedError } from '../request-body.ts';
-import { sendError } from '../respond.ts';
+import { errorSentOn, sendError } from '../respond.ts';
 import { budget } from './budget.ts';
 import { cacheRead } from './cache-read.ts';
 import { cacheWrite } from './cache-write.ts';
@@ -59,6 +59,13 @@ function refuse(ctx: LlmRequest, env: PipelineEnv, err: unknown, stage: string):
   if (ctx.tenant === '') identify(ctx, env);
   const base = { cacheStatus: 'bypass', decision: `refused at ${stage}`, attempts: ctx.outcome?.attempts, events: ctx.outcome?.events, served: ctx.outcome?.served };
   if (err instanceof ClientAbortedError) {
+    // The server already answered (a body slower than listen.bodyTimeoutMs: 408) and cut the
+    // connection: recorded as that answer, with its code.
+    const answered = errorSentOn(ctx.res);
+    if (answered) {
+      ctx.outcome = { ...base, httpStatus: answered.status, error: answered };
+      return;
+    }
     // Nobody is left to answer: a client abort, not a fault of the sidecar.
     log.debug({ method: ctx.req.method, url: ctx.req.url, reason: err.message }, 'client aborted');
     ctx.outcome = { ...base, httpStatus: 499, clientAborted: true, errorType: 'client_aborted' };

@@ -12,7 +12,7 @@ let stack: Stack;
 
 beforeAll(async () => {
   stack = await startStack((url) => ({
-    listen: { host: '127.0.0.1', port: 0 },
+    listen: { host: '127.0.0.1', port: 0, bodyTimeoutMs: 500 },
     providers: { openai: { type: 'openai', baseUrl: `${url}/v1`, apiKey: 'sk-test-pipeline' } },
     routes: { chat: { models: ['gpt-4o'], targets: [{ provider: 'openai' }] } },
   }));
@@ -82,6 +82,20 @@ describe('every LLM request is recorded once', () => {
     const rec = await stack.recorder.byRequestId(id);
     expect(rec).toMatchObject({ httpStatus: 499, clientAborted: true, errorType: 'client_aborted', attempts: 0 });
     expect(rec.errorCode).toBeUndefined();
+  });
+  it('a body slower than listen.bodyTimeoutMs: the 408 the app got is the record, with its code', async () => {
+    const id = 'trickles-its-body';
+    const { port } = new URL(stack.sidecar.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let seen = '';
+    socket.on('data', (d: Buffer) => (seen += d.toString('latin1')));
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    socket.on('error', () => {});
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\nx-request-id: ${id}\r\n\r\n{"model":"gpt-4o",`);
+    await closed;
+    expect(seen).toMatch(/^HTTP\/1\.1 408 /);
+    const rec = await stack.recorder.byRequestId(id);
+    expect(rec).toMatchObject({ httpStatus: 408, errorCode: 'LLM_SIDECAR_REQUEST_TIMEOUT', clientAborted: false });
   });
 });
 
