@@ -46,7 +46,7 @@ master_process off;
 worker_processes 1;
 pid ${join(opts.dir, 'nginx.pid')};
 error_log stderr warn;
-events { worker_connections 4096; }
+events { worker_connections 1024; }
 http {
   access_log off;
   client_body_temp_path ${tmp('body')};
