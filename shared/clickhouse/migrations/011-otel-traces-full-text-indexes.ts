@@ -20,8 +20,9 @@
 // as one metadata change, so a sidecar migrating at the same moment never sees idx_trace_id dropped
 // and not yet re-added (an `AFTER idx_trace_id` of its own would fail). An index already in its
 // target type is left alone (a table the collector created first): dropping and re-adding it would
-// strip it from every existing part. Existing parts get idx_trace_id and the two key indexes when merged (no MATERIALIZE at
-// start-up, as in 008: only pruning is lost meanwhile). The two *_items indexes, however, are
+// strip it from every existing part. Existing parts get idx_trace_id and the two key indexes when
+// merged (no MATERIALIZE at start-up, as in 008: only pruning is lost meanwhile). The two *_items
+// indexes, however, are
 // materialized before the migration counts as done (mutations_sync = 2): on ClickHouse 26.7 a
 // query on an ALIAS column whose text index some parts lack FAILS ("First argument for function
 // arrayMap must be a function", ILLEGAL_TYPE_OF_ARGUMENT; a query can avoid it with
