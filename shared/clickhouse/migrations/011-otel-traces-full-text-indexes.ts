@@ -22,11 +22,10 @@
 // target type is left alone (a table the collector created first): dropping and re-adding it would
 // strip it from every existing part. Existing parts get idx_trace_id and the two key indexes when
 // merged (no MATERIALIZE at start-up, as in 008: only pruning is lost meanwhile). The two *_items
-// indexes, however, are
-// materialized before the migration counts as done (mutations_sync = 2): on ClickHouse 26.7 a
-// query on an ALIAS column whose text index some parts lack FAILS ("First argument for function
-// arrayMap must be a function", ILLEGAL_TYPE_OF_ARGUMENT; a query can avoid it with
-// query_plan_direct_read_from_text_index = 0), so an unmaterialized part would turn every
+// indexes, however, are materialized before the migration counts as done (mutations_sync = 2): on
+// ClickHouse 26.7 a query on an ALIAS column whose text index some parts lack FAILS ("First
+// argument for function arrayMap must be a function", ILLEGAL_TYPE_OF_ARGUMENT; a query can avoid
+// it with query_plan_direct_read_from_text_index = 0), so an unmaterialized part would turn every
 // `has(SpanAttributeItems, …)` into an error (test/clickhouse/fulltext-indexes.test.ts holds both).
 // Cost: reading the two attribute maps of every part once, at the upgrade.
 import { OTEL_TRACES as C, TABLE_OTEL_TRACES, qualified } from '../schema.ts';
