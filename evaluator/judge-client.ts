@@ -6,10 +6,11 @@
 // strips it and never samples judge traffic for evaluation; a provider ignores it.
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
+import { REQUEST_HEADERS } from '../shared/sidecar-headers.ts';
 import { ZERO_USAGE, fromAnthropicUsage, fromOpenAIChatUsage, type NormalizedUsage } from '../shared/usage.ts';
 import type { JudgeConfig } from '../shared/config/evaluators-schema.ts';
 
-export const JUDGE_FEATURE_HEADER = 'x-llm-sidecar-feature';
+export const JUDGE_FEATURE_HEADER = REQUEST_HEADERS.feature;
 export const JUDGE_FEATURE = 'judge';
 
 export interface JudgePrompt {
