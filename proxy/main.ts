@@ -16,11 +16,6 @@ import { createBudgetEnforcer, IdentityResolver } from './budget/index.ts';
 import type { CacheStore } from './cache/store.ts';
 import { MemoryStore } from './cache/memory-store.ts';
 import { RedisStore } from './cache/redis-store.ts';
-import { SemanticCache } from './cache/semantic-cache.ts';
-import { SemanticRedisSync } from './cache/semantic-sync.ts';
-import { UseEmbedder } from './cache/use-embedder.ts';
-import { OpenAIEmbedder } from './cache/openai-embedder.ts';
-import type { Embedder } from './cache/embedder.ts';
 import { recordBudgetAlert } from './telemetry/span-recorder.ts';
 import type { ApiDialect } from '../shared/errors.ts';
 import { Redactor } from '../shared/telemetry/redact.ts';
@@ -55,43 +50,6 @@ export interface SidecarOptions {
   spanProcessors?: SpanProcessor[];
   env?: NodeJS.ProcessEnv;
   translation?: (from: ApiDialect, to: ApiDialect) => CrossTranslation | undefined;
-}
-
-/** One semantic index per sidecar; the embedder is loaded on the first lookup, in a worker thread. */
-function createSemanticCache(config: Config, metrics: ProxyMetrics): { cache: SemanticCache; embedder: Embedder; embedderId: string } {
-  const e = config.cache.embedder;
-  const embedder: Embedder = e.type === 'openai' ? new OpenAIEmbedder({ baseUrl: e.baseUrl, model: e.model, apiKey: e.apiKey }) : new UseEmbedder();
-  const thresholds = Object.values(config.routes).map((r) => r.cache?.semantic?.threshold).filter((t): t is number => t !== undefined);
-  const cache = new SemanticCache({
-    embedder,
-    threshold: thresholds.length > 0 ? Math.max(...thresholds) : undefined,
-    onError: (err, op) => {
-      metrics.cacheError(`semantic_${op}`);
-      logger.warn({ op, err: err.message }, 'semantic cache operation failed (served as a miss)');
-    },
-  });
-  return { cache, embedder, embedderId: e.type === 'openai' ? `openai:${e.model}` : 'use-lite-512' };
-}
-
-/**
- * With a Redis cache store, semantic entries are shared too: a new sidecar warms its index from
- * Redis at start and follows what the other sidecars learn while it runs.
- */
-async function shareSemantic(config: Config, semantic: { cache: SemanticCache; embedderId: string }, metrics: ProxyMetrics): Promise<SemanticRedisSync | undefined> {
-  if (config.cache.store.type !== 'redis') return undefined;
-  const sync = new SemanticRedisSync({
-    connection: config.cache.store,
-    ...(config.cache.store.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: config.cache.store.commandTimeoutMs }),
-    embedderId: semantic.embedderId,
-    onError: (err, op) => {
-      metrics.cacheError(`semantic_sync_${op}`);
-      logger.warn({ op, err: err.message }, 'semantic cache sync failed');
-    },
-  });
-  await sync.warm(semantic.cache.index);
-  sync.start(semantic.cache.index);
-  semantic.cache.publisher = sync;
-  return sync;
 }
 
 export async function startSidecar(config: Config, options: SidecarOptions = {}): Promise<RunningSidecar> {
@@ -146,8 +104,10 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
       : new MemoryStore({ maxBytes: config.cache.store.maxBytes, maxStalenessMs: config.cache.staleMaxSeconds * 1000 });
   // Connect the shared cache before serving, so that the first lookup finds what other sidecars wrote.
   if (cacheStore instanceof RedisStore) await cacheStore.start();
-  const semantic = cacheStore && Object.values(config.routes).some((r) => r.cache?.semantic?.enabled) ? createSemanticCache(config, metrics) : undefined;
-  const semanticSync = semantic ? await shareSemantic(config, semantic, metrics) : undefined;
+  // The semantic cache's modules (a native vector index, the embedder) load only when a route uses it.
+  const semanticSetup = cacheStore && Object.values(config.routes).some((r) => r.cache?.semantic?.enabled) ? await import('./cache/semantic-setup.ts') : undefined;
+  const semantic = semanticSetup?.createSemanticCache(config, metrics);
+  const semanticSync = semanticSetup && semantic ? await semanticSetup.shareSemantic(config, semantic, metrics) : undefined;
   // Feedback over HTTP goes to the telemetry store; it remembers recent request ids (a recorder) and
   // pushes pending spans out when feedback names a call not stored yet.
   const feedback = new FeedbackEndpoint({
