@@ -13,6 +13,23 @@ import { DEFAULT_DATABASE, assertIdentifier, assertTableName } from './schema.ts
 import { ClickHouseStoreError, toStoreError, type StoreOperation } from './store-error.ts';
 import type { ClickHouseStore, InsertOptions, QueryParams } from './store.ts';
 
+/**
+ * The engine's caches, bounded (issue #18, #16's soak). chdb starts ClickHouse with the server's
+ * defaults: 5 GiB each for the mark, index-mark and primary-index caches, 100 MiB for the query
+ * condition cache, 128 MiB for compiled expressions — sized for a dedicated server, and free to grow
+ * inside the app's pod as dashboards read through the embedded store's endpoint. Together these
+ * bound the caches to 96 MiB. The insert path does not use them (a sidecar that only writes keeps
+ * them near empty); reads over more data than that re-read marks from the page cache instead.
+ * Server settings, so they are given when the engine starts (the first Session in the process).
+ */
+export const EMBEDDED_ENGINE_ARGS: readonly string[] = [
+  `--mark_cache_size=${48 * 1024 * 1024}`,
+  `--index_mark_cache_size=${16 * 1024 * 1024}`,
+  `--primary_index_cache_size=${16 * 1024 * 1024}`,
+  `--query_condition_cache_size=${8 * 1024 * 1024}`,
+  `--compiled_expression_cache_size=${8 * 1024 * 1024}`,
+];
+
 /** chdb's own default chunk size for stream inserts. */
 const MIN_CHUNK_BYTES = 8 * 1024 * 1024;
 
@@ -38,7 +55,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
     const chdb = await import('chdb');
     drainPending = chdb.drainPending;
     await mkdir(location, { recursive: true });
-    session = new chdb.Session(location);
+    session = new chdb.Session(location, { connectionArgs: [...EMBEDDED_ENGINE_ARGS] });
   } catch (err) {
     const wrapped = fail(err, 'open');
     if (/Cannot lock file/.test(wrapped.message)) {
