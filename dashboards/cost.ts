@@ -12,7 +12,7 @@ import {
   MONTH_START_UTC,
   MONTH_TOTAL_S,
   ROLLUP as R,
-  ROLLUP_10M as D,
+  OUTCOMES_10M as O,
   ROLLUP_10M_TIME,
   ROLLUP_CALLS,
   ROLLUP_SPEND,
@@ -203,9 +203,9 @@ export function costDashboard(t: Tables, budgets: MonthlyBudgets): Dashboard {
           coarseOrFine(
             ['tenant'],
             SERIES_ON_10M,
-            (use) => `SELECT ${ROLLUP_10M_TIME} AS time, ${D.Feature} AS feature, toFloat64(sum(${D.CostUsd})) AS spend_usd
-FROM ${t.rollup10m}
-WHERE $__timeFilter(${D.Bucket}) AND ${use}
+            (use) => `SELECT ${ROLLUP_10M_TIME} AS time, ${O.Feature} AS feature, toFloat64(sum(${O.CostUsd})) AS spend_usd
+FROM ${t.outcomes10m}
+WHERE $__timeFilter(${O.Bucket}) AND ${use}
   AND ${callFilters('', ['tenant'])}
 GROUP BY time, feature`,
             (use) => `SELECT $__timeInterval(${C.Timestamp}) AS time, ${C.Feature} AS feature, toFloat64(sum(${C.CostUsd})) AS spend_usd

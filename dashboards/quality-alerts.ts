@@ -63,7 +63,7 @@ export const NO_FEATURE = '(none)';
  * Reads 35 days of scores ($__timeFilter over the rule's range), the calls' feature by span id.
  */
 export function qualityDropSql(t: Tables, th: QualityThresholds): string {
-  const scores = `SELECT e.${E.Evaluator} AS evaluator, if(c.${C.Feature} = '', '${NO_FEATURE}', c.${C.Feature}) AS feature, e.${E.ScoreValue} AS score, e.${E.Timestamp} >= $__toTime - ${WEEK} AS this_week
+  const scores = `SELECT e.${E.Evaluator} AS evaluator, if(c.${C.Feature} = '', '${NO_FEATURE}', c.${C.Feature}) AS call_feature, e.${E.ScoreValue} AS score, e.${E.Timestamp} >= $__toTime - ${WEEK} AS this_week
   FROM (
     SELECT ${E.Timestamp}, ${E.TraceId}, ${E.SpanId}, ${E.Evaluator}, ${E.ScoreValue}
     FROM ${t.evaluations} FINAL
@@ -74,14 +74,14 @@ export function qualityDropSql(t: Tables, th: QualityThresholds): string {
     FROM ${t.calls}
     WHERE $__timeFilter(${C.Timestamp}) AND ${C.EvalSampled} = 1
   ) AS c ON e.${E.TraceId} = c.${C.TraceId} AND e.${E.SpanId} = c.${C.SpanId}`;
-  const stats = `avgIf(score, this_week) - avgIf(score, NOT this_week) AS score_change`;
-  const enough = `HAVING countIf(this_week) >= ${th.minScores} AND countIf(NOT this_week) >= ${th.minScores}`;
-  return `WITH scores AS (
+  // One pass: per evaluator × feature and per evaluator over all features (GROUPING SETS; a CTE
+  // read twice joined the calls twice: 0.9 s at 4 M calls with no score at all).
+  return `SELECT evaluator, if(grouping(call_feature) = 1, '${ALL_FEATURES}', call_feature) AS feature, avgIf(score, this_week) - avgIf(score, NOT this_week) AS score_change
+FROM (
   ${scores}
 )
-SELECT evaluator, feature, ${stats} FROM scores GROUP BY evaluator, feature ${enough}
-UNION ALL
-SELECT evaluator, '${ALL_FEATURES}' AS feature, ${stats} FROM scores GROUP BY evaluator ${enough}`;
+GROUP BY GROUPING SETS ((evaluator, call_feature), (evaluator))
+HAVING countIf(this_week) >= ${th.minScores} AND countIf(NOT this_week) >= ${th.minScores}`;
 }
 
 /** Unscored sampled calls older than the stall time, per service whose last score is older too. */

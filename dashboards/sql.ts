@@ -7,6 +7,7 @@ import {
   LLM_CALLS as C,
   LLM_CALLS_1M as R,
   LLM_CALLS_10M as D,
+  LLM_CALLS_FEATURE_STATUS_10M as O,
   LLM_CALLS_USERS_1H as U,
   LLM_CALL_EVENTS_10M as V,
   OTEL_SPANS_1M as S,
@@ -24,6 +25,7 @@ import {
   TABLE_LLM_CALLS,
   TABLE_LLM_CALLS_1M,
   TABLE_LLM_CALLS_10M,
+  TABLE_LLM_CALLS_FEATURE_STATUS_10M,
   TABLE_LLM_CALLS_USERS_1H,
   TABLE_OTEL_SPANS_1M,
   TABLE_LLM_CALL_EVENTS_10M,
@@ -42,8 +44,10 @@ export interface Tables {
   db: string;
   calls: string;
   rollup: string;
-  /** 10-minute rollup without the tenant (migration 013). */
+  /** 10-minute latency rollup without the tenant (migration 013). */
   rollup10m: string;
+  /** 10-minute counts and spend by feature, status and error type, without the tenant (migration 013). */
+  outcomes10m: string;
   /** Hourly spend per tenant and user (migration 013). */
   users1h: string;
   /** Spans per minute and service (migration 012). */
@@ -63,6 +67,7 @@ export function tables(db: string): Tables {
     calls: qualified(db, TABLE_LLM_CALLS),
     rollup: qualified(db, TABLE_LLM_CALLS_1M),
     rollup10m: qualified(db, TABLE_LLM_CALLS_10M),
+    outcomes10m: qualified(db, TABLE_LLM_CALLS_FEATURE_STATUS_10M),
     users1h: qualified(db, TABLE_LLM_CALLS_USERS_1H),
     spans1m: qualified(db, TABLE_OTEL_SPANS_1M),
     events10m: qualified(db, TABLE_LLM_CALL_EVENTS_10M),
@@ -329,4 +334,4 @@ export function traceIdOverride(t: Tables, column: string = C.TraceId): FieldOve
 
 // --- Small helpers for column lists ---
 
-export { C as CALLS, R as ROLLUP, D as ROLLUP_10M, U as USERS_1H, S as SPANS_1M, V as EVENTS_10M, E as EVALS, K as CALIBRATION, F as FEEDBACK, T as TRACES, N as TRACES_NESTED };
+export { C as CALLS, R as ROLLUP, D as ROLLUP_10M, O as OUTCOMES_10M, U as USERS_1H, S as SPANS_1M, V as EVENTS_10M, E as EVALS, K as CALIBRATION, F as FEEDBACK, T as TRACES, N as TRACES_NESTED };

@@ -12,6 +12,7 @@ import {
   GEN_AI_CLIENT_SPAN,
   ROLLUP as R,
   ROLLUP_10M as D,
+  OUTCOMES_10M as O,
   EVENTS_10M as V,
   ROLLUP_10M_TIME,
   ROLLUP_BUCKET_S,
@@ -164,10 +165,10 @@ ORDER BY time`,
             SERIES_ON_10M,
             (use) => `SELECT time, concat(provider, ' · ', if(error_type = '', 'error', error_type)) AS series, calls / provider_calls AS error_rate
 FROM (
-  SELECT ${ROLLUP_10M_TIME} AS time, ${D.Provider} AS provider, ${D.ErrorType} AS error_type, ${D.StatusCode} AS status, sum(${D.Calls}) AS calls,
-    sum(sum(${D.Calls})) OVER (PARTITION BY time, provider) AS provider_calls
-  FROM ${t.rollup10m}
-  WHERE $__timeFilter(${D.Bucket}) AND ${use}
+  SELECT ${ROLLUP_10M_TIME} AS time, ${O.Provider} AS provider, ${O.ErrorType} AS error_type, ${O.StatusCode} AS status, sum(${O.Calls}) AS calls,
+    sum(sum(${O.Calls})) OVER (PARTITION BY time, provider) AS provider_calls
+  FROM ${t.outcomes10m}
+  WHERE $__timeFilter(${O.Bucket}) AND ${use}
     AND ${callFilters('', ['tenant'])}
   GROUP BY time, provider, error_type, status
 )

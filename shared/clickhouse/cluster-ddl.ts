@@ -17,7 +17,7 @@
 // key), so FINAL on each shard sees every version of a row.
 // Without `distributed` (one shard with replicas, or ClickHouse Cloud), tables keep their names
 // and only ON CLUSTER and the engine change.
-import { TABLE_LLM_CALL_EVENTS_10M, TABLE_LLM_CALLS, TABLE_LLM_CALLS_10M, TABLE_LLM_CALLS_1M, TABLE_LLM_CALLS_USERS_1H, TABLE_LLM_EVAL_CALIBRATION, TABLE_LLM_EVALUATIONS, TABLE_LLM_FEEDBACK, TABLE_OTEL_SPANS_1M, TABLE_OTEL_TRACES, TABLE_OTEL_TRACES_TRACE_ID_TS, assertIdentifier } from './schema.ts';
+import { TABLE_LLM_CALL_EVENTS_10M, TABLE_LLM_CALLS, TABLE_LLM_CALLS_10M, TABLE_LLM_CALLS_1M, TABLE_LLM_CALLS_FEATURE_STATUS_10M, TABLE_LLM_CALLS_USERS_1H, TABLE_LLM_EVAL_CALIBRATION, TABLE_LLM_EVALUATIONS, TABLE_LLM_FEEDBACK, TABLE_OTEL_SPANS_1M, TABLE_OTEL_TRACES, TABLE_OTEL_TRACES_TRACE_ID_TS, assertIdentifier } from './schema.ts';
 
 export type ClusterEngine = 'replicated' | 'shared' | 'default';
 
@@ -59,6 +59,7 @@ export const SHARDING_KEYS: Readonly<Record<string, string>> = {
   [TABLE_OTEL_SPANS_1M]: 'cityHash64(ServiceName)',
   [TABLE_LLM_CALL_EVENTS_10M]: 'cityHash64(ServiceName, Route)',
   [TABLE_LLM_CALLS_10M]: 'cityHash64(ServiceName, Route)',
+  [TABLE_LLM_CALLS_FEATURE_STATUS_10M]: 'cityHash64(ServiceName, Route)',
   [TABLE_LLM_CALLS_USERS_1H]: 'cityHash64(User)',
   [TABLE_LLM_EVALUATIONS]: 'cityHash64(TraceId)',
   [TABLE_LLM_FEEDBACK]: 'cityHash64(TraceId)',

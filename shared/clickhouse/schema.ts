@@ -30,9 +30,12 @@ export const VIEW_OTEL_SPANS_1M_MV = 'otel_spans_1m_mv';
 /** Resilience span events of gen_ai CLIENT spans per 10 minutes, from `otel_traces` (migrations/012-…). */
 export const TABLE_LLM_CALL_EVENTS_10M = 'llm_call_events_10m';
 export const VIEW_LLM_CALL_EVENTS_10M_MV = 'llm_call_events_10m_mv';
-/** 10-minute rollup of `llm_calls` without the tenant, with feature and error type (migrations/013-…). */
+/** 10-minute latency rollup of `llm_calls` without the tenant (migrations/013-…). */
 export const TABLE_LLM_CALLS_10M = 'llm_calls_10m';
 export const VIEW_LLM_CALLS_10M_MV = 'llm_calls_10m_mv';
+/** 10-minute counts and spend of `llm_calls` by feature, status and error type, without the tenant (migrations/013-…). */
+export const TABLE_LLM_CALLS_FEATURE_STATUS_10M = 'llm_calls_feature_status_10m';
+export const VIEW_LLM_CALLS_FEATURE_STATUS_10M_MV = 'llm_calls_feature_status_10m_mv';
 /** Hourly spend per tenant and user (migrations/013-…). */
 export const TABLE_LLM_CALLS_USERS_1H = 'llm_calls_users_1h';
 export const VIEW_LLM_CALLS_USERS_1H_MV = 'llm_calls_users_1h_mv';
@@ -186,26 +189,13 @@ export const OTEL_SPANS_1M = names('Minute', 'ServiceName', 'Spans', 'LastSpan')
 /** Per 10 minutes × service, route, provider, model, event name, its `reason` and `target` attributes: `sum(Events)`. */
 export const LLM_CALL_EVENTS_10M = names('Bucket', 'ServiceName', 'Route', 'Provider', 'RequestModel', 'EventName', 'Reason', 'Target', 'Events');
 /**
- * Per 10 minutes × service, route, provider, model, feature, status and error type (no tenant):
- * plain `sum(…)` for Calls, PricedCalls and CostUsd, and the same t-digest quantile states as
- * llm_calls_1m (`quantilesTDigestMerge(${ROLLUP_QUANTILES_SQL})(…)`).
+ * Per 10 minutes × service, route, provider, model (no tenant): `sum(Calls)` and the same t-digest
+ * quantile states as llm_calls_1m (`quantilesTDigestMerge(${ROLLUP_QUANTILES_SQL})(…)`). Few keys on
+ * purpose: merging t-digests costs per row.
  */
-export const LLM_CALLS_10M = names(
-  'Bucket',
-  'ServiceName',
-  'Route',
-  'Provider',
-  'RequestModel',
-  'Feature',
-  'StatusCode',
-  'ErrorType',
-  'Calls',
-  'PricedCalls',
-  'CostUsd',
-  'DurationMsQuantiles',
-  'TtftMsQuantiles',
-  'OverheadMsQuantiles',
-);
+export const LLM_CALLS_10M = names('Bucket', 'ServiceName', 'Route', 'Provider', 'RequestModel', 'Calls', 'DurationMsQuantiles', 'TtftMsQuantiles', 'OverheadMsQuantiles');
+/** Per 10 minutes × service, route, provider, model, feature, status, error type (no tenant): `sum(…)` of Calls, PricedCalls, CostUsd. */
+export const LLM_CALLS_FEATURE_STATUS_10M = names('Bucket', 'ServiceName', 'Route', 'Provider', 'RequestModel', 'Feature', 'StatusCode', 'ErrorType', 'Calls', 'PricedCalls', 'CostUsd');
 /** Per hour × tenant × user: `sum(Calls)`, `sum(PricedCalls)`, `sum(CostUsd)`. */
 export const LLM_CALLS_USERS_1H = names('Hour', 'Tenant', 'User', 'Calls', 'PricedCalls', 'CostUsd');
 

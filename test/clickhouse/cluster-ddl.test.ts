@@ -46,7 +46,7 @@ describe('cluster DDL', () => {
 
     it('keeps each backfill as written, into a table every node has (its Distributed table when sharded), after the table and before its view', () => {
       const backfills = statements.filter(isBackfill);
-      expect(backfills.length).toBe(4);
+      expect(backfills.length).toBe(5);
       for (const sql of backfills) {
         const table = /^INSERT INTO `otel`\.`(\w+)`\n/.exec(sql)?.[1] as string;
         expect(table in SHARDING_KEYS, table).toBe(true);

@@ -39,6 +39,7 @@
 // --fine also times each panel that can read a coarse rollup (migrations 012-013) with that
 // branch switched off, i.e. as it read llm_calls / llm_calls_1m / otel_traces before (rows marked
 // "fine", left out of the verdict counts): before and after on the same data.
+// --reuse DIR --resume-from N [calls] finishes a generation that was interrupted after N calls.
 // --keep DIR keeps the generated data in DIR; --reuse DIR benchmarks data kept earlier (no
 // generation, but the product's migrations run first, so a new rollup is created and backfilled
 // from the kept data as on an upgraded installation; the range still ends at the newest call,
@@ -65,6 +66,7 @@ import {
   TABLE_LLM_CALLS,
   TABLE_LLM_CALLS_1M,
   TABLE_LLM_CALLS_10M,
+  TABLE_LLM_CALLS_FEATURE_STATUS_10M,
   TABLE_LLM_CALLS_USERS_1H,
   TABLE_LLM_EVALUATIONS,
   TABLE_LLM_EVAL_CALIBRATION,
@@ -441,14 +443,22 @@ function progress(line: string): void {
   process.stdout.write(line === '' ? '\n' : `\r  ${line}   `);
 }
 
-async function generate(store: ClickHouseStore, calls: number, callsOnly: boolean, rangeMs: number): Promise<void> {
+/**
+ * `resumeFrom`: calls already written by an interrupted generation into a kept directory (the
+ * range start is then recovered from call 0's timestamp, so the rest lands where it would have).
+ */
+async function generate(store: ClickHouseStore, calls: number, callsOnly: boolean, rangeMs: number, resumeFrom = 0): Promise<void> {
   const traces = qualified(DB, TABLE_OTEL_TRACES);
-  const nowMs = Date.now();
   const rangeNs = rangeMs * 1e6;
-  const startNs = BigInt(nowMs - rangeMs) * 1_000_000n;
   const stepNs = rangeNs / calls;
+  let startNs = BigInt(Date.now() - rangeMs) * 1_000_000n;
+  if (resumeFrom > 0) {
+    const [first] = await store.query<{ ns: string }>(`SELECT toString(toUnixTimestamp64Nano(min(${C.Timestamp})) - toInt64(${rnd(1, '0')} * ${stepNs})) AS ns FROM ${qualified(DB, TABLE_LLM_CALLS)}`);
+    startNs = BigInt(first?.ns ?? '0');
+  }
+  const nowMs = Number(startNs / 1_000_000n) + rangeMs;
   const t0 = performance.now();
-  for (let from = 0; from < calls; from += SLICE_CALLS) {
+  for (let from = resumeFrom; from < calls; from += SLICE_CALLS) {
     const count = Math.min(SLICE_CALLS, calls - from);
     const rows = callRows(startNs, stepNs, from, count);
     const s0 = performance.now();
@@ -482,7 +492,7 @@ FROM ${qualified(DB, TABLE_LLM_CALLS)} WHERE ${C.EvalSampled} = 1`;
 
 /** Prints row counts, parts and sizes; returns the number of calls in llm_calls. */
 async function reportTables(store: ClickHouseStore): Promise<number> {
-  const tables = [TABLE_OTEL_TRACES, TABLE_OTEL_TRACES_TRACE_ID_TS, TABLE_OTEL_SPANS_1M, TABLE_LLM_CALL_EVENTS_10M, TABLE_LLM_CALLS, TABLE_LLM_CALLS_1M, TABLE_LLM_CALLS_10M, TABLE_LLM_CALLS_USERS_1H, TABLE_LLM_EVALUATIONS, TABLE_LLM_FEEDBACK, TABLE_LLM_EVAL_CALIBRATION];
+  const tables = [TABLE_OTEL_TRACES, TABLE_OTEL_TRACES_TRACE_ID_TS, TABLE_OTEL_SPANS_1M, TABLE_LLM_CALL_EVENTS_10M, TABLE_LLM_CALLS, TABLE_LLM_CALLS_1M, TABLE_LLM_CALLS_10M, TABLE_LLM_CALLS_FEATURE_STATUS_10M, TABLE_LLM_CALLS_USERS_1H, TABLE_LLM_EVALUATIONS, TABLE_LLM_FEEDBACK, TABLE_LLM_EVAL_CALIBRATION];
   const parts = await store.query<{ table: string; rows: string; parts: string; bytes: string }>(
     `SELECT table, sum(rows) AS rows, count() AS parts, formatReadableSize(sum(bytes_on_disk)) AS bytes FROM system.parts WHERE database = ${str(DB)} AND active GROUP BY table`,
   );
@@ -586,6 +596,7 @@ async function main(): Promise<number> {
       keep: { type: 'string' },
       reuse: { type: 'string' },
       'calls-only': { type: 'boolean', default: false },
+      'resume-from': { type: 'string' },
       days: { type: 'string', default: '7' },
       fine: { type: 'boolean', default: false },
     },
@@ -602,7 +613,12 @@ async function main(): Promise<number> {
   const removeAtEnd = !values.reuse && !values.keep;
   const store = await createEmbeddedStore({ dataDir, database: DB });
   try {
-    if (values.reuse) {
+    if (values.reuse && values['resume-from'] !== undefined) {
+      const from = Number(values['resume-from']);
+      await migrate(store);
+      console.log(`resuming the generation in ${dataDir} at call ${from.toLocaleString('en-US')} of ${calls.toLocaleString('en-US')} over ${days} days`);
+      await generate(store, calls, values['calls-only'], rangeMs, from);
+    } else if (values.reuse) {
       const t0 = performance.now();
       const { applied } = await migrate(store);
       console.log(`reusing the data in ${dataDir}${applied.length > 0 ? `; applied ${applied.join(', ')} (with their backfills) in ${seconds(performance.now() - t0)}` : ''}`);

@@ -16,6 +16,7 @@ import { migrate, plannedStatements } from '../../shared/clickhouse/migrate.ts';
 import {
   LLM_CALLS as C,
   LLM_CALLS_10M as D,
+  LLM_CALLS_FEATURE_STATUS_10M as O,
   LLM_CALLS_USERS_1H as U,
   LLM_CALL_EVENTS_10M as V,
   OTEL_SPANS_1M as S,
@@ -24,12 +25,14 @@ import {
   SCHEMA_MIGRATIONS as M,
   TABLE_LLM_CALLS,
   TABLE_LLM_CALLS_10M,
+  TABLE_LLM_CALLS_FEATURE_STATUS_10M,
   TABLE_LLM_CALLS_USERS_1H,
   TABLE_LLM_CALL_EVENTS_10M,
   TABLE_OTEL_SPANS_1M,
   TABLE_OTEL_TRACES,
   TABLE_SCHEMA_MIGRATIONS,
   VIEW_LLM_CALLS_10M_MV,
+  VIEW_LLM_CALLS_FEATURE_STATUS_10M_MV,
   VIEW_LLM_CALLS_USERS_1H_MV,
   VIEW_LLM_CALL_EVENTS_10M_MV,
   VIEW_OTEL_SPANS_1M_MV,
@@ -43,8 +46,8 @@ import { seed } from './seed.ts';
 const hasChdb = await chdbAvailable();
 const DB = 'otel';
 const DAY_MS = 86_400_000;
-const ROLLUPS = [TABLE_OTEL_SPANS_1M, TABLE_LLM_CALL_EVENTS_10M, TABLE_LLM_CALLS_10M, TABLE_LLM_CALLS_USERS_1H] as const;
-const VIEWS = [VIEW_OTEL_SPANS_1M_MV, VIEW_LLM_CALL_EVENTS_10M_MV, VIEW_LLM_CALLS_10M_MV, VIEW_LLM_CALLS_USERS_1H_MV] as const;
+const ROLLUPS = [TABLE_OTEL_SPANS_1M, TABLE_LLM_CALL_EVENTS_10M, TABLE_LLM_CALLS_10M, TABLE_LLM_CALLS_FEATURE_STATUS_10M, TABLE_LLM_CALLS_USERS_1H] as const;
+const VIEWS = [VIEW_OTEL_SPANS_1M_MV, VIEW_LLM_CALL_EVENTS_10M_MV, VIEW_LLM_CALLS_10M_MV, VIEW_LLM_CALLS_FEATURE_STATUS_10M_MV, VIEW_LLM_CALLS_USERS_1H_MV] as const;
 const NEW_MIGRATIONS = [12, 13];
 
 type Row = Record<string, unknown>;
@@ -54,7 +57,8 @@ async function totals(store: ClickHouseStore): Promise<Row> {
   const q = async (sql: string) => (await store.query<Row>(sql))[0] as Row;
   const raw = await q(`SELECT count() AS calls, toString(sum(ifNull(${C.CostUsd}, 0))) AS cost, countIf(${C.CostUsd} IS NOT NULL) AS priced FROM ${qualified(DB, TABLE_LLM_CALLS)}`);
   const spans = await q(`SELECT count() AS spans, toString(max(${T.Timestamp})) AS last FROM ${qualified(DB, TABLE_OTEL_TRACES)}`);
-  const r10 = await q(`SELECT sum(${D.Calls}) AS calls, toString(sum(${D.CostUsd})) AS cost, sum(${D.PricedCalls}) AS priced FROM ${qualified(DB, TABLE_LLM_CALLS_10M)}`);
+  const r10 = await q(`SELECT sum(${D.Calls}) AS calls FROM ${qualified(DB, TABLE_LLM_CALLS_10M)}`);
+  const o10 = await q(`SELECT sum(${O.Calls}) AS calls, toString(sum(${O.CostUsd})) AS cost, sum(${O.PricedCalls}) AS priced FROM ${qualified(DB, TABLE_LLM_CALLS_FEATURE_STATUS_10M)}`);
   const users = await q(`SELECT sum(${U.Calls}) AS calls, toString(sum(${U.CostUsd})) AS cost, sum(${U.PricedCalls}) AS priced FROM ${qualified(DB, TABLE_LLM_CALLS_USERS_1H)}`);
   const s1 = await q(`SELECT sum(${S.Spans}) AS spans, toString(max(${S.LastSpan})) AS last FROM ${qualified(DB, TABLE_OTEL_SPANS_1M)}`);
   const list = RESILIENCE_EVENTS.map((e) => `'${e}'`).join(', ');
@@ -62,15 +66,16 @@ async function totals(store: ClickHouseStore): Promise<Row> {
     `SELECT count() AS events, uniqExact(event, event_attrs['${EVENT_ATTR_REASON}'], event_attrs['${EVENT_ATTR_TARGET}']) AS kinds FROM ${qualified(DB, TABLE_OTEL_TRACES)} ARRAY JOIN \`${N.EventsName}\` AS event, \`${N.EventsAttributes}\` AS event_attrs WHERE event IN (${list}) AND has(${T.SpanAttributes}.keys, 'gen_ai.operation.name')`,
   );
   const e10 = await q(`SELECT sum(${V.Events}) AS events, uniqExact(${V.EventName}, ${V.Reason}, ${V.Target}) AS kinds FROM ${qualified(DB, TABLE_LLM_CALL_EVENTS_10M)}`);
-  return { raw, spans, r10, users, s1, rawEvents, e10 };
+  return { raw, spans, r10, o10, users, s1, rawEvents, e10 };
 }
 
 function expectRollupsMatch(t: Row): void {
-  const { raw, spans, r10, users, s1, rawEvents, e10 } = t as Record<string, Row>;
+  const { raw, spans, r10, o10, users, s1, rawEvents, e10 } = t as Record<string, Row>;
   expect(Number(raw?.calls)).toBeGreaterThan(0);
   expect(Number(rawEvents?.events)).toBeGreaterThan(0);
   expect(e10).toEqual(rawEvents);
-  expect(r10).toEqual(raw);
+  expect(r10?.calls).toEqual(raw?.calls);
+  expect(o10).toEqual(raw);
   expect(users).toEqual(raw);
   expect(s1).toEqual(spans);
 }

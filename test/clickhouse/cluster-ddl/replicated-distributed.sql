@@ -497,23 +497,40 @@ CREATE TABLE IF NOT EXISTS `otel`.`llm_calls_10m_local` ON CLUSTER `llm` (
     Route LowCardinality(String),
     Provider LowCardinality(String),
     RequestModel LowCardinality(String),
-    Feature LowCardinality(String),
-    StatusCode LowCardinality(String),
-    ErrorType LowCardinality(String),
     Calls SimpleAggregateFunction(sum, UInt64),
-    PricedCalls SimpleAggregateFunction(sum, UInt64),
-    CostUsd SimpleAggregateFunction(sum, Decimal(38, 12)),
     DurationMsQuantiles AggregateFunction(quantilesTDigest(0.5, 0.9, 0.95, 0.99), Float64),
     TtftMsQuantiles AggregateFunction(quantilesTDigest(0.5, 0.9, 0.95, 0.99), Nullable(Float64)),
     OverheadMsQuantiles AggregateFunction(quantilesTDigest(0.5, 0.9, 0.95, 0.99), Float64)
 ) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
-ORDER BY (ServiceName, Bucket, Route, Provider, RequestModel, Feature, StatusCode, ErrorType)
+ORDER BY (ServiceName, Bucket, Route, Provider, RequestModel)
  TTL Bucket + toIntervalDay(400)
 SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000;
 
 -- 013-llm-calls-10m-users-1h
 CREATE TABLE IF NOT EXISTS `otel`.`llm_calls_10m` ON CLUSTER `llm` AS `otel`.`llm_calls_10m_local`
 ENGINE = Distributed(`llm`, `otel`, `llm_calls_10m_local`, cityHash64(ServiceName, Route));
+
+-- 013-llm-calls-10m-users-1h
+CREATE TABLE IF NOT EXISTS `otel`.`llm_calls_feature_status_10m_local` ON CLUSTER `llm` (
+    Bucket DateTime CODEC(Delta(4), ZSTD(1)),
+    ServiceName LowCardinality(String),
+    Route LowCardinality(String),
+    Provider LowCardinality(String),
+    RequestModel LowCardinality(String),
+    Feature LowCardinality(String),
+    StatusCode LowCardinality(String),
+    ErrorType LowCardinality(String),
+    Calls SimpleAggregateFunction(sum, UInt64),
+    PricedCalls SimpleAggregateFunction(sum, UInt64),
+    CostUsd SimpleAggregateFunction(sum, Decimal(38, 12))
+) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+ORDER BY (Bucket, ServiceName, Route, Provider, RequestModel, Feature, StatusCode, ErrorType)
+ TTL Bucket + toIntervalDay(400)
+SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000;
+
+-- 013-llm-calls-10m-users-1h
+CREATE TABLE IF NOT EXISTS `otel`.`llm_calls_feature_status_10m` ON CLUSTER `llm` AS `otel`.`llm_calls_feature_status_10m_local`
+ENGINE = Distributed(`llm`, `otel`, `llm_calls_feature_status_10m_local`, cityHash64(ServiceName, Route));
 
 -- 013-llm-calls-10m-users-1h
 CREATE TABLE IF NOT EXISTS `otel`.`llm_calls_users_1h_local` ON CLUSTER `llm` (
@@ -541,17 +558,31 @@ SELECT
     c.Route AS Route,
     c.Provider AS Provider,
     c.RequestModel AS RequestModel,
-    c.Feature AS Feature,
-    c.StatusCode AS StatusCode,
-    c.ErrorType AS ErrorType,
     count() AS Calls,
-    countIf(c.CostUsd IS NOT NULL) AS PricedCalls,
-    sum(ifNull(c.CostUsd, toDecimal128(0, 12))) AS CostUsd,
     quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.DurationMs) AS DurationMsQuantiles,
     quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.TtftMs) AS TtftMsQuantiles,
     quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.OverheadMs) AS OverheadMsQuantiles
 FROM `otel`.`llm_calls` AS c
 WHERE (SELECT count() FROM `otel`.`llm_calls_10m`) = 0
+GROUP BY Bucket, ServiceName, Route, Provider, RequestModel;
+
+-- 013-llm-calls-10m-users-1h
+INSERT INTO `otel`.`llm_calls_feature_status_10m`
+SETTINGS insert_deduplication_token = 'otel.llm_calls_feature_status_10m.backfill', max_insert_threads = 1, min_insert_block_size_rows = 1000000000000, min_insert_block_size_bytes = 1000000000000, max_insert_block_size = 1000000000000, distributed_foreground_insert = 1
+SELECT
+    toStartOfTenMinutes(c.Timestamp) AS Bucket,
+    c.ServiceName AS ServiceName,
+    c.Route AS Route,
+    c.Provider AS Provider,
+    c.RequestModel AS RequestModel,
+    c.Feature AS Feature,
+    c.StatusCode AS StatusCode,
+    c.ErrorType AS ErrorType,
+    count() AS Calls,
+    countIf(c.CostUsd IS NOT NULL) AS PricedCalls,
+    sum(ifNull(c.CostUsd, toDecimal128(0, 12))) AS CostUsd
+FROM `otel`.`llm_calls` AS c
+WHERE (SELECT count() FROM `otel`.`llm_calls_feature_status_10m`) = 0
 GROUP BY Bucket, ServiceName, Route, Provider, RequestModel, Feature, StatusCode, ErrorType;
 
 -- 013-llm-calls-10m-users-1h
@@ -577,15 +608,28 @@ AS SELECT
     c.Route AS Route,
     c.Provider AS Provider,
     c.RequestModel AS RequestModel,
+    count() AS Calls,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.DurationMs) AS DurationMsQuantiles,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.TtftMs) AS TtftMsQuantiles,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.OverheadMs) AS OverheadMsQuantiles
+FROM `otel`.`llm_calls_local` AS c
+GROUP BY Bucket, ServiceName, Route, Provider, RequestModel;
+
+-- 013-llm-calls-10m-users-1h
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`llm_calls_feature_status_10m_mv` ON CLUSTER `llm`
+TO `otel`.`llm_calls_feature_status_10m_local`
+AS SELECT
+    toStartOfTenMinutes(c.Timestamp) AS Bucket,
+    c.ServiceName AS ServiceName,
+    c.Route AS Route,
+    c.Provider AS Provider,
+    c.RequestModel AS RequestModel,
     c.Feature AS Feature,
     c.StatusCode AS StatusCode,
     c.ErrorType AS ErrorType,
     count() AS Calls,
     countIf(c.CostUsd IS NOT NULL) AS PricedCalls,
-    sum(ifNull(c.CostUsd, toDecimal128(0, 12))) AS CostUsd,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.DurationMs) AS DurationMsQuantiles,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.TtftMs) AS TtftMsQuantiles,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99)(c.OverheadMs) AS OverheadMsQuantiles
+    sum(ifNull(c.CostUsd, toDecimal128(0, 12))) AS CostUsd
 FROM `otel`.`llm_calls_local` AS c
 GROUP BY Bucket, ServiceName, Route, Provider, RequestModel, Feature, StatusCode, ErrorType;
 
