@@ -31,6 +31,8 @@ const { values: args } = parseArgs({
     mode: { type: 'string', default: 'embedded' },
     rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '20' },
+    /** Print memory (RSS, anonymous, JS heap, the engine's tracked memory) every this many seconds. */
+    'memory-every': { type: 'string' },
   },
 });
 const mode = args.mode as 'embedded' | 'server' | 'otlp' | 'off';
@@ -119,6 +121,23 @@ function threadTicks(): Map<string, number> {
   return out;
 }
 
+const memoryEveryS = args['memory-every'] === undefined ? undefined : Number(args['memory-every']);
+let sampling: NodeJS.Timeout | undefined;
+function startMemorySamples(): void {
+  if (memoryEveryS === undefined) return;
+  const t0 = performance.now();
+  sampling = setInterval(() => {
+    const m = memory(process.pid);
+    const heap = process.memoryUsage();
+    const engine = telemetry.store?.query<{ v: string }>("SELECT toString(value) AS v FROM system.metrics WHERE metric = 'MemoryTracking'").catch(() => [] as { v: string }[]) ?? Promise.resolve([] as { v: string }[]);
+    void engine.then((rows) =>
+      console.log(
+        `  t=${((performance.now() - t0) / 1000).toFixed(0)} s: RSS ${m.rssMb.toFixed(0)} MB, anon ${m.anonMb.toFixed(0)} MB, JS heap ${(heap.heapTotal / 1048576).toFixed(0)} MB (used ${(heap.heapUsed / 1048576).toFixed(0)}), external ${(heap.external / 1048576).toFixed(0)} MB, engine tracked ${rows[0] ? (Number(rows[0].v) / 1048576).toFixed(0) : '-'} MB`,
+      ),
+    );
+  }, memoryEveryS * 1000);
+}
+
 async function run(durationS: number): Promise<{ calls: number; cpuUs: number; threads: Map<string, number> }> {
   const tickMs = 10;
   const t0 = performance.now();
@@ -145,7 +164,9 @@ async function run(durationS: number): Promise<{ calls: number; cpuUs: number; t
 }
 
 await run(Math.min(5, seconds / 4)); // warm-up: JIT, first parts, first merges
+startMemorySamples();
 const r = await run(seconds);
+clearInterval(sampling);
 const mem = memory(process.pid);
 const all = [...r.threads.values()].reduce((a, b) => a + b, 0) || 1;
 const byThread = [...r.threads.entries()]
