@@ -32,13 +32,23 @@ import { startHttpEndpoint, type HttpEndpoint } from './http-endpoint.ts';
 const hasChdb = await chdbAvailable();
 
 const ALL_TABLES = [
+  'llm_call_events_10m',
+  'llm_call_events_10m_mv',
   'llm_calls',
+  'llm_calls_10m',
+  'llm_calls_10m_mv',
   'llm_calls_1m',
   'llm_calls_1m_mv',
+  'llm_calls_feature_status_10m',
+  'llm_calls_feature_status_10m_mv',
   'llm_calls_mv',
+  'llm_calls_users_1h',
+  'llm_calls_users_1h_mv',
   'llm_eval_calibration',
   'llm_evaluations',
   'llm_feedback',
+  'otel_spans_1m',
+  'otel_spans_1m_mv',
   'otel_traces',
   'otel_traces_trace_id_ts',
   'otel_traces_trace_id_ts_mv',
