@@ -20,7 +20,7 @@ import { classify, guessDialect, type LlmEndpoint } from './endpoints.ts';
 import { downstreamResponseHeaders, readControls, upstreamRequestHeaders, type SidecarControls } from './headers.ts';
 import { epochNow } from './llm-call.ts';
 import type { BudgetGate } from './pipeline/budget.ts';
-import { newLlmRequest, type PipelineEnv, type Pricer } from './pipeline/context.ts';
+import { LlmRequest, type PipelineEnv, type Pricer } from './pipeline/context.ts';
 import { runLlmPipeline } from './pipeline/index.ts';
 import { ClientAbortedError } from './request-body.ts';
 import { sendError } from './respond.ts';
@@ -30,8 +30,6 @@ import type { CrossTranslation } from './translate/index.ts';
 import { mapUpstreamError, upstreamUrl, UpstreamPools } from './upstream.ts';
 import { ALLOW_HEADER, ALLOWED_METHODS, checkRequestTarget, type RequestTarget } from './request-target.ts';
 import { SecretMasker } from './secret-mask.ts';
-
-export type { Pricer };
 
 export interface ProxyOptions {
   config: Config;
@@ -298,7 +296,7 @@ export class ProxyServer {
   /** An LLM endpoint: its request runs the pipeline's stages in order (pipeline/index.ts). */
   private handleLlm(req: IncomingMessage, res: ServerResponse, endpoint: LlmEndpoint, path: string, url: string, controls: SidecarControls, requestId: string, startEpochMs: number): Promise<void> {
     const traceparent = firstHeader(req.headers.traceparent);
-    const ctx = newLlmRequest({
+    const ctx = new LlmRequest({
       req,
       res,
       endpoint,

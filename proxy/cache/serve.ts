@@ -3,6 +3,7 @@
 // the stale fallback when every provider failed (pipeline/cache-write.ts).
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ApiDialect } from '../../shared/errors.ts';
+import { RESPONSE_HEADERS } from '../../shared/sidecar-headers.ts';
 import type { CacheEntry } from './entry.ts';
 import { canReplay, toJson, toSse } from './replay.ts';
 
@@ -21,4 +22,17 @@ export function serveEntry(res: ServerResponse, entry: CacheEntry, want: { diale
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
   res.end(body);
   return true;
+}
+
+/** The sidecar's headers on an answer from the cache: `hit`, `semantic-hit` or `stale`, at no cost. */
+export function cacheHeaders(status: string, entry: CacheEntry, attempts: number, requestId: string): OutgoingHttpHeaders {
+  return {
+    [RESPONSE_HEADERS.cache]: status,
+    [RESPONSE_HEADERS.provider]: entry.provider ?? '',
+    [RESPONSE_HEADERS.model]: entry.model ?? '',
+    [RESPONSE_HEADERS.attempts]: String(attempts),
+    [RESPONSE_HEADERS.cost]: '0',
+    [RESPONSE_HEADERS.requestId]: requestId,
+    [RESPONSE_HEADERS.sidecarRequestId]: requestId,
+  };
 }

@@ -11,7 +11,7 @@ import { cacheKey, cacheScope, isDeterministic } from '../cache/cache-key.ts';
 import type { CacheEntry } from '../cache/entry.ts';
 import type { SemanticCache, SemanticHit } from '../cache/semantic-cache.ts';
 import type { SemanticRequest } from '../cache/semantic-request.ts';
-import { serveEntry } from '../cache/serve.ts';
+import { cacheHeaders, serveEntry } from '../cache/serve.ts';
 import type { CacheStore } from '../cache/store.ts';
 import type { SemanticMatch } from '../call-record.ts';
 import type { LlmEndpoint } from '../endpoints.ts';
@@ -136,16 +136,7 @@ export async function cacheRead(ctx: LlmRequest, env: PipelineEnv): Promise<bool
     }
   }
   if (!entry) return false;
-  const headers = {
-    [RESPONSE_HEADERS.cache]: status,
-    [RESPONSE_HEADERS.provider]: entry.provider ?? '',
-    [RESPONSE_HEADERS.model]: entry.model ?? '',
-    [RESPONSE_HEADERS.attempts]: '0',
-    [RESPONSE_HEADERS.cost]: '0',
-    [RESPONSE_HEADERS.overhead]: (performance.now() - ctx.t0).toFixed(3),
-    [RESPONSE_HEADERS.requestId]: ctx.requestId,
-    [RESPONSE_HEADERS.sidecarRequestId]: ctx.requestId,
-  };
+  const headers = { ...cacheHeaders(status, entry, 0, ctx.requestId), [RESPONSE_HEADERS.overhead]: (performance.now() - ctx.t0).toFixed(3) };
   if (!serveEntry(ctx.res, entry, { dialect: ctx.endpoint.dialect, stream: ctx.stream, includeUsage: cache.includeUsage }, headers)) return false;
   const evaluation = env.config.evaluation;
   ctx.outcome = {

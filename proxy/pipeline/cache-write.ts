@@ -3,9 +3,8 @@
 // cache.staleMaxSeconds) answers instead of the last error. The write is not awaited here: a store
 // failure is a lost entry, never a failed call; the pipeline awaits it only to release requests
 // waiting on this one (single flight).
-import { RESPONSE_HEADERS } from '../../shared/sidecar-headers.ts';
 import { jsonEntry, streamEntry, type CacheEntry } from '../cache/entry.ts';
-import { serveEntry } from '../cache/serve.ts';
+import { cacheHeaders, serveEntry } from '../cache/serve.ts';
 import type { LlmRequest, PipelineEnv } from './context.ts';
 
 export async function cacheWrite(ctx: LlmRequest, _env: PipelineEnv): Promise<boolean> {
@@ -14,16 +13,7 @@ export async function cacheWrite(ctx: LlmRequest, _env: PipelineEnv): Promise<bo
   if (answerExhausted) {
     const tried = ctx.outcome;
     const entry = c && c.staleMaxMs > 0 && !ctx.res.destroyed ? await c.store.getStale(c.key, c.staleMaxMs) : undefined;
-    const headers = {
-      [RESPONSE_HEADERS.cache]: 'stale',
-      [RESPONSE_HEADERS.provider]: entry?.provider ?? '',
-      [RESPONSE_HEADERS.model]: entry?.model ?? '',
-      [RESPONSE_HEADERS.attempts]: String(tried?.attempts?.length ?? 0),
-      [RESPONSE_HEADERS.sidecarRequestId]: ctx.requestId,
-      [RESPONSE_HEADERS.requestId]: ctx.requestId,
-      [RESPONSE_HEADERS.cost]: '0',
-    };
-    if (c && entry && serveEntry(ctx.res, entry, { dialect: ctx.endpoint.dialect, stream: ctx.stream, includeUsage: c.includeUsage }, headers)) {
+    if (c && entry && serveEntry(ctx.res, entry, { dialect: ctx.endpoint.dialect, stream: ctx.stream, includeUsage: c.includeUsage }, cacheHeaders('stale', entry, tried?.attempts?.length ?? 0, ctx.requestId))) {
       ctx.outcome = {
         ...tried,
         httpStatus: 200,

@@ -92,8 +92,29 @@ export interface CallOutcome {
   overheadMs?: number;
 }
 
-/** What the pipeline knows about one LLM request. */
-export interface LlmRequest {
+/** The bytes of an answer worth caching, with what the entry records about it. */
+export type CacheableAnswer = { model: string; provider: string; usage: NonNullable<ObservedResponse['usage']>; costUsd: string | undefined } & (
+  | { kind: 'json'; body: string }
+  | { kind: 'stream'; events: CachedSseEvent[] }
+);
+
+/** The route plan; the stages after `route` may rely on it. */
+export function planOf(ctx: LlmRequest): RoutePlan {
+  if (!ctx.plan) throw new Error('pipeline: a stage after "route" ran without a route plan');
+  return ctx.plan;
+}
+
+type Arrival = Pick<LlmRequest, 'req' | 'res' | 'endpoint' | 'path' | 'url' | 'controls' | 'requestId' | 'startEpochMs' | 'traceparent' | 'tracestate' | 'traceId'>;
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * What the pipeline knows about one LLM request. A class with every field assigned in one order,
+ * not a spread literal: V8 keeps one fast hidden class for every request's context; built with
+ * `{ ...init, … }` it fell to a dictionary object and doubled the proxy's CPU per request
+ * (profiled with test/telemetry/profile-sidecar.ts).
+ */
+export class LlmRequest {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly endpoint: LlmEndpoint;
@@ -110,98 +131,45 @@ export interface LlmRequest {
 
   // read-body
   /** performance.now() once the body is in: the start of the LLM operation. */
-  t0: number;
-  /** The bytes sent upstream (the app's, or re-serialised after a budget trim). */
-  raw: Buffer;
-  body: JsonObject;
-  requestModel: string;
-  stream: boolean;
-  requestParams: RequestParams;
-
-  // identify (always on: the same normalised values for routing, budgets, cache scope and spans)
-  tenant: string;
-  user: string;
-  feature: string | undefined;
-
-  // route
-  plan: RoutePlan | undefined;
-  evalSampled: boolean;
-  capture: Pick<CapturedContent, 'system' | 'input'> | undefined;
-
-  // budget
-  reservation: Reservation | undefined;
-
-  // cache read
-  cache: CallCache | undefined;
-  /** Set while this request leads its cache key (single flight); the pipeline releases the followers. */
-  leading: (() => void) | undefined;
-
-  // call and cache write
-  /** A complete answer the cache may keep, set by the call stage. */
-  cacheable: CacheableAnswer | undefined;
-  /** The cache write in progress, awaited before followers are released. */
-  cacheWrite: Promise<void> | undefined;
-  /** Answer the exhausted call's last error (set by the call stage when no target answered). */
-  answerExhausted: (() => CallOutcome) | undefined;
-
-  // record
-  outcome: CallOutcome | undefined;
-  recorded: boolean;
-}
-
-/** The bytes of an answer worth caching, with what the entry records about it. */
-export type CacheableAnswer = { model: string; provider: string; usage: NonNullable<ObservedResponse['usage']>; costUsd: string | undefined } & (
-  | { kind: 'json'; body: string }
-  | { kind: 'stream'; events: CachedSseEvent[] }
-);
-
-/** The route plan; the stages after `route` may rely on it. */
-export function planOf(ctx: LlmRequest): RoutePlan {
-  if (!ctx.plan) throw new Error('pipeline: a stage after "route" ran without a route plan');
-  return ctx.plan;
-}
-
-type Arrival = Pick<LlmRequest, 'req' | 'res' | 'endpoint' | 'path' | 'url' | 'controls' | 'requestId' | 'startEpochMs' | 'traceparent' | 'tracestate' | 'traceId'>;
-
-/**
- * The context as the request arrives, before any stage ran. Every field is assigned here, in one
- * order (a class, not a spread literal): V8 keeps one fast hidden class for every request's
- * context; built with `{ ...init, … }` it fell to a dictionary object and doubled the proxy's CPU
- * per request (profiled: test/telemetry/profile-sidecar.ts).
- */
-class RequestContext implements LlmRequest {
-  readonly req;
-  readonly res;
-  readonly endpoint;
-  readonly path;
-  readonly url;
-  readonly controls;
-  readonly requestId;
-  readonly startEpochMs;
-  readonly traceparent;
-  readonly tracestate;
-  readonly traceId;
   t0 = performance.now();
+  /** The bytes sent upstream (the app's, or re-serialised after a budget trim). */
   raw: Buffer = EMPTY;
-  body: LlmRequest['body'] = {};
+  body: JsonObject = {};
   requestModel = '';
   stream = false;
   requestParams: RequestParams = {};
+
+  // identify (always on: the same normalised values for routing, budgets, cache scope and spans)
   tenant = '';
   user = '';
   feature: string | undefined = undefined;
+
+  // route
   plan: RoutePlan | undefined = undefined;
   evalSampled = false;
-  capture: LlmRequest['capture'] = undefined;
+  capture: Pick<CapturedContent, 'system' | 'input'> | undefined = undefined;
+
+  // budget
   reservation: Reservation | undefined = undefined;
+
+  // cache read
   cache: CallCache | undefined = undefined;
+  /** Set while this request leads its cache key (single flight); the pipeline releases the followers. */
   leading: (() => void) | undefined = undefined;
+
+  // call and cache write
+  /** A complete answer the cache may keep, set by the call stage. */
   cacheable: CacheableAnswer | undefined = undefined;
+  /** The cache write in progress, awaited before followers are released. */
   cacheWrite: Promise<void> | undefined = undefined;
+  /** Answer the exhausted call's last error (set by the call stage when no target answered). */
   answerExhausted: (() => CallOutcome) | undefined = undefined;
+
+  // record
   outcome: CallOutcome | undefined = undefined;
   recorded = false;
 
+  /** The context as the request arrives, before any stage ran. */
   constructor(a: Arrival) {
     this.req = a.req;
     this.res = a.res;
@@ -216,9 +184,3 @@ class RequestContext implements LlmRequest {
     this.traceId = a.traceId;
   }
 }
-
-export function newLlmRequest(init: Arrival): LlmRequest {
-  return new RequestContext(init);
-}
-
-const EMPTY = Buffer.alloc(0);
