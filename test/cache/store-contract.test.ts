@@ -129,6 +129,13 @@ describe.each(stores)('CacheStore contract on %s', (kind) => {
     expect(await store.getStale('zero', WINDOW_MS)).toBeUndefined();
     expect(await store.getStale('negative', WINDOW_MS)).toBeUndefined();
   });
+
+  it('a non-positive TTL leaves an existing entry of the key as it was (a no-op on every store)', async () => {
+    const store = await make();
+    await store.set('kept', entry(now, 60_000, 'first'), 60_000);
+    await store.set('kept', entry(now, 0, 'second'), 0);
+    expect((await store.get('kept'))?.body).toBe('{"text":"first"}');
+  });
 });
 
 describe.skipIf(topologies.length === 0).each(topologies)('shared cache tier on %s', (topology) => {
