@@ -158,8 +158,10 @@ const RouteCacheSchema = z.strictObject({
   coalesce: z.boolean().optional(),
   /**
    * Semantic cache for this route (opt-in): same context (system prompt, earlier turns, tools,
-   * model), last user turn similar above the threshold, and a near-miss guard (negation, numbers,
-   * entities). 0.85 is measured for the default embedder (see proxy/cache/semantic-cache.ts).
+   * model), last user turn similar above the threshold, and the strict guard (proxy/cache/guard.ts:
+   * no content word, negation, number, unit, time, name, modality, tense or question word may
+   * differ). The threshold only limits recall; precision comes from the guard. 0.85 is measured for
+   * the default embedder (figures in proxy/cache/README.md).
    */
   semantic: z.strictObject({ enabled: z.boolean().default(false), threshold: z.number().min(0).max(1).default(0.85) }).optional(),
 });
