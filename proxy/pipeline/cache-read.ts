@@ -18,7 +18,7 @@ import type { LlmEndpoint } from '../endpoints.ts';
 import type { JsonObject } from '../request-body.ts';
 import type { RoutePlan } from '../routing.ts';
 import { captureCachedOutput, captureInput, type CapturedContent } from '../telemetry/content.ts';
-import { planOf, type LlmRequest, type PipelineEnv } from './context.ts';
+import { clientGone, planOf, type LlmRequest, type PipelineEnv } from './context.ts';
 
 /** How this request uses the cache. */
 export interface CallCache {
@@ -45,13 +45,32 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** The app's own key, when it is forwarded (no configured key replaces it): part of the scope. */
+const BEARER = /^bearer\s+(\S+)$/i;
+
+/**
+ * The app's own credentials, when they are forwarded (no configured key replaces them): part of the
+ * scope. Every credential header the provider receives counts, and the auth scheme's case does not
+ * (`bearer K` is `Bearer K` to the provider, RFC 9110 §11.1): a scheme written in lower case once
+ * left the key out of the scope, and any caller of the tenant, with any key or none, was served the
+ * entries made with it.
+ */
 function forwardedKeyHash(headers: IncomingHttpHeaders, plan: RoutePlan): string | undefined {
   const provider = plan.candidates[0]?.target.provider;
   if (!provider || provider.apiKey !== undefined) return undefined;
-  const auth = first(headers.authorization);
-  const key = auth?.startsWith('Bearer ') ? auth.slice(7) : (first(headers['x-api-key']) ?? first(headers['api-key']));
-  return key ? hashApiKey(key) : undefined;
+  const parts: [string, string][] = [];
+  const auth = first(headers.authorization)?.trim();
+  if (auth) {
+    const token = BEARER.exec(auth)?.[1];
+    parts.push(token !== undefined ? ['bearer', token] : ['authorization', auth]);
+  }
+  for (const name of ['x-api-key', 'api-key'] as const) {
+    const v = first(headers[name])?.trim();
+    if (v) parts.push([name, v]);
+  }
+  if (parts.length === 0) return undefined;
+  // One key alone hashes as itself (the form entries were stored under before); several, together.
+  const only = parts.length === 1 ? parts[0] : undefined;
+  return hashApiKey(only && only[0] !== 'authorization' ? only[1] : JSON.stringify(parts));
 }
 
 export function planCache(
@@ -123,6 +142,8 @@ export async function cacheRead(ctx: LlmRequest, env: PipelineEnv): Promise<bool
     const leader = env.inFlight.get(cache.key);
     if (leader) {
       await leader;
+      // The app left while it waited: nothing to serve (the pipeline records the abort).
+      if (clientGone(ctx)) return false;
       entry = await cache.store.get(cache.key);
       decision = 'served from the cache after waiting for an identical request in flight';
     } else {

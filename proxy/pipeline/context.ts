@@ -104,6 +104,11 @@ export function planOf(ctx: LlmRequest): RoutePlan {
   return ctx.plan;
 }
 
+/** The app's connection closed before its answer was complete: nobody is left to serve. */
+export function clientGone(ctx: LlmRequest): boolean {
+  return ctx.res.destroyed && !ctx.res.writableFinished;
+}
+
 type Arrival = Pick<LlmRequest, 'req' | 'res' | 'endpoint' | 'path' | 'url' | 'controls' | 'requestId' | 'startEpochMs' | 'traceparent' | 'tracestate' | 'traceId'>;
 
 const EMPTY = Buffer.alloc(0);

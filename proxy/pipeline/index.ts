@@ -13,7 +13,7 @@ import { budget } from './budget.ts';
 import { cacheRead } from './cache-read.ts';
 import { cacheWrite } from './cache-write.ts';
 import { callProviders } from './call.ts';
-import type { LlmRequest, PipelineEnv, Stage } from './context.ts';
+import { clientGone, type LlmRequest, type PipelineEnv, type Stage } from './context.ts';
 import { identify } from './identify.ts';
 import { readRequestBody } from './read-body.ts';
 import { record } from './record.ts';
@@ -33,6 +33,13 @@ export async function runLlmPipeline(ctx: LlmRequest, env: PipelineEnv): Promise
   let stage: Stage | undefined;
   try {
     for (stage of LLM_STAGES) {
+      // A client that left while an earlier stage waited (a budget backend, the cache, an identical
+      // request in flight) is not served: no provider call for nobody, recorded as the abort it is.
+      if (ctx.outcome === undefined && clientGone(ctx)) {
+        if (ctx.tenant === '') identify(ctx, env);
+        ctx.outcome = { httpStatus: 499, cacheStatus: ctx.cache ? 'miss' : 'bypass', decision: `client left before ${stage.name}`, clientAborted: true, errorType: 'client_aborted' };
+        break;
+      }
       const answered = stage.run(ctx, env);
       if ((answered instanceof Promise ? await answered : answered) === true) break;
     }

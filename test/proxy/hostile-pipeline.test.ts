@@ -1,0 +1,204 @@
+// The request pipeline (proxy/pipeline/) attacked at its seams: clients that leave while a stage
+// waits, cache scopes an app can slip out of, budget reservations under faults. Each case names the
+// attack and the outcome the sidecar must keep; a controllable upstream (held answers, scripted
+// statuses, a count of calls) stands in for the provider.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { request } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { CacheStore } from '../../proxy/cache/store.ts';
+import type { PipelineEnv } from '../../proxy/pipeline/context.ts';
+import { startStack, type Stack } from '../stack.ts';
+import { until } from '../support/wait.ts';
+
+interface Held {
+  body: string;
+  headers: IncomingMessage['headers'];
+  answer(status: number, json: unknown): void;
+}
+
+/** An OpenAI-shaped upstream whose answers the test releases one by one. */
+interface ScriptedUpstream {
+  url: string;
+  calls: Held[];
+  /** Answer immediately with this instead of holding (undefined: hold). */
+  auto: ((body: string) => { status: number; json: unknown }) | undefined;
+  close(): Promise<void>;
+}
+
+const completion = (text: string) => ({
+  id: 'chatcmpl-1',
+  object: 'chat.completion',
+  created: 1,
+  model: 'gpt-4o',
+  choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 },
+});
+
+async function startScriptedUpstream(): Promise<ScriptedUpstream> {
+  const up: ScriptedUpstream = {
+    url: '',
+    calls: [],
+    auto: undefined,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const answer = (status: number, json: unknown): void => {
+        if (res.destroyed) return;
+        const text = JSON.stringify(json);
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      };
+      up.calls.push({ body, headers: req.headers, answer });
+      const auto = up.auto?.(body);
+      if (auto) answer(auto.status, auto.json);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  up.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return up;
+}
+
+let upstream: ScriptedUpstream;
+let stack: Stack;
+/** Cache keys looked up, in order (the store's get, wrapped): a request is past its lookup once its key is here. */
+const lookups: string[] = [];
+
+/** Open connections to the sidecar's traffic port. */
+function sidecarConnections(): Promise<number> {
+  return new Promise((resolve, reject) => stack.sidecar.proxy.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+}
+
+/** A request written on its own socket, left open: the test destroys the socket to leave. */
+async function rawPost(body: string, headers: Record<string, string>): Promise<Socket> {
+  const socket = connect(Number(new URL(stack.sidecar.url).port), '127.0.0.1');
+  socket.on('error', () => undefined);
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`);
+  return socket;
+}
+
+function pipelineEnv(): PipelineEnv {
+  return (stack.sidecar.proxy as unknown as { env: PipelineEnv }).env;
+}
+
+beforeAll(async () => {
+  upstream = await startScriptedUpstream();
+  stack = await startStack(() => ({
+    providers: {
+      openai: { type: 'openai', baseUrl: `${upstream.url}/v1`, apiKey: 'sk-hostile-pipeline-key' },
+      // The app's own key is forwarded to this one: the cache scope includes that key.
+      byok: { type: 'openai', baseUrl: `${upstream.url}/byok/v1` },
+    },
+    cache: { mode: 'all', ttlSeconds: 60, coalesce: true },
+    routes: {
+      chat: { models: ['gpt-4o'], targets: [{ provider: 'openai' }], retry: { maxRetries: 0 } },
+      byok: { models: ['gpt-byok'], targets: [{ provider: 'byok' }], retry: { maxRetries: 0 } },
+    },
+  }));
+  const store = pipelineEnv().cacheStore as CacheStore;
+  const get = store.get.bind(store);
+  store.get = (key) => {
+    lookups.push(key);
+    return get(key);
+  };
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await upstream?.close();
+});
+
+afterEach(() => {
+  upstream.auto = undefined;
+});
+
+const chat = (content: string) => JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content }] });
+
+function post(body: string, headers: Record<string, string> = {}, signal?: AbortSignal) {
+  return request(`${stack.sidecar.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal });
+}
+
+describe('a client that leaves while a stage waits', () => {
+  it('a single-flight follower whose client left does not call the provider when the leader fails, and is recorded as a client abort', async () => {
+    const body = chat('follower leaves');
+    const callsBefore = upstream.calls.length;
+    // The leader reaches the provider and is held there.
+    const leader = post(body, { 'x-request-id': 'sf-leader' });
+    await until('the leader reached the provider', () => upstream.calls.length === callsBefore + 1);
+    // The follower waits on the leader's key; its client leaves while it waits.
+    const lookupsBefore = lookups.length;
+    const connectionsBefore = await sidecarConnections();
+    const follower = await rawPost(body, { 'x-request-id': 'sf-follower' });
+    await until('the follower looked the cache up (then waits on the leader)', () => lookups.length > lookupsBefore);
+    follower.destroy();
+    await until('the sidecar saw the follower leave', async () => (await sidecarConnections()) === connectionsBefore);
+    // The leader fails (not cacheable): the follower would now call the provider itself.
+    const fail = { status: 500, json: { error: { message: 'boom', type: 'server_error' } } };
+    upstream.auto = () => fail;
+    upstream.calls[callsBefore]?.answer(fail.status, fail.json);
+    const leaderRes = await leader;
+    await leaderRes.body.text();
+    const rec = await stack.recorder.byRequestId('sf-follower');
+    expect(rec).toMatchObject({ httpStatus: 499, clientAborted: true, attempts: 0 });
+    expect(upstream.calls.length).toBe(callsBefore + 1);
+  });
+
+  it('a single-flight follower whose client left while the leader answered is not recorded as a cache hit it never received', async () => {
+    const body = chat('follower leaves, leader answers');
+    const callsBefore = upstream.calls.length;
+    const leader = post(body, { 'x-request-id': 'sf-leader-2' });
+    await until('the leader reached the provider', () => upstream.calls.length === callsBefore + 1);
+    const lookupsBefore = lookups.length;
+    const connectionsBefore = await sidecarConnections();
+    const follower = await rawPost(body, { 'x-request-id': 'sf-follower-2' });
+    await until('the follower looked the cache up (then waits on the leader)', () => lookups.length > lookupsBefore);
+    follower.destroy();
+    await until('the sidecar saw the follower leave', async () => (await sidecarConnections()) === connectionsBefore);
+    upstream.calls[callsBefore]?.answer(200, completion('the answer'));
+    expect((await leader).statusCode).toBe(200);
+    const rec = await stack.recorder.byRequestId('sf-follower-2');
+    expect(rec).toMatchObject({ httpStatus: 499, clientAborted: true, attempts: 0, decision: 'client left before call' });
+    expect(upstream.calls.length).toBe(callsBefore + 1);
+  });
+});
+
+describe('the cache scope of a forwarded app key', () => {
+  const ask = async (auth: Record<string, string>, content: string) => {
+    const res = await post(JSON.stringify({ model: 'gpt-byok', messages: [{ role: 'user', content }] }), auth);
+    await res.body.text();
+    return { status: res.statusCode, cache: res.headers['x-llm-sidecar-cache'] };
+  };
+
+  it('an entry made with one app key is never served to another key, whatever the case of the auth scheme', async () => {
+    upstream.auto = () => ({ status: 200, json: completion('for key A only') });
+    // The auth scheme is case-insensitive (RFC 9110 §11.1): the provider accepts `bearer` as it does `Bearer`.
+    expect(await ask({ authorization: 'bearer sk-app-key-A-0123456789' }, 'scoped 1')).toMatchObject({ status: 200, cache: 'miss' });
+    expect(await ask({ authorization: 'bearer sk-app-key-A-0123456789' }, 'scoped 1')).toMatchObject({ status: 200, cache: 'hit' });
+    // Another key, or none at all: never the entry made with key A.
+    expect(await ask({ authorization: 'bearer sk-app-key-C-0123456789' }, 'scoped 1')).toMatchObject({ status: 200, cache: 'miss' });
+    expect(await ask({}, 'scoped 1')).toMatchObject({ status: 200, cache: 'miss' });
+    expect(await ask({ authorization: 'Bearer sk-app-key-B-0123456789' }, 'scoped 1')).toMatchObject({ status: 200, cache: 'miss' });
+    // The same key with the scheme written either way is the same scope.
+    expect(await ask({ authorization: 'Bearer sk-app-key-A-0123456789' }, 'scoped 1')).toMatchObject({ status: 200, cache: 'hit' });
+    expect(await ask({ authorization: 'Basic dXNlcjpwYXNz' }, 'scoped 1')).toMatchObject({ status: 200, cache: 'miss' });
+  });
+
+  it('a second credential header is part of the scope: an entry made with api-key A is not served to api-key B behind the same authorization', async () => {
+    upstream.auto = () => ({ status: 200, json: completion('for the pair') });
+    expect(await ask({ authorization: 'Bearer sk-shared-0123456789', 'api-key': 'azure-key-A-0123456789' }, 'scoped 2')).toMatchObject({ status: 200, cache: 'miss' });
+    expect(await ask({ authorization: 'Bearer sk-shared-0123456789', 'api-key': 'azure-key-A-0123456789' }, 'scoped 2')).toMatchObject({ status: 200, cache: 'hit' });
+    expect(await ask({ authorization: 'Bearer sk-shared-0123456789', 'api-key': 'azure-key-B-0123456789' }, 'scoped 2')).toMatchObject({ status: 200, cache: 'miss' });
+    expect(await ask({ 'api-key': 'azure-key-A-0123456789' }, 'scoped 2')).toMatchObject({ status: 200, cache: 'miss' });
+  });
+});
