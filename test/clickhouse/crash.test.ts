@@ -223,11 +223,12 @@ async function rowsOf(store: ClickHouseStore): Promise<{ calls: Map<string, numb
 }
 
 /**
- * The recorder runs one turn of the sidecar's event loop after an answer is written (a setImmediate
- * hop in proxy/server.ts): a kill that lands between the two loses the answers of that last turn
- * before any span exists. They reach the client at the kill, or a moment after it; every call
- * answered earlier than LAST_TURN_MS before the kill must be stored. The last turn's losses are
- * reported, not hidden (README, "Spans survive a crash").
+ * The call's record is built in the same task as its answer's last write, and the journal write is
+ * synchronous at the end of that task: only a kill in the microseconds between res.end() and the
+ * journal's write() loses a call. Such a call reaches the client at the kill; every call answered
+ * earlier than LAST_TURN_MS before the kill must be stored (the margin is for a GC pause in that
+ * gap on a loaded machine). Losses inside the margin are printed, not hidden (README, "Spans
+ * survive a crash").
  */
 const LAST_TURN_MS = 50;
 
