@@ -21,6 +21,8 @@ export interface CallRow {
   serviceName: string;
   route: string;
   requestModel: string;
+  /** llm_calls.Feature, copied onto the score (llm_evaluations.Feature). */
+  feature: string;
   inputMessages: string;
   outputMessages: string;
   systemInstructions: string;
@@ -99,7 +101,7 @@ export async function readCallsPage(store: ClickHouseStore, database: string, re
     `${ts} >= fromUnixTimestamp64Nano({from:Int64}) AND ${ts} < fromUnixTimestamp64Nano({to:Int64})
     AND toStartOfHour(${ts}) >= toStartOfHour(fromUnixTimestamp64Nano({from:Int64})) AND toStartOfHour(${ts}) <= toStartOfHour(fromUnixTimestamp64Nano({to:Int64}))`;
   const sql = `SELECT toString(toUnixTimestamp64Nano(c.${C.Timestamp})) AS ts, c.${C.TraceId} AS traceId, c.${C.SpanId} AS spanId,
-  c.${C.ServiceName} AS serviceName, c.${C.Route} AS route, c.${C.RequestModel} AS requestModel,
+  c.${C.ServiceName} AS serviceName, c.${C.Route} AS route, c.${C.RequestModel} AS requestModel, c.${C.Feature} AS feature,
   c.${C.InputMessages} AS inputMessages, c.${C.OutputMessages} AS outputMessages, c.${C.SystemInstructions} AS systemInstructions
 FROM ${qualified(database, TABLE_LLM_CALLS)} AS c
 WHERE ${window(`c.${C.Timestamp}`)}

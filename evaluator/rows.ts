@@ -34,6 +34,7 @@ export function evaluationRow(call: CallRow, evaluator: { name: string; version:
     [E.ServiceName]: call.serviceName,
     [E.Route]: call.route,
     [E.RequestModel]: call.requestModel,
+    [E.Feature]: call.feature,
     [E.Evaluator]: evaluator.name,
     [E.EvaluatorVersion]: evaluator.version,
     [E.ScoreValue]: r.value,

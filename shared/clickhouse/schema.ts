@@ -223,6 +223,8 @@ export const LLM_EVALUATIONS = names(
   'JudgeInputTokens',
   'JudgeOutputTokens',
   'JudgeCostUsd',
+  // The call's feature (llm_calls.Feature), copied when the score is written (migration 014).
+  'Feature',
 );
 /** ScoreLabel of a row whose evaluator does not apply to the call: no score, no error, not an evaluation to count. */
 export const SCORE_LABEL_NOT_APPLICABLE = 'not_applicable';

@@ -40,6 +40,7 @@
 // branch switched off, i.e. as it read llm_calls / llm_calls_1m / otel_traces before (rows marked
 // "fine", left out of the verdict counts): before and after on the same data.
 // --reuse DIR --resume-from N [calls] finishes a generation that was interrupted after N calls.
+// --generate-only stops after the generation and the table report (with --keep: time the queries later with --reuse).
 // --keep DIR keeps the generated data in DIR; --reuse DIR benchmarks data kept earlier (no
 // generation, but the product's migrations run first, so a new rollup is created and backfilled
 // from the kept data as on an upgraded installation; the range still ends at the newest call,
@@ -374,10 +375,10 @@ FROM (
 )`;
 }
 
-const EVAL_COLUMNS = [E.Timestamp, E.EvaluatedAt, E.TraceId, E.SpanId, E.ServiceName, E.Route, E.RequestModel, E.Evaluator, E.EvaluatorVersion, E.ScoreValue, E.ScoreLabel, E.Explanation, E.ErrorType, E.JudgeModel, E.JudgeInputTokens, E.JudgeOutputTokens, E.JudgeCostUsd].join(', ');
+const EVAL_COLUMNS = [E.Timestamp, E.EvaluatedAt, E.TraceId, E.SpanId, E.ServiceName, E.Route, E.RequestModel, E.Evaluator, E.EvaluatorVersion, E.ScoreValue, E.ScoreLabel, E.Explanation, E.ErrorType, E.JudgeModel, E.JudgeInputTokens, E.JudgeOutputTokens, E.JudgeCostUsd, E.Feature].join(', ');
 
 /**
- * Evaluations of the calls in `source` (columns ts, trace_id, span_id, service, route, request_model):
+ * Evaluations of the calls in `source` (columns ts, trace_id, span_id, service, route, request_model, feature):
  * relevance (judge gpt-4o-mini; v2 this week, v1 before), faithfulness (judge claude-haiku-4-5) and
  * valid_json (no judge; applies to the classify route only). `superseded`: an earlier run of 3 % of
  * them (older EvaluatedAt, another score) that FINAL must hide.
@@ -387,7 +388,8 @@ function evaluationsSql(evaluations: string, source: string, version: (ts: strin
 SELECT ts, evaluated_at, trace_id, span_id, service, route, request_model, evaluator, ${version('ts')}, score, label,
   multiIf(label = ${str(SCORE_LABEL_NOT_APPLICABLE)}, 'the call did not ask for JSON', failed, '', concat(evaluator, ' judged ', if(score >= 0.5, 'adequate', 'poor'), ': ', toString(score))),
   if(failed, 'judge_timeout', ''), judge_model, if(judge_model = '', 0, judge_in), if(judge_model = '' OR failed, 0, judge_out),
-  if(judge_model = '' OR failed, NULL, toDecimal128(judge_in * if(judge_model = 'gpt-4o-mini', 150000, 1000000) + judge_out * if(judge_model = 'gpt-4o-mini', 600000, 5000000), 12) / 1000000000000)
+  if(judge_model = '' OR failed, NULL, toDecimal128(judge_in * if(judge_model = 'gpt-4o-mini', 150000, 1000000) + judge_out * if(judge_model = 'gpt-4o-mini', 600000, 5000000), 12) / 1000000000000),
+  feature
 FROM (
   SELECT *,
     multiIf(evaluator = 'valid_json' AND route != 'classify', ${str(SCORE_LABEL_NOT_APPLICABLE)}, failed, '', score >= 0.5, 'pass', 'fail') AS label
@@ -473,10 +475,10 @@ async function generate(store: ClickHouseStore, calls: number, callsOnly: boolea
 
   // Quality: this week's sampled calls, read from llm_calls as the evaluator does.
   const evaluations = qualified(DB, TABLE_LLM_EVALUATIONS);
-  const sampledCalls = `SELECT ${C.Timestamp} AS ts, ${C.TraceId} AS trace_id, ${C.SpanId} AS span_id, ${C.ServiceName} AS service, ${C.Route} AS route, ${C.RequestModel} AS request_model
+  const sampledCalls = `SELECT ${C.Timestamp} AS ts, ${C.TraceId} AS trace_id, ${C.SpanId} AS span_id, ${C.ServiceName} AS service, ${C.Route} AS route, ${C.RequestModel} AS request_model, ${C.Feature} AS feature
 FROM ${qualified(DB, TABLE_LLM_CALLS)} WHERE ${C.EvalSampled} = 1`;
   // The period before (a week with the default range): the same traffic model shifted back by the range, evaluation rows only.
-  const previousWeek = `SELECT ts, trace_id, span_id, service, route, request_model FROM (${callRows(startNs - BigInt(rangeNs), stepNs, 0, calls)}) WHERE sampled`;
+  const previousWeek = `SELECT ts, trace_id, span_id, service, route, request_model, feature FROM (${callRows(startNs - BigInt(rangeNs), stepNs, 0, calls)}) WHERE sampled`;
   const version = (ts: string) => `if(evaluator = 'relevance' AND ${ts} > now64(9) - INTERVAL 7 DAY, 'v2', 'v1')`;
   await store.command(evaluationsSql(evaluations, previousWeek, version, true));
   await store.command(evaluationsSql(evaluations, previousWeek, version, false));
@@ -599,6 +601,7 @@ async function main(): Promise<number> {
       'resume-from': { type: 'string' },
       days: { type: 'string', default: '7' },
       fine: { type: 'boolean', default: false },
+      'generate-only': { type: 'boolean', default: false },
     },
   });
   const calls = Number(positionals[0] ?? 10_000_000);
@@ -628,6 +631,7 @@ async function main(): Promise<number> {
       await generate(store, calls, values['calls-only'], rangeMs);
     }
     const callsStored = await reportTables(store);
+    if (values['generate-only']) return 0;
 
     const [newest] = await store.query<{ ms: string }>(`SELECT toUnixTimestamp64Milli(max(${C.Timestamp})) AS ms FROM ${qualified(DB, TABLE_LLM_CALLS)}`);
     const end = new Date(Math.ceil(Number(newest?.ms ?? Date.now()) / 1000) * 1000);

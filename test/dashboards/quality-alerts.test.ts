@@ -12,6 +12,7 @@ import { expandGrafanaSql } from '../../dashboards/macros.ts';
 import { DEFAULT_QUALITY_THRESHOLDS, judgeCapsFromConfig, type JudgeCaps } from '../../dashboards/quality-alerts.ts';
 import { msToNs, nsToDateTime64, utcDayStart } from '../../evaluator/time.ts';
 import { migrate } from '../../shared/clickhouse/migrate.ts';
+import { llmEvaluationsFeature } from '../../shared/clickhouse/migrations/014-llm-evaluations-feature.ts';
 import { LLM_CALLS as C, LLM_EVALUATIONS as E, TABLE_LLM_CALLS, TABLE_LLM_EVALUATIONS } from '../../shared/clickhouse/schema.ts';
 import { createEmbeddedStore } from '../../shared/clickhouse/embedded-store.ts';
 import type { ClickHouseStore } from '../../shared/clickhouse/store.ts';
@@ -36,7 +37,8 @@ interface Score {
 let seq = 0;
 const hexId = (n: number, width: number) => n.toString(16).padStart(width, '0');
 
-async function write(store: ClickHouseStore, db: string, scores: Score[]): Promise<void> {
+/** `feature: false` writes the scores as an evaluator before migration 014 did (no Feature column value). */
+async function write(store: ClickHouseStore, db: string, scores: Score[], { feature = true } = {}): Promise<void> {
   const calls: object[] = [];
   const evals: object[] = [];
   for (const s of scores) {
@@ -52,6 +54,7 @@ async function write(store: ClickHouseStore, db: string, scores: Score[]): Promi
       [E.TraceId]: traceId,
       [E.SpanId]: spanId,
       [E.ServiceName]: s.service,
+      ...(feature ? { [E.Feature]: s.feature } : {}),
       [E.Evaluator]: s.evaluator,
       [E.EvaluatorVersion]: 'v1',
       [E.ScoreValue]: s.score,
@@ -85,6 +88,7 @@ describe.skipIf(!hasChdb)('quality alert rules (chdb)', () => {
     store = await createEmbeddedStore({ dataDir: dir, database: 'stable' });
     await migrate(store, { database: 'stable' });
     await migrate(store, { database: 'faulty' });
+    await migrate(store, { database: 'upgraded' });
     const thisWeek = (t: number) => t >= now - 7 * DAY;
     // Stable: both features at 0.8 all along; some sampled calls never scored (an evaluator
     // sampleRate below 1), but the service gets scores: not a stall. Judge spend far under the cap.
@@ -97,14 +101,17 @@ describe.skipIf(!hasChdb)('quality alert rules (chdb)', () => {
     // Faulty: search dips to 0.55 this week (chat holds), so the evaluator over all features drops
     // by 0.125; a feature with 6 scores collapses (under minScores: quiet); support-bot's sampled calls
     // of the last 3 h were never scored and its last score is 3 h old; today's judge spend is 1.8 of 2.
-    await write(store, 'faulty', [
+    // Upgraded: the same, scored before migration 014 (no feature on the scores), then its backfill.
+    const faulty = () => [
       ...weeks(now, 'search', (t) => (thisWeek(t) ? 0.55 : 0.8)),
       ...weeks(now, 'chat', () => 0.8),
       ...[25, 24, 23, 3, 2, 1].map((d) => ({ atMs: now - d * DAY, service: 'checkout-api', feature: 'rare', evaluator: 'helpfulness', score: d > 7 ? 0.9 : 0.1 })),
       { atMs: now - 4 * HOUR, service: 'support-bot', feature: 'chat', evaluator: 'helpfulness', score: 0.8 },
       ...Array.from({ length: 12 }, (_, i) => ({ atMs: now - 3 * HOUR + i * 10 * 60_000, service: 'support-bot', feature: 'chat', evaluator: 'helpfulness', score: null, scored: false })),
       { atMs: Math.max(now - 20 * 60_000, utcDayStart(now)), service: 'checkout-api', feature: 'chat', evaluator: 'helpfulness', score: 0.8, costUsd: 1.8 },
-    ]);
+    ];
+    await write(store, 'faulty', faulty());
+    await write(store, 'upgraded', faulty(), { feature: false });
   }, 120_000);
 
   afterAll(async () => {
@@ -141,6 +148,34 @@ describe.skipIf(!hasChdb)('quality alert rules (chdb)', () => {
   it('quality drop: fires for the dipping feature and the evaluator overall, not for stable data or thin samples', async () => {
     expect(await firing('faulty', 'llm-sidecar-quality-drop')).toEqual(['helpfulness|(all features)', 'helpfulness|search']);
     expect(await firing('stable', 'llm-sidecar-quality-drop')).toEqual([]);
+  });
+
+  it('migration 014 backfills the feature of scores written before it, once (a re-run changes nothing)', async () => {
+    const db = 'upgraded';
+    const byFeature = `SELECT ${E.Feature} AS feature, count() AS n FROM ${db}.${TABLE_LLM_EVALUATIONS} FINAL GROUP BY feature ORDER BY feature`;
+    const before = await store.query<{ feature: string; n: string }>(byFeature);
+    expect(before.map((r) => r.feature)).toEqual(['']);
+    const ctx = { database: db, ttlDays: 0, contentTtlDays: 0, rollupTtlDays: 0, skipIndexType: () => undefined };
+    const [, backfill] = llmEvaluationsFeature.statements(ctx);
+    await store.command(backfill as string);
+    const after = await store.query<{ feature: string; n: string }>(byFeature);
+    // Every score whose call llm_calls still holds gets the call's feature; the oldest scores'
+    // calls are past llm_calls' row TTL (30 days by default) and keep '' (the documented gap).
+    const withoutCall = await store.query<{ n: string }>(
+      `SELECT count() AS n FROM ${db}.${TABLE_LLM_EVALUATIONS} FINAL WHERE (${E.TraceId}, ${E.SpanId}) NOT IN (SELECT ${C.TraceId}, ${C.SpanId} FROM ${db}.${TABLE_LLM_CALLS})`,
+    );
+    expect(Number(withoutCall[0]?.n)).toBeGreaterThan(0);
+    expect(after).toEqual([{ feature: '', n: withoutCall[0]?.n }, ...['chat', 'rare', 'search'].map((f) => ({ feature: f, n: expect.any(String) }))]);
+    const mismatched = await store.query<{ n: string }>(
+      `SELECT count() AS n FROM ${db}.${TABLE_LLM_EVALUATIONS} AS e FINAL INNER JOIN ${db}.${TABLE_LLM_CALLS} AS c ON e.${E.TraceId} = c.${C.TraceId} AND e.${E.SpanId} = c.${C.SpanId} WHERE e.${E.Feature} != c.${C.Feature}`,
+    );
+    expect(Number(mismatched[0]?.n)).toBe(0);
+    expect(after.reduce((a, r) => a + Number(r.n), 0)).toBe(Number(before[0]?.n));
+    const rows = async () => Number((await store.query<{ n: string }>(`SELECT count() AS n FROM ${db}.${TABLE_LLM_EVALUATIONS}`))[0]?.n);
+    const stored = await rows();
+    await store.command(backfill as string);
+    expect(await rows()).toBe(stored);
+    expect(await firing(db, 'llm-sidecar-quality-drop')).toEqual(['helpfulness|(all features)', 'helpfulness|search']);
   });
 
   it('the drop and the minimum of scores are configurable', async () => {

@@ -88,6 +88,11 @@ describe.skipIf(!hasChdb)('evaluator service (chdb)', () => {
     }
     expect(await duplicates(fx.store, false)).toEqual([]);
     expect(await duplicates(fx.store, true)).toEqual([]);
+    // Each score carries its call's feature (llm_evaluations.Feature, read by the quality-drop alert).
+    const features = await fx.store.query<{ feature: string; same: string; n: string }>(
+      `SELECT e.Feature AS feature, toString(min(e.Feature = c.Feature)) AS same, count() AS n FROM otel.llm_evaluations AS e FINAL INNER JOIN otel.llm_calls AS c ON e.TraceId = c.TraceId AND e.SpanId = c.SpanId GROUP BY feature`,
+    );
+    expect(features).toEqual([{ feature: 'support-chat', same: '1', n: String(rows.length) }]);
 
     const by = (evaluator: string, i: number) => rows.find((r) => r.evaluator === evaluator && r.spanId === calls[i]?.spanId);
     // Scripted judge through the OpenAI SDK: the 1–5 scale stored as 0..1, label "5/5", tokens and exact cost.

@@ -13,6 +13,7 @@ import { llmFeedbackNameLabel } from './010-llm-feedback-name-label.ts';
 import { otelTracesFullTextIndexes } from './011-otel-traces-full-text-indexes.ts';
 import { otelTracesRollups } from './012-otel-traces-rollups.ts';
 import { llmCalls10mUsers1h } from './013-llm-calls-10m-users-1h.ts';
+import { llmEvaluationsFeature } from './014-llm-evaluations-feature.ts';
 import type { Migration } from './migration.ts';
 
-export const MIGRATIONS: readonly Migration[] = [otelTraces, otelTracesDedup, llmCalls, llmCalls1m, llmEvaluations, llmFeedback, llmEvalCalibration, llmEvaluationsEvaluatedAtIndex, llmCallsCacheSavedUsd, llmFeedbackNameLabel, otelTracesFullTextIndexes, otelTracesRollups, llmCalls10mUsers1h];
+export const MIGRATIONS: readonly Migration[] = [otelTraces, otelTracesDedup, llmCalls, llmCalls1m, llmEvaluations, llmFeedback, llmEvalCalibration, llmEvaluationsEvaluatedAtIndex, llmCallsCacheSavedUsd, llmFeedbackNameLabel, otelTracesFullTextIndexes, otelTracesRollups, llmCalls10mUsers1h, llmEvaluationsFeature];
