@@ -6,7 +6,10 @@
 // segments are deleted (and counted): recent telemetry is what alerts and dashboards need first,
 // and dropping a whole file is O(1). A torn last line (crash mid-append) is skipped and counted.
 // All operations run one at a time (a promise chain), so appends and replay never interleave.
+import { linkSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 
 export interface SpooledBatch {
@@ -191,4 +194,142 @@ export class DiskSpool {
     this.chain = run.catch(() => undefined);
     return run;
   }
+}
+
+// --- One sidecar per spool directory ---
+//
+// Two processes on one spool directory would each take the other's live journal files for a
+// crashed run's leftovers, replay them and delete them while the other still writes (rows lost),
+// and replay and delete each other's segments. So a directory has one owner: <dir>/owner.json
+// names it (pid, its start time and PID namespace, host), and a second process refuses to start
+// while that owner lives. Whether it lives:
+//   - same PID namespace (two processes on one machine or in one container): exact, from
+//     /proc/<pid>/stat (the pid exists and started when the file says: a reused pid is not it);
+//   - another namespace (another container or host on a shared volume): the owner touches the file
+//     every OWNER_HEARTBEAT_MS; older than OWNER_STALE_MS, it is gone. A container restarted after a
+//     crash finds its own previous incarnation (same host name, same pid): taken over at once.
+// A file left by a crash is taken over (its data is then recovered, as before); a clean stop
+// removes it. Several exporters in one process may share a directory (tests abandon one to
+// simulate a crash): ownership is per process.
+
+export const OWNER_FILE = 'owner.json';
+export const OWNER_HEARTBEAT_MS = 5_000;
+export const OWNER_STALE_MS = 20_000;
+
+interface OwnerRecord {
+  pid: number;
+  /** Process start time (field 22 of /proc/<pid>/stat, clock ticks since boot). */
+  start: string | undefined;
+  /** The PID namespace (`pid:[inode]`), where /proc shows it. */
+  pidNs: string | undefined;
+  host: string;
+  since: string;
+  /** Unique per claim. */
+  token: string;
+}
+
+export class SpoolInUseError extends Error {
+  readonly code = 'SPOOL_IN_USE';
+}
+
+function procStart(pid: number | 'self'): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces), which ends with the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function pidNamespace(): string | undefined {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+}
+
+function readOwner(file: string): { owner: OwnerRecord | undefined; ageMs: number } | undefined {
+  try {
+    const ageMs = Date.now() - statSync(file).mtimeMs;
+    try {
+      return { owner: JSON.parse(readFileSync(file, 'utf8')) as OwnerRecord, ageMs };
+    } catch {
+      return { owner: undefined, ageMs };
+    }
+  } catch {
+    return undefined; // no owner file
+  }
+}
+
+/** Whether the recorded owner is a process that still runs (never this process: see the caller). */
+function ownerAlive(owner: OwnerRecord, ageMs: number, me: OwnerRecord): boolean {
+  if (owner.pidNs !== undefined && owner.pidNs === me.pidNs) return owner.start !== undefined && procStart(owner.pid) === owner.start;
+  if (owner.host === me.host && owner.pid === me.pid) return false; // our own previous incarnation (a restarted container)
+  return ageMs < OWNER_STALE_MS;
+}
+
+export interface SpoolOwner {
+  /** Removes the owner file (clean stop): the next process starts at once. */
+  release(): void;
+}
+
+/**
+ * Makes this process the one owner of `dir` (synchronous: before anything in it is read). Throws
+ * SpoolInUseError while another live process owns it; other file errors (a read-only disk) are left
+ * to the spool and journal, which report them, and no ownership is kept.
+ */
+export function claimSpoolDir(dir: string): SpoolOwner | undefined {
+  const file = join(dir, OWNER_FILE);
+  const me: OwnerRecord = { pid: process.pid, start: procStart('self'), pidNs: pidNamespace(), host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex') };
+  try {
+    mkdirSync(dir, { recursive: true });
+    const temp = join(dir, `.owner-${me.token}.tmp`);
+    writeFileSync(temp, `${JSON.stringify(me)}\n`);
+    try {
+      try {
+        linkSync(temp, file); // atomic: fails when an owner file exists, and is never seen half-written
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const found = readOwner(file);
+        const owner = found?.owner;
+        const ours = owner !== undefined && owner.pid === me.pid && owner.start === me.start && owner.pidNs === me.pidNs;
+        if (found && owner && !ours && ownerAlive(owner, found.ageMs, me)) {
+          throw new SpoolInUseError(
+            `spool directory ${dir} is in use by another llm-sidecar (pid ${owner.pid} on ${owner.host}, since ${owner.since}): two sidecars must not share a spool directory (each would replay and delete the other's span journal); give each its own telemetry.spool.dir`,
+          );
+        }
+        // Left by a crashed process (or by this one): taken over.
+        renameSync(temp, file);
+      }
+    } finally {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // renamed away
+      }
+    }
+  } catch (err) {
+    if (err instanceof SpoolInUseError) throw err;
+    return undefined;
+  }
+  const beat = setInterval(() => {
+    try {
+      utimesSync(file, new Date(), new Date());
+    } catch {
+      // removed under us: nothing to keep alive
+    }
+  }, OWNER_HEARTBEAT_MS);
+  beat.unref();
+  return {
+    release() {
+      clearInterval(beat);
+      try {
+        if ((JSON.parse(readFileSync(file, 'utf8')) as OwnerRecord).token === me.token) unlinkSync(file);
+      } catch {
+        // gone already
+      }
+    },
+  };
 }
