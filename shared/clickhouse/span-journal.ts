@@ -17,7 +17,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, rmdirSync, writeSync } from 'node:fs';
 import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SpooledBatch } from './spool.ts';
+import { claimSpoolDir, type SpooledBatch, type SpoolOwner } from './spool.ts';
 
 export const JOURNAL_DIR = 'journal';
 const JOURNAL_FILE = /^([A-Za-z0-9_-]+)\.jsonl$/;
@@ -40,9 +40,14 @@ export class SpanJournal {
   private broken = false;
   private failing = false;
 
+  /** This process owns the spool directory (claimSpoolDir): another sidecar's live files are never taken for leftovers. */
+  private readonly owner: SpoolOwner | undefined;
+
+  /** Throws SpoolInUseError while another running sidecar owns the directory. */
   constructor(options: SpanJournalOptions) {
     this.dir = join(options.spoolDir, JOURNAL_DIR);
     this.onError = options.onError;
+    this.owner = claimSpoolDir(options.spoolDir);
     let names: string[] = [];
     try {
       mkdirSync(this.dir, { recursive: true });
@@ -129,6 +134,7 @@ export class SpanJournal {
   /** On a clean stop: removes the journal directory when nothing is left in it. */
   close(): void {
     this.seal();
+    this.owner?.release();
     try {
       rmdirSync(this.dir);
     } catch {
