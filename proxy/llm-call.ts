@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { RetryConfig } from '../shared/config/schema.ts';
 import { SidecarError, type ApiDialect } from '../shared/errors.ts';
+import { formatPicoUsd, parsePicoUsd } from '../shared/pricing/cost.ts';
 import { RESPONSE_HEADERS } from '../shared/sidecar-headers.ts';
 import { EVENT_LLM_SIDECAR_CASCADE_ESCALATED, EVENT_LLM_SIDECAR_FALLBACK, EVENT_LLM_SIDECAR_RETRY, EVENT_LLM_SIDECAR_TARGET_SKIPPED } from '../shared/telemetry/semconv.ts';
 import { Attempt, type AttemptOutcome } from './attempt.ts';
@@ -79,6 +80,9 @@ export class LlmCall {
   private currentRecorder: StreamRecorder | undefined;
   /** An attempt is running and not yet in `attempts` (a stream commits while it runs). */
   private attemptInFlight = false;
+  /** What the answers a cascade rejected cost (they were paid for all the same): added to the call's cost and tokens. */
+  private escalatedPicoUsd = 0n;
+  private escalatedTokens = 0;
 
   constructor(
     private readonly ctx: LlmRequest,
@@ -145,6 +149,7 @@ export class LlmCall {
           const escalate = !isLastCandidate && status < 400 && this.cascadeFailure(outcome, target.provider.type);
           if (escalate) {
             this.event(EVENT_LLM_SIDECAR_CASCADE_ESCALATED, { target: target.key, reason: escalate });
+            this.paidAndRejected(served, outcome);
             last = { outcome, served, cross: translation !== undefined };
             break;
           }
@@ -300,7 +305,7 @@ export class LlmCall {
     let body = outcome.body;
     if (translation && observed.json && outcome.status < 400) body = Buffer.from(JSON.stringify(translation.response(observed.json, this.ctx.requestModel)));
     else if (translation && outcome.status >= 400) body = Buffer.from(JSON.stringify(translation.error(outcome.status, observed.json)));
-    const cost = outcome.status >= 400 && !observed.usage ? '0' : this.costOf(served, observed);
+    const cost = outcome.status >= 400 && !observed.usage ? this.withEscalated('0') : this.costOf(served, observed);
     const output = this.ctx.capture && observed.json && outcome.status < 400 ? captureJsonOutput(upstreamEndpoint, observed.json) : undefined;
     this.overheadMs += performance.now() - t;
     this.writeHead(outcome.status, outcome.headers, served, false, {
@@ -362,8 +367,27 @@ export class LlmCall {
     return this.outcome(served, error.status, undefined, undefined, false, error);
   }
 
-  private costOf(served: Served, observed: ObservedResponse): string | undefined {
+  private priceOf(served: Served, observed: ObservedResponse): string | undefined {
     return this.deps.price(served.target.provider.type, observed.responseModel ?? served.model, observed.usage);
+  }
+
+  /** The answer's cost, plus what the answers a cascade rejected before it cost. */
+  private costOf(served: Served, observed: ObservedResponse): string | undefined {
+    return this.withEscalated(this.priceOf(served, observed));
+  }
+
+  private withEscalated(cost: string | undefined): string | undefined {
+    return cost === undefined || this.escalatedPicoUsd === 0n ? cost : formatPicoUsd(parsePicoUsd(cost) + this.escalatedPicoUsd);
+  }
+
+  /** A complete answer the cascade rejected: the provider billed it, so the call's cost and budget count it. */
+  private paidAndRejected(served: Served, outcome: AttemptOutcome): void {
+    if (outcome.kind !== 'answer' && outcome.kind !== 'empty-stream') return;
+    const usage = outcome.observed.usage;
+    if (!usage) return;
+    this.escalatedTokens += usage.inputTokens + usage.outputTokens;
+    const cost = this.priceOf(served, outcome.observed);
+    if (cost !== undefined) this.escalatedPicoUsd += parsePicoUsd(cost);
   }
 
   private event(name: string, attributes: Record<string, string | number>): void {
@@ -387,6 +411,7 @@ export class LlmCall {
       errorType: error?.errorType ?? (clientAborted ? 'client_aborted' : upstreamStatus !== undefined && upstreamStatus >= 400 ? String(upstreamStatus) : undefined),
       clientAborted,
       output,
+      escalatedTokens: this.escalatedTokens === 0 ? undefined : this.escalatedTokens,
       timeToFirstChunkMs: this.tFirstChunk === 0 ? undefined : this.tFirstChunk - this.ctx.t0,
       overheadMs: this.overheadMs,
     };

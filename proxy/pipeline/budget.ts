@@ -77,11 +77,15 @@ export async function admit(
   return { body, changed, reservation: r };
 }
 
-/** True the reservation up to what the call really used (a cut stream: what it produced); nothing when no provider was called. */
-export function settleReservation(reservation: Reservation, record: CallRecord): void {
+/**
+ * True the reservation up to what the call really used (a cut stream: what it produced; a cascade:
+ * the answers it rejected too, `extraTokens`, whose cost is in the record's); nothing when no
+ * provider was called.
+ */
+export function settleReservation(reservation: Reservation, record: CallRecord, extraTokens = 0): void {
   const u = record.usage;
   if (!u && record.attempts === 0) void reservation.release();
-  else void reservation.commit({ tokens: (u?.inputTokens ?? 0) + (u?.outputTokens ?? 0), usd: record.costUsd ?? '0' });
+  else void reservation.commit({ tokens: (u?.inputTokens ?? 0) + (u?.outputTokens ?? 0) + extraTokens, usd: record.costUsd ?? '0' });
 }
 
 /** The stage: admit the request (its body possibly trimmed) and hold its reservation. */

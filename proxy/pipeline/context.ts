@@ -74,8 +74,11 @@ export interface CallOutcome {
   attempts?: AttemptRecord[];
   events?: CallEvent[];
   observed?: Pick<ObservedResponse, 'usage' | 'responseModel' | 'responseId' | 'finishReasons' | 'completed'>;
+  /** With the answers a cascade rejected before the one served (they were billed too). */
   costUsd?: string;
   savedUsd?: string;
+  /** Tokens of the answers a cascade rejected: the budget counts them with the served answer's usage. */
+  escalatedTokens?: number;
   error?: SidecarError;
   /** `error.type` when it is not the error's own (a provider's status class, a client abort). */
   errorType?: string;

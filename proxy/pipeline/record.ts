@@ -74,6 +74,6 @@ export function record(ctx: LlmRequest, env: PipelineEnv): void {
   if (ctx.recorded || !ctx.outcome) return;
   ctx.recorded = true;
   const rec = buildCallRecord(ctx, ctx.outcome);
-  if (ctx.reservation) settleReservation(ctx.reservation, rec);
+  if (ctx.reservation) settleReservation(ctx.reservation, rec, ctx.outcome.escalatedTokens);
   env.emit(rec);
 }

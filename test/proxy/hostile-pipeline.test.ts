@@ -7,7 +7,10 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CacheStore } from '../../proxy/cache/store.ts';
+import type { ActualUsage } from '../../proxy/budget/enforcer.ts';
+import type { BudgetGate } from '../../proxy/pipeline/budget.ts';
 import type { PipelineEnv } from '../../proxy/pipeline/context.ts';
+import { ZERO_USAGE } from '../../shared/usage.ts';
 import { startStack, type Stack } from '../stack.ts';
 import { until } from '../support/wait.ts';
 
@@ -26,11 +29,11 @@ interface ScriptedUpstream {
   close(): Promise<void>;
 }
 
-const completion = (text: string) => ({
+const completion = (text: string, model = 'gpt-4o') => ({
   id: 'chatcmpl-1',
   object: 'chat.completion',
   created: 1,
-  model: 'gpt-4o',
+  model,
   choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
   usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 },
 });
@@ -68,6 +71,8 @@ async function startScriptedUpstream(): Promise<ScriptedUpstream> {
 
 let upstream: ScriptedUpstream;
 let stack: Stack;
+/** How each user's reservations ended. */
+const settled = new Map<string, ({ commit: ActualUsage } | 'release')[]>();
 /** Cache keys looked up, in order (the store's get, wrapped): a request is past its lookup once its key is here. */
 const lookups: string[] = [];
 
@@ -101,11 +106,31 @@ beforeAll(async () => {
       byok: { type: 'openai', baseUrl: `${upstream.url}/byok/v1` },
     },
     cache: { mode: 'all', ttlSeconds: 60, coalesce: true },
+    budgets: { tiers: { t: { userDailyTokens: 10_000_000 } }, defaultTier: 't' },
     routes: {
       chat: { models: ['gpt-4o'], targets: [{ provider: 'openai' }], retry: { maxRetries: 0 } },
       byok: { models: ['gpt-byok'], targets: [{ provider: 'byok' }], retry: { maxRetries: 0 } },
+      cascade: { models: ['cheap-first'], strategy: 'cascade', targets: [{ provider: 'openai', model: 'gpt-4o-mini' }, { provider: 'openai', model: 'gpt-4o' }], retry: { maxRetries: 0 } },
     },
   }));
+  // Every reservation's end, by user: committed (with what) or released.
+  const enforcer = (pipelineEnv().budgets as BudgetGate).enforcer;
+  const reserve = enforcer.reserve.bind(enforcer);
+  enforcer.reserve = async (req) => {
+    const r = await reserve(req);
+    if (r.rejected) return r;
+    const ends = settled.get(req.user) ?? [];
+    settled.set(req.user, ends);
+    return {
+      ...r,
+      rejected: false,
+      enforced: r.enforced,
+      tokens: r.tokens,
+      usdMicros: r.usdMicros,
+      commit: (actual) => (ends.push({ commit: actual }), r.commit(actual)),
+      release: (now) => (ends.push('release'), r.release(now)),
+    };
+  };
   const store = pipelineEnv().cacheStore as CacheStore;
   const get = store.get.bind(store);
   store.get = (key) => {
@@ -134,12 +159,12 @@ describe('a client that leaves while a stage waits', () => {
     const body = chat('follower leaves');
     const callsBefore = upstream.calls.length;
     // The leader reaches the provider and is held there.
-    const leader = post(body, { 'x-request-id': 'sf-leader' });
+    const leader = post(body, { 'x-request-id': 'sf-leader', 'x-llm-sidecar-user': 'sf-leader' });
     await until('the leader reached the provider', () => upstream.calls.length === callsBefore + 1);
     // The follower waits on the leader's key; its client leaves while it waits.
     const lookupsBefore = lookups.length;
     const connectionsBefore = await sidecarConnections();
-    const follower = await rawPost(body, { 'x-request-id': 'sf-follower' });
+    const follower = await rawPost(body, { 'x-request-id': 'sf-follower', 'x-llm-sidecar-user': 'sf-follower' });
     await until('the follower looked the cache up (then waits on the leader)', () => lookups.length > lookupsBefore);
     follower.destroy();
     await until('the sidecar saw the follower leave', async () => (await sidecarConnections()) === connectionsBefore);
@@ -152,6 +177,10 @@ describe('a client that leaves while a stage waits', () => {
     const rec = await stack.recorder.byRequestId('sf-follower');
     expect(rec).toMatchObject({ httpStatus: 499, clientAborted: true, attempts: 0 });
     expect(upstream.calls.length).toBe(callsBefore + 1);
+    // Its budget reservation is given back, once; the leader's is committed.
+    await until('both reservations ended', () => settled.get('sf-follower')?.length && settled.get('sf-leader')?.length);
+    expect(settled.get('sf-follower')).toEqual(['release']);
+    expect(settled.get('sf-leader')).toEqual([{ commit: expect.objectContaining({ tokens: 0 }) }]);
   });
 
   it('a single-flight follower whose client left while the leader answered is not recorded as a cache hit it never received', async () => {
@@ -200,5 +229,29 @@ describe('the cache scope of a forwarded app key', () => {
     expect(await ask({ authorization: 'Bearer sk-shared-0123456789', 'api-key': 'azure-key-A-0123456789' }, 'scoped 2')).toMatchObject({ status: 200, cache: 'hit' });
     expect(await ask({ authorization: 'Bearer sk-shared-0123456789', 'api-key': 'azure-key-B-0123456789' }, 'scoped 2')).toMatchObject({ status: 200, cache: 'miss' });
     expect(await ask({ 'api-key': 'azure-key-A-0123456789' }, 'scoped 2')).toMatchObject({ status: 200, cache: 'miss' });
+  });
+});
+
+describe('what an escalated cascade costs', () => {
+  it('the cheap answer the cascade rejected was paid for: it is in the call\'s cost', async () => {
+    upstream.auto = (body) => {
+      const model = (JSON.parse(body) as { model: string }).model;
+      return { status: 200, json: completion(model === 'gpt-4o-mini' ? "I'm sorry, I can't help with that." : 'Here it is.', model) };
+    };
+    const res = await post(JSON.stringify({ model: 'cheap-first', messages: [{ role: 'user', content: 'escalate me' }] }), { 'x-request-id': 'cascade-cost', 'x-llm-sidecar-user': 'cascade' });
+    expect(await res.body.text()).toContain('Here it is.');
+    const rec = await stack.recorder.byRequestId('cascade-cost');
+    expect(rec.attempts).toBe(2);
+    const usage = { inputTokens: 5, outputTokens: 2, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+    const price = pipelineEnv().price;
+    const cheap = Number(price('openai', 'gpt-4o-mini', { ...ZERO_USAGE, ...usage }));
+    const strong = Number(price('openai', 'gpt-4o', { ...ZERO_USAGE, ...usage }));
+    expect(strong).toBeGreaterThan(0);
+    expect(Number(rec.costUsd)).toBeCloseTo(cheap + strong, 12);
+    // The app is told the same cost as the record says.
+    expect(res.headers['x-llm-sidecar-cost-usd']).toBe(rec.costUsd);
+    // The budget is charged both answers' tokens and cost.
+    await until('the reservation ended', () => settled.get('cascade')?.length);
+    expect(settled.get('cascade')).toEqual([{ commit: { tokens: 14, usd: rec.costUsd } }]);
   });
 });
