@@ -28,13 +28,16 @@
 //               aside) that only one text has: "raw fish" vs "raw eggs" (substitution), "heat,
 //               bruises" vs "heat exhaustion, bruises" (addition), a clause added or dropped.
 //               Lower-case nouns are invisible to every rule above, and USE lite scores such pairs
-//               0.95–0.99, as high as real paraphrases. By default (STRICT_GUARD) any such change
-//               is rejected: only rephrasings pass (how do I / how can I, what is / what's,
-//               plurals, active / passive, word order, an added "please"). Measured on labelled news
-//               paraphrases (MRPC), about one in ten one-word additions changes the meaning
-//               ("wife and son" / "wife and unborn son" at 0.973) and similarity does not separate
-//               them, so a looser preset (LENIENT_GUARD) trades precision for recall; see
-//               proxy/cache/README.md for the figures.
+//               0.95–0.99, as high as real paraphrases. STRICT_GUARD rejects any such change:
+//               only rephrasings pass (how do I / how can I, what is / what's, plurals, active /
+//               passive, word order, an added "please"). Measured on labelled news paraphrases
+//               (MRPC), about one in ten one-word additions changes the meaning ("wife and son" /
+//               "wife and unborn son" at 0.973) and similarity does not separate them, so the
+//               default (DEFAULT_GUARD) still refuses every addition; it lets through one or two
+//               substituted words when they are a small share (≤ 15 %) of a long text's content
+//               words at similarity ≥ 0.90, and an attribution clause ("X said", "according to
+//               X") added, dropped or moved. LENIENT_GUARD (additions too, at any share) is kept
+//               for measurement; see proxy/cache/README.md for the figures.
 // Precision over recall: a rejected paraphrase costs one provider call; a wrong hit serves the
 // answer to another question.
 
@@ -56,12 +59,34 @@ export type HitKind = 'same' | 'rephrase' | 'close';
 export interface GuardStrictness {
   /** minSimilarity[n - 1]: the similarity needed when n content words are added, dropped or substituted; more changes than entries: rejected. */
   minSimilarity: number[];
+  /**
+   * The most the changed content words may be of all content words of the two texts (|changed| /
+   * |union|) for minSimilarity to let them through: one changed word in a 20-word news sentence
+   * is a detail, in "Can dogs eat grapes?" it is the question. Absent: no limit.
+   */
+  maxChangedShare?: number;
+  /** Set aside attribution clauses ("X said", "according to X") when comparing (see stripAttribution). */
+  attribution?: boolean;
+  /** Whether minSimilarity also lets through words one text adds and the other does not replace (default: yes); otherwise only substitutions. */
+  additions?: boolean;
 }
 
-/** The default: no content word may change (rephrasings only). */
+/** Rephrasings only: no content word may change. */
 export const STRICT_GUARD: GuardStrictness = { minSimilarity: [] };
-/** One or two changed content words at similarity ≥ SUBSTITUTION_MIN_SIMILARITY: more recall, wrong hits on held-out data. */
+/** One or two changed content words at similarity ≥ SUBSTITUTION_MIN_SIMILARITY, at any share: more recall, wrong hits on held-out data. */
 export const LENIENT_GUARD: GuardStrictness = { minSimilarity: [SUBSTITUTION_MIN_SIMILARITY, SUBSTITUTION_MIN_SIMILARITY] };
+/**
+ * The default since the third round of issue #17: rephrasings, plus an attribution clause added,
+ * dropped or moved, plus one or two content words substituted (each text has a word the other
+ * lacks) in a long text (at most CLOSE_MAX_CHANGED_SHARE of its content words) at similarity ≥
+ * CLOSE_MIN_SIMILARITY. A word only one text has (an addition) is still refused: "wife and son" /
+ * "wife and unborn son", "the body's own estrogen" / "estrogen" are additions. Every other
+ * rule (negation, numbers, units, time, entities, order, polarity, modality, tense, question
+ * word) still applies to the whole text.
+ */
+export const CLOSE_MIN_SIMILARITY = 0.9;
+export const CLOSE_MAX_CHANGED_SHARE = 0.15;
+export const DEFAULT_GUARD: GuardStrictness = { minSimilarity: [CLOSE_MIN_SIMILARITY, CLOSE_MIN_SIMILARITY], maxChangedShare: CLOSE_MAX_CHANGED_SHARE, attribution: true, additions: false };
 
 /**
  * Word tables are looked up with user text (`w in SMALL`, `MODALS[w]`): they have no prototype, so
@@ -276,7 +301,9 @@ const STOP_WORDS = new Set(
     "this that these those there here what what's whats which who whom whose where when why how how's hows is it's it's there's that's " +
     "please pls thanks thank kindly just really very quite also too some any all each every much many more most other another such own same " +
     "tell give show explain describe let get got want need like know help try using use via way ways best possible able okay ok hi hello hey " +
-    "me i'm i've i'd i'll you're you've don't doesn't isn't aren't can't won't yes up out so than pm"
+    "me i'm i've i'd i'll you're you've don't doesn't isn't aren't can't won't yes up out so than pm " +
+    // Discourse adverbs (they link a sentence to the last one; what it asserts is the same) and titles.
+    "however meanwhile moreover furthermore additionally respectively nevertheless mr mrs ms dr"
   ).split(' '),
 );
 
@@ -328,8 +355,10 @@ function contentStems(words: string[]): Set<string> {
   const out = new Set<string>();
   for (const w of words) {
     const clean = w.replace(/[^a-z0-9'’-]/g, '');
-    if (clean === '' || STOP_WORDS.has(clean) || /^\d/.test(clean) || comparedElsewhere(clean)) continue;
-    out.add(stem(clean.replace(/['’]s$/, '')));
+    // A dash is punctuation, not a word ("--" / "-").
+    if (!/[a-z0-9]/.test(clean) || STOP_WORDS.has(clean) || /^\d/.test(clean) || comparedElsewhere(clean)) continue;
+    // A hyphen inside a word is spelling: "re-entry" = "reentry", "non-binding" = "nonbinding".
+    out.add(stem(clean.replace(/['’]s$/, '').replace(/([a-z])-(?=[a-z])/g, '$1')));
   }
   return out;
 }
@@ -354,6 +383,8 @@ export interface GuardFeatures {
   otherForms: Set<string>;
   /** who / when / where / why. */
   wh: string[];
+  /** Content stems written as a possessive ("the body's"): an owner, which an added word must not be. */
+  possessives: Set<string>;
 }
 
 /** Word tokens in order with their sentence-start flag and original casing. */
@@ -399,7 +430,8 @@ function isCodeIdentifier(raw: string): boolean {
   );
 }
 
-const PRONOUN_CAPS = new Set(['i', "i'm", "i've", "i'd", "i'll", 'ok', 'okay']);
+/** Capitalised but not names: the pronoun I, ok, and titles before a name ("Mr. Day" = "Day"). */
+const PRONOUN_CAPS = new Set(['i', "i'm", "i've", "i'd", "i'll", 'ok', 'okay', 'mr.', 'mrs.', 'ms.', 'dr.', 'mr', 'mrs', 'ms', 'dr']);
 
 /** Parses a run of number words starting at i; returns the value and how many tokens it took. */
 function numberWords(toks: Tok[], i: number): { value: number; used: number } | undefined {
@@ -489,7 +521,7 @@ function formClash(a: GuardFeatures, b: GuardFeatures): string | undefined {
 
 export function guardFeatures(text: string): GuardFeatures {
   const toks = tokenize(text);
-  const features: GuardFeatures = { negations: 0, numbers: [], units: [], times: [], entities: [], tokens: new Set(), words: [], modals: [], past: false, present: false, edForms: new Set(), otherForms: new Set(), wh: [] };
+  const features: GuardFeatures = { negations: 0, numbers: [], units: [], times: [], entities: [], tokens: new Set(), words: [], modals: [], past: false, present: false, edForms: new Set(), otherForms: new Set(), wh: [], possessives: new Set() };
   const addEntity = (e: string): void => {
     const v = e.toLowerCase().trim();
     if (v !== '') features.entities.push(v);
@@ -501,6 +533,7 @@ export function guardFeatures(text: string): GuardFeatures {
     const lower = t.lower;
     features.tokens.add(lower);
     features.words.push(lower);
+    if (/['’]s$/i.test(t.raw) && !STOP_WORDS.has(lower)) features.possessives.add(stem(lower.replace(/[^a-z0-9'’-]/g, '')));
     for (const part of lower.split(/[-/]/)) features.tokens.add(part);
     // Negation.
     if (NEGATIONS.has(lower) || /n['’]t$/.test(lower)) features.negations++;
@@ -508,7 +541,17 @@ export function guardFeatures(text: string): GuardFeatures {
     tenseAndModality(features, toks, i);
     // Numbers.
     const num = numericValue(t.raw.replace(/[°]$/, ''));
-    if (num !== undefined) features.numbers.push(num);
+    const scale = num !== undefined && i + 1 < toks.length ? SCALES[(toks[i + 1] as Tok).lower] : undefined;
+    if (num !== undefined && scale !== undefined) {
+      // "1.4 billion" = "1,400,000,000" (one number, not 1.4 and a billion).
+      features.numbers.push(String(Number(num) * scale));
+      const next = toks[i + 1] as Tok;
+      features.tokens.add(next.lower);
+      features.words.push(next.lower);
+      if (/^[$€£¥]/.test(t.raw)) features.units.push(UNITS[t.raw[0] as string] as string);
+      i++;
+      continue;
+    } else if (num !== undefined) features.numbers.push(num);
     else if (/\d/.test(t.raw) && !isCodeIdentifier(t.raw)) {
       // Mixed tokens (5km, 10am, 2x, v2, 3-4): every number in them counts.
       for (const d of t.raw.match(/\d+(?:\.\d+)?/g) ?? []) features.numbers.push(String(Number(d)));
@@ -586,6 +629,54 @@ function polarityClash(a: GuardFeatures, b: GuardFeatures): string | undefined {
   return undefined;
 }
 
+// Attribution: who said it, set aside when comparing. A news sentence and its paraphrase often
+// differ only in where the source is named, or whether it is ("Police said the man was armed" /
+// "The man was armed, police said" / "The man was armed"). Recognised: a leading "<source> said
+// (that)" (the source at most ten words, one appositive after a name: "Cindy Cohn, legal director
+// of X, said"), a trailing ", <source> said <when>." or ", said <source>, <appositive>.", and
+// "according to <source>" at either end. said / says / told <someone> / added; a day or "in a
+// statement" after the verb belongs to the clause. The rest of the text is compared as usual; when
+// both texts name a source, the named sources must agree.
+const ATTR_VERB = String.raw`(?:said|says|say|told\s+(?!the\b|a\b|an\b)[\w'’-]+|tells\s+(?!the\b|a\b|an\b)[\w'’-]+|added|adds)`;
+/** A clause part with no coordination or finite verb in it (so a statement is never taken for a source). */
+const NO_CLAUSE = String.raw`(?![^,]*\b(?:and|but|or|is|are|was|were|has|have|had|been|will|would|could|can|may|might|said|says|not|no)\b)`;
+const ATTR_WHEN = String.raw`(?:\s+(?:on\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|late|early|earlier|later|last|this|night|morning|afternoon|evening|week|month|in\s+a\s+statement|in\s+an?\s+\w+|during\s+an?\s+\w+(?:\s+\w+)?|at\s+an?\s+\w+(?:\s+\w+)?))*`;
+const ATTR_SOURCE = String.raw`(?:[A-Za-z.'’-]+\s+){0,8}?[A-Za-z.'’-]+`;
+const ATTR_LEAD = new RegExp(String.raw`^(?:According\s+to\s+${NO_CLAUSE}[^,]{1,80},\s+|${ATTR_SOURCE}(?:(?<=[A-Z][A-Za-z.'’-]*)\s*,${NO_CLAUSE}[^,]{1,80},)?\s+${ATTR_VERB}${ATTR_WHEN}\s*,?\s*(?:that\s+)?)`);
+const ATTR_TRAIL = new RegExp(
+  String.raw`,\s+(?:according\s+to\s+${NO_CLAUSE}[^,]{1,80}|(?:${ATTR_SOURCE}\s+)?${ATTR_VERB}${ATTR_WHEN}|(?:said|says|added)${ATTR_WHEN}\s+${NO_CLAUSE}(?=(?:the|a|an)\s|[A-Z])[^,]{1,60}(?:,\s+${NO_CLAUSE}[^,]{1,80})?)\s*([.!?"'”]*)$`,
+);
+
+/** Longer texts are compared whole. */
+const ATTRIBUTION_MAX_CHARS = 400;
+
+const ATTR_WORDS = new Set(['according', 'said', 'says', 'say', 'told', 'tells', 'added', 'adds', 'statement', 'interview', 'later', 'earlier', 'late', 'early', 'yesterday', 'today', 'night', 'morning', 'afternoon', 'evening', 'week', 'month', 'last', 'during', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday']);
+
+/** The words of attribution clauses that name the source (not the verb, the time or stop words). */
+function sourceWords(clauses: string[]): string[] {
+  // Whom it was told to is not the source ("told reporters").
+  return guardFeatures(clauses.join(' ').replace(/\b(told|tells)\s+\S+/gi, '')).words.map((w) => w.replace(/[^a-z0-9'’-]/g, '')).filter((w) => w.length > 1 && !STOP_WORDS.has(w) && !ATTR_WORDS.has(w));
+}
+
+/** The text without its attribution clauses, and the clauses taken out. */
+export function stripAttribution(text: string): { text: string; clauses: string[] } {
+  const clauses: string[] = [];
+  let rest = text.trim();
+  const lead = ATTR_LEAD.exec(rest);
+  // Never the bulk of the text: what is left must be a statement of its own.
+  if (lead && lead[0].length < rest.length * 0.6) {
+    clauses.push(lead[0]);
+    rest = rest.slice(lead[0].length);
+    rest = rest.charAt(0).toUpperCase() + rest.slice(1);
+  }
+  const trail = ATTR_TRAIL.exec(rest);
+  if (trail && trail[0].length < rest.length * 0.6) {
+    clauses.push(trail[0]);
+    rest = rest.slice(0, trail.index) + (trail[1] || '.');
+  }
+  return { text: rest, clauses };
+}
+
 /** First appearance order of the values both lists share. */
 function sharedOrder(list: string[], other: Set<string>): string[] {
   return [...new Set(list)].filter((v) => other.has(v));
@@ -593,11 +684,31 @@ function sharedOrder(list: string[], other: Set<string>): string[] {
 
 /**
  * Whether `candidate` (a cached question) may answer `query`. `similarity` (cosine of their
- * embeddings) lets changed content words through when `strictness` allows it (by default it
- * never does); without it, any change is rejected.
+ * embeddings) lets changed content words through when `strictness` allows it (by default one or
+ * two substituted words in a long text, at ≥ CLOSE_MIN_SIMILARITY); without it, any change is
+ * rejected. With `strictness.attribution`, a pair refused whole is compared again without its
+ * attribution clauses.
  */
-export function nearMissGuard(query: string, candidate: string, similarity = 0, strictness: GuardStrictness = STRICT_GUARD): GuardResult {
+export function nearMissGuard(query: string, candidate: string, similarity = 0, strictness: GuardStrictness = DEFAULT_GUARD): GuardResult {
   if (query.trim().toLowerCase() === candidate.trim().toLowerCase()) return { ok: true, kind: 'same' };
+  const whole = compare(query, candidate, similarity, strictness);
+  // Attribution is looked for in sentences, not documents (the patterns' cost grows with length).
+  if (whole.ok || !strictness.attribution || query.length > ATTRIBUTION_MAX_CHARS || candidate.length > ATTRIBUTION_MAX_CHARS) return whole;
+  const a = stripAttribution(query);
+  const b = stripAttribution(candidate);
+  if (a.clauses.length === 0 && b.clauses.length === 0) return whole;
+  if (a.clauses.length > 0 && b.clauses.length > 0) {
+    // Both attribute the statement: the sources must be the same ("Smith said" ≠ "Jones said",
+    // "police said" ≠ "prosecutors said"): every word naming one source is in the other text.
+    const qa = guardFeatures(query).tokens;
+    const qb = guardFeatures(candidate).tokens;
+    if (sourceWords(a.clauses).some((w) => !qb.has(w)) || sourceWords(b.clauses).some((w) => !qa.has(w))) return whole;
+  }
+  const rest = compare(a.text, b.text, similarity, strictness);
+  return rest.ok ? { ok: true, kind: 'close' } : whole;
+}
+
+function compare(query: string, candidate: string, similarity: number, strictness: GuardStrictness): GuardResult {
   const a = guardFeatures(query);
   const b = guardFeatures(candidate);
   if (a.negations !== b.negations) return { ok: false, reason: 'negation', detail: `${a.negations} vs ${b.negations}` };
@@ -630,5 +741,10 @@ export function nearMissGuard(query: string, candidate: string, similarity = 0, 
   const detail = `${onlyA.join(',')} vs ${onlyB.join(',')}`;
   const need = strictness.minSimilarity[changed - 1];
   if (need === undefined || similarity < need) return { ok: false, reason, detail };
+  if (reason === 'addition' && strictness.additions === false) return { ok: false, reason, detail };
+  // A changed owner changes what is spoken of ("the body's own estrogen" / "estrogen").
+  const owner = onlyA.find((w) => a.possessives.has(w)) ?? onlyB.find((w) => b.possessives.has(w));
+  if (owner !== undefined) return { ok: false, reason, detail: `${detail} (possessive ${owner})` };
+  if (strictness.maxChangedShare !== undefined && changed / new Set([...ca, ...cb]).size > strictness.maxChangedShare) return { ok: false, reason, detail: `${detail} (${changed} of ${new Set([...ca, ...cb]).size} content words)` };
   return { ok: true, kind: 'close' };
 }

@@ -7,7 +7,7 @@
 // Failures (embedder down or slow, index errors) are reported through onError and are a miss.
 import type { CacheKeyInput } from './cache-key.ts';
 import type { Embedder } from './embedder.ts';
-import { nearMissGuard, STRICT_GUARD, type GuardReason, type GuardResult, type GuardStrictness, type HitKind } from './guard.ts';
+import { DEFAULT_GUARD, nearMissGuard, type GuardReason, type GuardResult, type GuardStrictness, type HitKind } from './guard.ts';
 import { SemanticIndex, type SemanticCandidate } from './semantic-index.ts';
 import { semanticRequest, type SemanticRequest } from './semantic-request.ts';
 
@@ -50,7 +50,7 @@ export interface SemanticCacheOptions {
   index?: SemanticIndex;
   /** The near-miss guard (default nearMissGuard with `strictness`). */
   guard?: (query: string, candidate: string, similarity: number) => GuardResult;
-  /** How many content words may change, at what similarity (default STRICT_GUARD: none). */
+  /** How many content words may change, at what similarity (default DEFAULT_GUARD). */
   strictness?: GuardStrictness;
   /** Longest last-user text considered (default 2000 characters). */
   maxChars?: number;
@@ -102,7 +102,7 @@ export class SemanticCache {
       return { hit: undefined, vector: undefined, rejected };
     }
     if (!vector || (this.indexRef === undefined && this.opts.embedder.dims === 0)) return { hit: undefined, vector, rejected };
-    const strictness = this.opts.strictness ?? STRICT_GUARD;
+    const strictness = this.opts.strictness ?? DEFAULT_GUARD;
     const guard = this.opts.guard ?? ((q: string, c: string, s: number) => nearMissGuard(q, c, s, strictness));
     try {
       let kind: HitKind = 'rephrase';

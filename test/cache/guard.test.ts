@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { guardFeatures, LENIENT_GUARD, nearMissGuard, SUBSTITUTION_MIN_SIMILARITY } from '../../proxy/cache/guard.ts';
+import { CLOSE_MIN_SIMILARITY, DEFAULT_GUARD, guardFeatures, LENIENT_GUARD, nearMissGuard, STRICT_GUARD, stripAttribution, SUBSTITUTION_MIN_SIMILARITY } from '../../proxy/cache/guard.ts';
 
 const HIGH = 0.99;
 
@@ -101,6 +101,84 @@ describe('nearMissGuard', () => {
     expect(nearMissGuard('Why is my internet so slow?', 'Why is my internet connection so slow?', SUBSTITUTION_MIN_SIMILARITY, LENIENT_GUARD)).toMatchObject({ ok: true, kind: 'close' });
     // Three changed words: rejected even by the lenient preset.
     expect(nearMissGuard('Can dogs eat grapes?', 'Can small dogs eat green grapes safely?', HIGH, LENIENT_GUARD)).toMatchObject({ ok: false, reason: 'addition' });
+  });
+
+  describe('DEFAULT_GUARD: substitutions in long texts, attribution set aside (issue #17, third round)', () => {
+    const long = 'The regional airline cut its fares on routes between the two cities after passenger numbers fell sharply last winter.';
+    const swapped = 'The regional carrier cut its fares on routes between the two cities after passenger numbers fell sharply last winter.';
+
+    it('serves one substituted word in a long sentence at or above CLOSE_MIN_SIMILARITY, as a close hit', () => {
+      expect(nearMissGuard(long, swapped, CLOSE_MIN_SIMILARITY)).toEqual({ ok: true, kind: 'close' });
+      expect(nearMissGuard(swapped, long, CLOSE_MIN_SIMILARITY)).toEqual({ ok: true, kind: 'close' });
+      expect(nearMissGuard(long, swapped, CLOSE_MIN_SIMILARITY - 0.01)).toMatchObject({ ok: false, reason: 'substitution' });
+      // STRICT_GUARD (rephrasings only) still refuses it.
+      expect(nearMissGuard(long, swapped, HIGH, STRICT_GUARD)).toMatchObject({ ok: false, reason: 'substitution' });
+    });
+
+    it('refuses a substitution that is a large share of the content words (a short question), whatever the similarity', () => {
+      expect(nearMissGuard('Can dogs eat grapes?', 'Can dogs eat carrots?', HIGH)).toMatchObject({ ok: false, reason: 'substitution' });
+      expect(nearMissGuard('What are your opening hours?', 'What are your business hours?', HIGH)).toMatchObject({ ok: false, reason: 'substitution' });
+    });
+
+    it('refuses a word one text adds, even in a long sentence', () => {
+      const added = 'The regional airline cut its fares on routes between the two cities after passenger numbers fell sharply last winter again.';
+      expect(nearMissGuard(long, added, HIGH)).toMatchObject({ ok: false, reason: 'addition' });
+      expect(nearMissGuard('Peterson is charged with two counts of murder in the deaths of his wife and son.', 'Peterson is charged with two counts of murder in the deaths of his wife and unborn son.', HIGH)).toMatchObject({ ok: false, reason: 'addition' });
+    });
+
+    it('refuses an added owner even where additions are allowed ("the body\'s own estrogen" / "estrogen")', () => {
+      const allowing = { ...DEFAULT_GUARD, additions: true };
+      const a = 'Researchers have suggested that the body\'s own insulin protects nerve cells and improves circulation in the legs.';
+      const b = 'Researchers have suggested that insulin protects nerve cells and improves circulation in the legs.';
+      expect(nearMissGuard(a, b, HIGH, allowing)).toMatchObject({ ok: false, reason: 'addition' });
+      expect(nearMissGuard(a, b, HIGH, allowing).detail).toContain('possessive');
+    });
+
+    it('sets an attribution clause aside: added, dropped or moved', () => {
+      const bare = 'The gunman was carrying two rifles when he entered the building.';
+      for (const other of [
+        'Police said the gunman was carrying two rifles when he entered the building.',
+        'The gunman was carrying two rifles when he entered the building, police said Tuesday.',
+        'The gunman was carrying two rifles when he entered the building, according to police.',
+        'Sheriff Tom Wells, who leads the county force, said the gunman was carrying two rifles when he entered the building.'.replace(', who leads the county force,', ''),
+        'The gunman was carrying two rifles when he entered the building, said Tom Wells, the county sheriff.',
+      ]) {
+        expect(nearMissGuard(bare, other, HIGH), other).toEqual({ ok: true, kind: 'close' });
+        expect(nearMissGuard(other, bare, HIGH), other).toEqual({ ok: true, kind: 'close' });
+        // Only when set aside: STRICT_GUARD compares every word.
+        expect(nearMissGuard(bare, other, HIGH, STRICT_GUARD).ok, other).toBe(false);
+      }
+      // "said" against "says" in the attribution is not a tense change of the statement.
+      expect(nearMissGuard('The gunman was armed, police said.', 'Police say the gunman was armed.', HIGH)).toEqual({ ok: true, kind: 'close' });
+    });
+
+    it('keeps comparing what the attribution does not cover, and the source when both name one', () => {
+      expect(nearMissGuard('Police said the gunman was armed.', 'The gunman was not armed, police said.', HIGH)).toMatchObject({ ok: false, reason: 'negation' });
+      expect(nearMissGuard('Police said the gunman may have been armed.', 'The gunman was armed.', HIGH)).toMatchObject({ ok: false, reason: 'modality' });
+      expect(nearMissGuard('Smith said the merger would close in March.', 'Jones said the merger would close in March.', HIGH).ok).toBe(false);
+      expect(nearMissGuard('The merger would close in March, police said.', 'The merger would close in March, prosecutors said.', HIGH).ok).toBe(false);
+      expect(nearMissGuard('The merger would close in March, Smith said.', 'Smith told reporters the merger would close in March.', HIGH)).toEqual({ ok: true, kind: 'close' });
+    });
+
+    it('takes out only a source, never a statement', () => {
+      expect(stripAttribution('Before Sunday, 19 firefighters had died on duty this year, according to the fire center.')).toEqual({ text: 'Before Sunday, 19 firefighters had died on duty this year.', clauses: [', according to the fire center.'] });
+      expect(stripAttribution('Shares fell, and analysts said the drop was expected.').clauses).toEqual([]);
+      expect(stripAttribution('Some staff will join the buyer, but details have not been settled, said Ann Lee, a vice president.').text).toBe('Some staff will join the buyer, but details have not been settled.');
+      expect(stripAttribution('The ministry said.').clauses).toEqual([]);
+      expect(stripAttribution('Ann Lee, who runs the plant and has worked there for years, said output rose.').clauses).toEqual([]);
+    });
+
+    it('a number with a scale word is one number; a hyphen inside a word is spelling', () => {
+      expect(guardFeatures('Revenue rose to $1.4 billion.').numbers).toEqual(['1400000000']);
+      expect(nearMissGuard('Revenue rose to $1.4 billion.', 'Revenue rose to $1,400,000,000.', 0)).toMatchObject({ ok: true, kind: 'rephrase' });
+      expect(nearMissGuard('Revenue rose to $1.4 billion.', 'Revenue rose to $1.4 million.', HIGH)).toMatchObject({ ok: false, reason: 'number' });
+      expect(nearMissGuard('The shuttle broke up during re-entry over Texas.', 'The shuttle broke up during reentry over Texas.', 0)).toMatchObject({ ok: true, kind: 'rephrase' });
+    });
+
+    it('titles are not names, dashes are not words', () => {
+      expect(nearMissGuard('"It was a mistake," Mr. Karas said.', '"It was a mistake," Karas said.', 0)).toMatchObject({ ok: true, kind: 'rephrase' });
+      expect(nearMissGuard('The networks - which rely on couriers - move cash abroad.', 'The networks -- which rely on couriers -- move cash abroad.', 0)).toMatchObject({ ok: true, kind: 'rephrase' });
+    });
   });
 
   it('names how an accepted pair differs', () => {
