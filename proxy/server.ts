@@ -87,10 +87,19 @@ function traceIdOf(traceparent: string | undefined): string | undefined {
   return m && m[1] !== '0'.repeat(32) ? m[1] : undefined;
 }
 
+/** The connection pools of one configuration and the LLM requests still running on them. */
+interface PoolGeneration {
+  pools: UpstreamPools;
+  requests: number;
+  /** Replaced by a reload: closed when its last request ends. */
+  retired: boolean;
+}
+
 export class ProxyServer {
   readonly server: Server;
   private router: Router;
   private pools: UpstreamPools;
+  private poolGeneration: PoolGeneration;
   private readonly finishPassthrough: (record: PassthroughRecord) => void;
   /** What the pipeline's stages work with; replaced whole on reload (requests in flight keep theirs). */
   private env: PipelineEnv;
@@ -105,6 +114,7 @@ export class ProxyServer {
     this.masker = providerKeyMasker(options.config);
     this.router = new Router(options.config, { prices: options.prices, onBreakerChange: options.onBreakerChange });
     this.pools = new UpstreamPools(options.config.providers);
+    this.poolGeneration = { pools: this.pools, requests: 0, retired: false };
     const recorder = options.recorder;
     this.finishPassthrough = recorder?.recordPassthrough ? (record) => recorder.recordPassthrough?.(record) : () => {};
     // Shared by every configuration: requests waiting on one in flight must find it across a reload.
@@ -146,20 +156,28 @@ export class ProxyServer {
 
   /**
    * Swap in a new configuration without dropping requests: requests in flight keep the router and
-   * connection pools they started with; the old pools close once those requests finish. Listener
+   * connection pools they started with; the old pools close once the last of those requests ends. Listener
    * addresses and telemetry cannot change without a restart; such a config is refused.
    */
   reload(next: Config): void {
     const cur = this.config;
     const restartOnly = (['listen', 'admin', 'telemetry', 'budgets'] as const).filter((k) => JSON.stringify(cur[k]) !== JSON.stringify(next[k]));
     if (restartOnly.length > 0) throw new Error(`${restartOnly.join(', ')} cannot change without a restart`);
-    const oldPools = this.pools;
+    const old = this.poolGeneration;
     this.router = new Router(next, { prices: this.options.prices, onBreakerChange: this.options.onBreakerChange });
     this.pools = new UpstreamPools(next.providers);
+    this.poolGeneration = { pools: this.pools, requests: 0, retired: false };
     this.masker = providerKeyMasker(next);
     this.config = next;
     this.env = { ...this.env, config: next, router: this.router, identity: identityResolver(next), call: { ...this.env.call, pools: this.pools, masker: this.masker } };
-    oldPools.close().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the previous connection pools failed'));
+    // Not before the requests running on them end: a retry, fallback or cascade step after the reload
+    // dispatches on the pools its request started with (on closed pools it failed with a 502).
+    old.retired = true;
+    if (old.requests === 0) this.closeRetired(old);
+  }
+
+  private closeRetired(gen: PoolGeneration): void {
+    gen.pools.close().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'closing the previous connection pools failed'));
   }
 
   get ready(): boolean {
@@ -309,7 +327,11 @@ export class ProxyServer {
       tracestate: firstHeader(req.headers.tracestate),
       traceId: traceIdOf(traceparent) ?? randomHex(16),
     });
-    return runLlmPipeline(ctx, this.env);
+    const gen = this.poolGeneration;
+    gen.requests++;
+    return runLlmPipeline(ctx, this.env).finally(() => {
+      if (--gen.requests === 0 && gen.retired) this.closeRetired(gen);
+    });
   }
 
   private readonly refusalCache = new Map<string, RegExp>();

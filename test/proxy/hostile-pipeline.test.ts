@@ -10,6 +10,7 @@ import type { CacheStore } from '../../proxy/cache/store.ts';
 import type { ActualUsage } from '../../proxy/budget/enforcer.ts';
 import type { BudgetGate } from '../../proxy/pipeline/budget.ts';
 import type { PipelineEnv } from '../../proxy/pipeline/context.ts';
+import type { Config } from '../../shared/config/schema.ts';
 import { ZERO_USAGE } from '../../shared/usage.ts';
 import { startStack, type Stack } from '../stack.ts';
 import { until } from '../support/wait.ts';
@@ -110,6 +111,7 @@ beforeAll(async () => {
     routes: {
       chat: { models: ['gpt-4o'], targets: [{ provider: 'openai' }], retry: { maxRetries: 0 } },
       byok: { models: ['gpt-byok'], targets: [{ provider: 'byok' }], retry: { maxRetries: 0 } },
+      retried: { models: ['retried'], targets: [{ provider: 'openai', model: 'gpt-4o' }], retry: { maxRetries: 1, on: ['5xx'], baseMs: 1, maxMs: 1 } },
       cascade: { models: ['cheap-first'], strategy: 'cascade', targets: [{ provider: 'openai', model: 'gpt-4o-mini' }, { provider: 'openai', model: 'gpt-4o' }], retry: { maxRetries: 0 } },
     },
   }));
@@ -253,5 +255,26 @@ describe('what an escalated cascade costs', () => {
     // The budget is charged both answers' tokens and cost.
     await until('the reservation ended', () => settled.get('cascade')?.length);
     expect(settled.get('cascade')).toEqual([{ commit: { tokens: 14, usd: rec.costUsd } }]);
+  });
+});
+
+describe('a hot reload while a request is in flight', () => {
+  it('a retry after the reload still goes out (on the pools the request started with) and answers', async () => {
+    const callsBefore = upstream.calls.length;
+    const pending = post(JSON.stringify({ model: 'retried', messages: [{ role: 'user', content: 'reload under me' }] }), { 'x-request-id': 'reload-retry' });
+    await until('the first attempt reached the provider', () => upstream.calls.length === callsBefore + 1);
+    const before = (stack.sidecar.proxy as unknown as { config: Config }).config;
+    const oldPool = pipelineEnv().call.pools.get('openai').pool;
+    stack.sidecar.reload({ ...before, evaluation: { ...before.evaluation, sampleRate: before.evaluation.sampleRate === 0 ? 0.5 : 0 } });
+    upstream.auto = () => ({ status: 200, json: completion('after the reload') });
+    upstream.calls[callsBefore]?.answer(500, { error: { message: 'try again', type: 'server_error' } });
+    const res = await pending;
+    const text = await res.body.text();
+    const rec = await stack.recorder.byRequestId('reload-retry');
+    expect({ status: res.statusCode, code: res.headers['x-llm-sidecar-error'], attempts: rec.attempts }).toEqual({ status: 200, code: undefined, attempts: 2 });
+    expect(text).toContain('after the reload');
+    // The pools the request started with close once it ended (not before, not never).
+    expect(pipelineEnv().call.pools.get('openai').pool).not.toBe(oldPool);
+    await until('the previous pools are closed', () => oldPool.closed);
   });
 });
