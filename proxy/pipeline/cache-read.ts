@@ -7,7 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { CacheConfig, RouteConfig } from '../../shared/config/schema.ts';
 import { RESPONSE_HEADERS } from '../../shared/sidecar-headers.ts';
 import { hashApiKey } from '../budget/index.ts';
-import { cacheKey, cacheScope, isDeterministic } from '../cache/cache-key.ts';
+import { cacheKey, cacheScope, isDeterministic, type CacheKeyInput } from '../cache/cache-key.ts';
 import type { CacheEntry } from '../cache/entry.ts';
 import type { SemanticCache, SemanticHit } from '../cache/semantic-cache.ts';
 import type { SemanticRequest } from '../cache/semantic-request.ts';
@@ -23,7 +23,10 @@ import { clientGone, planOf, type LlmRequest, type PipelineEnv } from './context
 /** How this request uses the cache. */
 export interface CallCache {
   store: CacheStore;
+  /** The key of the answer the route's first target gives (a cascade: the whole chain gives). */
   key: string;
+  /** The key of an answer another target of the chain gave (a fallback's answer is its own model's, not the primary's). */
+  keyFor(provider: string, model: string): string;
   /** Look the answer up (false for `no-cache` / `refresh`). */
   read: boolean;
   /** Store the answer (false for `no-store`). */
@@ -87,13 +90,25 @@ export function planCache(
   const target = req.plan.candidates[0];
   if (!target) return undefined;
   const scope = cacheScope({ tenant: req.tenant, apiKeyHash: forwardedKeyHash(req.headers, req.plan), shared: route?.cache?.shared });
-  const keyInput = { scope, dialect: req.endpoint.dialect, operation: req.endpoint.operation, provider: target.target.providerName, model: target.model, body: req.body, headers: req.headers };
+  // A cascade answers with whichever level passed its checks: its entries are the chain's, never
+  // served to a route that asks its first (cheap) model alone.
+  const cascade = req.plan.strategy === 'cascade';
+  const keyInput: CacheKeyInput = {
+    scope,
+    dialect: req.endpoint.dialect,
+    operation: req.endpoint.operation,
+    provider: cascade ? `cascade:${req.plan.candidates.map((c) => c.target.providerName).join('>')}` : target.target.providerName,
+    model: cascade ? req.plan.candidates.map((c) => c.model).join('>') : target.model,
+    body: req.body,
+    headers: req.headers,
+  };
   const key = cacheKey(keyInput);
   const semanticReq = semantic && route?.cache?.semantic?.enabled ? semantic.prepare(keyInput) : undefined;
   const so = req.body.stream_options as JsonObject | undefined;
   return {
     store,
     key,
+    keyFor: (provider, model) => cacheKey({ ...keyInput, provider, model }),
     read: req.control !== 'no-cache' && req.control !== 'refresh',
     write: true,
     ttlMs: (route?.cache?.ttlSeconds ?? config.ttlSeconds) * 1000,

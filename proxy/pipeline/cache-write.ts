@@ -5,6 +5,7 @@
 // waiting on this one (single flight).
 import { jsonEntry, streamEntry, type CacheEntry } from '../cache/entry.ts';
 import { cacheHeaders, serveEntry } from '../cache/serve.ts';
+import type { CallCache } from './cache-read.ts';
 import type { LlmRequest, PipelineEnv } from './context.ts';
 
 export async function cacheWrite(ctx: LlmRequest, _env: PipelineEnv): Promise<boolean> {
@@ -29,9 +30,23 @@ export async function cacheWrite(ctx: LlmRequest, _env: PipelineEnv): Promise<bo
   if (!c?.write || !a) return false;
   const common = { dialect: ctx.endpoint.dialect, operation: ctx.endpoint.operation, model: a.model, provider: a.provider, usage: a.usage, costUsd: a.costUsd, ttlMs: c.ttlMs };
   const entry: CacheEntry = a.kind === 'json' ? jsonEntry({ ...common, body: a.body }) : streamEntry({ ...common, events: a.events });
+  // A fallback target answered: the entry is that target's answer, under its own key — kept under
+  // the primary's, it was served as the primary's answer until it expired, to this route after the
+  // primary recovered and to any route asking the primary model.
+  const own = ownKey(ctx, c);
+  const key = own ?? c.key;
   ctx.cacheWrite = c.store
-    .set(c.key, entry, c.ttlMs)
-    .then(() => (c.semantic ? c.semantic.cache.add(c.semantic.req, c.key, entry.expiresAt, c.semantic.vector) : undefined))
+    .set(key, entry, c.ttlMs)
+    .then(() => (c.semantic && own === undefined ? c.semantic.cache.add(c.semantic.req, key, entry.expiresAt, c.semantic.vector) : undefined))
     .catch(() => undefined);
   return false;
+}
+
+/** The served target's own key when it is not the one the entry was looked up under (a fallback; not a cascade, whose key is the chain's). */
+function ownKey(ctx: LlmRequest, c: CallCache): string | undefined {
+  const served = ctx.outcome?.served;
+  const first = ctx.plan?.candidates[0];
+  if (!served || !first || ctx.plan?.strategy === 'cascade') return undefined;
+  if (served.providerName === first.target.providerName && served.model === first.model) return undefined;
+  return c.keyFor(served.providerName, served.model);
 }

@@ -112,6 +112,9 @@ beforeAll(async () => {
       chat: { models: ['gpt-4o'], targets: [{ provider: 'openai' }], retry: { maxRetries: 0 } },
       byok: { models: ['gpt-byok'], targets: [{ provider: 'byok' }], retry: { maxRetries: 0 } },
       retried: { models: ['retried'], targets: [{ provider: 'openai', model: 'gpt-4o' }], retry: { maxRetries: 1, on: ['5xx'], baseMs: 1, maxMs: 1 } },
+      fb: { models: ['primary-or-fallback'], targets: [{ provider: 'openai', model: 'gpt-4o' }, { provider: 'openai', model: 'gpt-4o-mini' }], retry: { maxRetries: 0 } },
+      strong: { models: ['strong-direct'], targets: [{ provider: 'openai', model: 'gpt-4o' }], retry: { maxRetries: 0 } },
+      mini: { models: ['mini-direct'], targets: [{ provider: 'openai', model: 'gpt-4o-mini' }], retry: { maxRetries: 0 } },
       cascade: { models: ['cheap-first'], strategy: 'cascade', targets: [{ provider: 'openai', model: 'gpt-4o-mini' }, { provider: 'openai', model: 'gpt-4o' }], retry: { maxRetries: 0 } },
     },
   }));
@@ -276,5 +279,43 @@ describe('a hot reload while a request is in flight', () => {
     // The pools the request started with close once it ended (not before, not never).
     expect(pipelineEnv().call.pools.get('openai').pool).not.toBe(oldPool);
     await until('the previous pools are closed', () => oldPool.closed);
+  });
+});
+
+describe('whose answer a cache entry holds', () => {
+  const ask = async (model: string, content: string) => {
+    const res = await post(JSON.stringify({ model, messages: [{ role: 'user', content }] }));
+    const body = (await res.body.json()) as { model: string };
+    return { cache: res.headers['x-llm-sidecar-cache'], model: body.model };
+  };
+
+  it('a fallback target\'s answer is not served later as the primary\'s (same route, or a route straight to the primary)', async () => {
+    let primaryDown = true;
+    upstream.auto = (body) => {
+      const model = (JSON.parse(body) as { model: string }).model;
+      if (model === 'gpt-4o' && primaryDown) return { status: 500, json: { error: { message: 'down', type: 'server_error' } } };
+      return { status: 200, json: completion(`answered by ${model}`, model) };
+    };
+    expect(await ask('primary-or-fallback', 'while the primary is down')).toEqual({ cache: 'miss', model: 'gpt-4o-mini' });
+    primaryDown = false;
+    // The primary is back: its own answer, not the fallback's kept under the primary's key.
+    expect(await ask('primary-or-fallback', 'while the primary is down')).toEqual({ cache: 'miss', model: 'gpt-4o' });
+    expect(await ask('primary-or-fallback', 'while the primary is down')).toEqual({ cache: 'hit', model: 'gpt-4o' });
+    primaryDown = true;
+    expect(await ask('primary-or-fallback', 'down again')).toEqual({ cache: 'miss', model: 'gpt-4o-mini' });
+    expect(await ask('strong-direct', 'down again')).not.toEqual({ cache: 'hit', model: 'gpt-4o-mini' });
+    // The fallback's answer is the fallback model's own: a route straight to it may use it.
+    expect(await ask('mini-direct', 'down again')).toEqual({ cache: 'hit', model: 'gpt-4o-mini' });
+  });
+
+  it('a cascade\'s escalated answer is not served to a route that asks the cheap model itself', async () => {
+    upstream.auto = (body) => {
+      const model = (JSON.parse(body) as { model: string }).model;
+      return { status: 200, json: completion(model === 'gpt-4o-mini' ? "I'm sorry, I can't help with that." : 'Here it is.', model) };
+    };
+    expect(await ask('cheap-first', 'cascade then direct')).toEqual({ cache: 'miss', model: 'gpt-4o' });
+    // The same cascade again: served from the cache (no second escalation).
+    expect(await ask('cheap-first', 'cascade then direct')).toEqual({ cache: 'hit', model: 'gpt-4o' });
+    expect(await ask('mini-direct', 'cascade then direct')).toEqual({ cache: 'miss', model: 'gpt-4o-mini' });
   });
 });
