@@ -634,7 +634,8 @@ function polarityClash(a: GuardFeatures, b: GuardFeatures): string | undefined {
 // "The man was armed, police said" / "The man was armed"). Recognised: a leading "<source> said
 // (that)" (the source at most ten words, one appositive after a name: "Cindy Cohn, legal director
 // of X, said"), a trailing ", <source> said <when>." or ", said <source>, <appositive>.", and
-// "according to <source>" at either end. said / says / told <someone> / added; a day or "in a
+// "according to <source>" at either end; a quote's closing mark may sit after the comma ('"We
+// will," he said.'). said / says / told <someone> / added; a day or "in a
 // statement" after the verb belongs to the clause. The rest of the text is compared as usual; when
 // both texts name a source, the named sources must agree.
 const ATTR_VERB = String.raw`(?:said|says|say|told\s+(?!the\b|a\b|an\b)[\w'’-]+|tells\s+(?!the\b|a\b|an\b)[\w'’-]+|added|adds)`;
@@ -644,7 +645,7 @@ const ATTR_WHEN = String.raw`(?:\s+(?:on\s+)?(?:Monday|Tuesday|Wednesday|Thursda
 const ATTR_SOURCE = String.raw`(?:[A-Za-z.'’-]+\s+){0,8}?[A-Za-z.'’-]+`;
 const ATTR_LEAD = new RegExp(String.raw`^(?:According\s+to\s+${NO_CLAUSE}[^,]{1,80},\s+|${ATTR_SOURCE}(?:(?<=[A-Z][A-Za-z.'’-]*)\s*,${NO_CLAUSE}[^,]{1,80},)?\s+${ATTR_VERB}${ATTR_WHEN}\s*,?\s*(?:that\s+)?)`);
 const ATTR_TRAIL = new RegExp(
-  String.raw`,\s+(?:according\s+to\s+${NO_CLAUSE}[^,]{1,80}|(?:${ATTR_SOURCE}\s+)?${ATTR_VERB}${ATTR_WHEN}|(?:said|says|added)${ATTR_WHEN}\s+${NO_CLAUSE}(?=(?:the|a|an)\s|[A-Z])[^,]{1,60}(?:,\s+${NO_CLAUSE}[^,]{1,80})?)\s*([.!?"'”]*)$`,
+  String.raw`,["”’']?\s+(?:according\s+to\s+${NO_CLAUSE}[^,]{1,80}|(?:${ATTR_SOURCE}\s+)?${ATTR_VERB}${ATTR_WHEN}|(?:said|says|added)${ATTR_WHEN}\s+${NO_CLAUSE}(?=(?:the|a|an)\s|[A-Z])[^,]{1,60}(?:,\s+${NO_CLAUSE}[^,]{1,80})?)\s*([.!?"'”]*)$`,
 );
 
 /** Longer texts are compared whole. */
@@ -672,7 +673,9 @@ export function stripAttribution(text: string): { text: string; clauses: string[
   const trail = ATTR_TRAIL.exec(rest);
   if (trail && trail[0].length < rest.length * 0.6) {
     clauses.push(trail[0]);
-    rest = rest.slice(0, trail.index) + (trail[1] || '.');
+    // A quote keeps its closing mark: '"We will," he said.' → '"We will."'.
+    const quote = /^,(["”’'])/.exec(trail[0])?.[1] ?? '';
+    rest = rest.slice(0, trail.index) + (quote === '' ? trail[1] || '.' : `.${quote}`);
   }
   return { text: rest, clauses };
 }

@@ -148,6 +148,11 @@ describe('nearMissGuard', () => {
         // Only when set aside: STRICT_GUARD compares every word.
         expect(nearMissGuard(bare, other, HIGH, STRICT_GUARD).ok, other).toBe(false);
       }
+      // A quote's attribution, the closing mark after the comma.
+      expect(nearMissGuard('"The outage last summer was largely preventable," Energy Secretary Ann Lee said in a statement.', '"The outage last summer was largely preventable," said Ann Lee, the energy secretary.', HIGH)).toEqual({ ok: true, kind: 'close' });
+      expect(nearMissGuard('"The outage last summer was largely preventable," Energy Secretary Ann Lee said in a statement.', '"The outage last summer was largely preventable," said Ann Lee, the energy secretary.', HIGH, STRICT_GUARD).ok).toBe(false);
+      expect(nearMissGuard('"The outage was preventable," Ann Lee said.', '"The outage was preventable," Tom Wells said.', HIGH).ok).toBe(false);
+      expect(stripAttribution('"We will win," he said.')).toEqual({ text: '"We will win."', clauses: ['," he said.'] });
       // "said" against "says" in the attribution is not a tense change of the statement.
       expect(nearMissGuard('The gunman was armed, police said.', 'Police say the gunman was armed.', HIGH)).toEqual({ ok: true, kind: 'close' });
     });
