@@ -10,8 +10,11 @@ import { REQUEST_HEADERS, SIDECAR_HEADER_PREFIX } from '../shared/sidecar-header
 type HeaderValue = string | string[] | undefined;
 type HeaderBag = Record<string, HeaderValue>;
 
-// RFC 9110 §7.6.1 connection-specific headers, plus those undici computes itself.
+// RFC 9110 §7.6.1 connection-specific headers, plus those undici computes itself. `expect`: Node
+// answers a `100-continue` on this hop (the body arrives), and undici refuses to send the header —
+// forwarded, every such request failed as a provider error (502) and counted against the breaker.
 const HOP_BY_HOP = new Set([
+  'expect',
   'connection',
   'keep-alive',
   'proxy-authenticate',
@@ -96,7 +99,9 @@ export function upstreamRequestHeaders(inbound: IncomingHttpHeaders, opts: Upstr
     const value = inbound[name];
     if (value === undefined) continue;
     if (HOP_BY_HOP.has(name) || name.startsWith(SIDECAR_HEADER_PREFIX) || ROUTING_OVERRIDES.has(name) || extra?.has(name)) continue;
-    if (opts.bufferedBody && name === 'content-length') continue;
+    // A buffered body is re-sent as the sidecar read it (plain JSON): its own length, and no
+    // compression label (a compressed body would not have parsed).
+    if (opts.bufferedBody && (name === 'content-length' || name === 'content-encoding')) continue;
     if (opts.identityEncoding && name === 'accept-encoding') continue;
     if (injectKey && CREDENTIAL_HEADERS.has(name)) continue;
     out[name] = value;
