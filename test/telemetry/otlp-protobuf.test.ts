@@ -97,6 +97,16 @@ describe('OTLP protobuf serializer', () => {
     expect(ours(spans).equals(sdk(spans))).toBe(true);
     for (const s of spans) expect(ours([s]).equals(sdk([s]))).toBe(true);
     expect(ours([]).equals(sdk([]))).toBe(true);
+    // Values the API's types do not allow (an SDK span drops them; a directly built span keeps
+    // them), which the SDK's serializer still writes: bytes, nested key-value lists, null.
+    const raw = spans[1] as ReadableSpan;
+    const odd: ReadableSpan = {
+      ...raw,
+      spanContext: () => raw.spanContext(),
+      attributes: { bytes: new Uint8Array([0, 1, 255]), kvlist: { a: 'b', n: 1, nested: { deep: [true, 'x'] } }, nothing: null } as unknown as Attributes,
+    };
+    expect(ours([odd]).equals(sdk([odd]))).toBe(true);
+    expect(sdk([odd]).length).toBeGreaterThan(sdk([{ ...odd, attributes: {} }]).length + 20);
   });
 
   it('writes what the SDK writes for the span recorder’s finished spans', () => {
