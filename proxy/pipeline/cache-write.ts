@@ -6,7 +6,7 @@
 import { jsonEntry, streamEntry, type CacheEntry } from '../cache/entry.ts';
 import { cacheHeaders, serveEntry } from '../cache/serve.ts';
 import type { CallCache } from './cache-read.ts';
-import type { LlmRequest, PipelineEnv } from './context.ts';
+import { clientGone, type LlmRequest, type PipelineEnv } from './context.ts';
 
 export async function cacheWrite(ctx: LlmRequest, _env: PipelineEnv): Promise<boolean> {
   const c = ctx.cache;
@@ -14,6 +14,11 @@ export async function cacheWrite(ctx: LlmRequest, _env: PipelineEnv): Promise<bo
   if (answerExhausted) {
     const tried = ctx.outcome;
     const entry = c && c.staleMaxMs > 0 && !ctx.res.destroyed ? await c.store.getStale(c.key, c.staleMaxMs) : undefined;
+    if (clientGone(ctx)) {
+      // The app left while every target failed or while the stale entry was looked up: nobody to answer.
+      ctx.outcome = { ...tried, httpStatus: 499, cacheStatus: tried?.cacheStatus ?? 'miss', clientAborted: true, errorType: 'client_aborted', error: undefined };
+      return true;
+    }
     if (c && entry && serveEntry(ctx.res, entry, { dialect: ctx.endpoint.dialect, stream: ctx.stream, includeUsage: c.includeUsage }, cacheHeaders('stale', entry, tried?.attempts?.length ?? 0, ctx.requestId))) {
       ctx.outcome = {
         ...tried,

@@ -112,6 +112,7 @@ beforeAll(async () => {
       chat: { models: ['gpt-4o'], targets: [{ provider: 'openai' }], retry: { maxRetries: 0 } },
       byok: { models: ['gpt-byok'], targets: [{ provider: 'byok' }], retry: { maxRetries: 0 } },
       retried: { models: ['retried'], targets: [{ provider: 'openai', model: 'gpt-4o' }], retry: { maxRetries: 1, on: ['5xx'], baseMs: 1, maxMs: 1 } },
+      stale: { models: ['stale-then-leave'], targets: [{ provider: 'openai', model: 'gpt-4o' }], retry: { maxRetries: 0 }, cache: { ttlSeconds: 1 } },
       fb: { models: ['primary-or-fallback'], targets: [{ provider: 'openai', model: 'gpt-4o' }, { provider: 'openai', model: 'gpt-4o-mini' }], retry: { maxRetries: 0 } },
       strong: { models: ['strong-direct'], targets: [{ provider: 'openai', model: 'gpt-4o' }], retry: { maxRetries: 0 } },
       mini: { models: ['mini-direct'], targets: [{ provider: 'openai', model: 'gpt-4o-mini' }], retry: { maxRetries: 0 } },
@@ -186,6 +187,33 @@ describe('a client that leaves while a stage waits', () => {
     await until('both reservations ended', () => settled.get('sf-follower')?.length && settled.get('sf-leader')?.length);
     expect(settled.get('sf-follower')).toEqual(['release']);
     expect(settled.get('sf-leader')).toEqual([{ commit: expect.objectContaining({ tokens: 0 }) }]);
+  });
+
+  it('a client that leaves while the stale fallback is looked up is recorded as a client abort (not as an answer nobody received)', async () => {
+    const store = pipelineEnv().cacheStore as CacheStore;
+    const getStale = store.getStale.bind(store);
+    let opened!: () => void;
+    const open = new Promise<void>((r) => (opened = r));
+    let asked = 0;
+    store.getStale = async (key, ms) => {
+      asked++;
+      await open;
+      return getStale(key, ms);
+    };
+    try {
+      upstream.auto = () => ({ status: 500, json: { error: { message: 'down', type: 'server_error' } } });
+      const connectionsBefore = await sidecarConnections();
+      const client = await rawPost(JSON.stringify({ model: 'stale-then-leave', messages: [{ role: 'user', content: 'stale' }] }), { 'x-request-id': 'stale-leaves' });
+      await until('the sidecar looks for a stale entry', () => asked > 0);
+      client.destroy();
+      await until('the sidecar saw the client leave', async () => (await sidecarConnections()) === connectionsBefore);
+      opened();
+      const rec = await stack.recorder.byRequestId('stale-leaves');
+      expect(rec).toMatchObject({ httpStatus: 499, clientAborted: true, errorType: 'client_aborted', attempts: 1 });
+    } finally {
+      store.getStale = getStale;
+      opened();
+    }
   });
 
   it('a single-flight follower whose client left while the leader answered is not recorded as a cache hit it never received', async () => {
@@ -264,7 +292,7 @@ describe('what an escalated cascade costs', () => {
 describe('a hot reload while a request is in flight', () => {
   it('a retry after the reload still goes out (on the pools the request started with) and answers', async () => {
     const callsBefore = upstream.calls.length;
-    const pending = post(JSON.stringify({ model: 'retried', messages: [{ role: 'user', content: 'reload under me' }] }), { 'x-request-id': 'reload-retry' });
+    const pending = post(JSON.stringify({ model: 'retried', messages: [{ role: 'user', content: 'reload under me' }] }), { 'x-request-id': 'reload-retry', 'x-llm-sidecar-user': 'reload-retry' });
     await until('the first attempt reached the provider', () => upstream.calls.length === callsBefore + 1);
     const before = (stack.sidecar.proxy as unknown as { config: Config }).config;
     const oldPool = pipelineEnv().call.pools.get('openai').pool;
@@ -279,6 +307,9 @@ describe('a hot reload while a request is in flight', () => {
     // The pools the request started with close once it ended (not before, not never).
     expect(pipelineEnv().call.pools.get('openai').pool).not.toBe(oldPool);
     await until('the previous pools are closed', () => oldPool.closed);
+    // Two attempts, one reservation, committed once with the answer's usage.
+    await until('the reservation ended', () => settled.get('reload-retry')?.length);
+    expect(settled.get('reload-retry')).toEqual([{ commit: expect.objectContaining({ tokens: 7 }) }]);
   });
 });
 
@@ -317,5 +348,18 @@ describe('whose answer a cache entry holds', () => {
     // The same cascade again: served from the cache (no second escalation).
     expect(await ask('cheap-first', 'cascade then direct')).toEqual({ cache: 'hit', model: 'gpt-4o' });
     expect(await ask('mini-direct', 'cascade then direct')).toEqual({ cache: 'miss', model: 'gpt-4o-mini' });
+  });
+
+  it('a cache hit gives its budget reservation back, once', async () => {
+    upstream.auto = () => ({ status: 200, json: completion('cached for the budget test') });
+    const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hit and budget' }] });
+    for (const user of ['hit-first', 'hit-second']) {
+      const res = await post(body, { 'x-llm-sidecar-user': user });
+      await res.body.text();
+      expect(res.headers['x-llm-sidecar-cache']).toBe(user === 'hit-first' ? 'miss' : 'hit');
+    }
+    await until('both reservations ended', () => settled.get('hit-first')?.length && settled.get('hit-second')?.length);
+    expect(settled.get('hit-first')).toEqual([{ commit: expect.objectContaining({ tokens: 7 }) }]);
+    expect(settled.get('hit-second')).toEqual(['release']);
   });
 });
