@@ -150,14 +150,18 @@ describe.skipIf(!hasChdb)('quality alert rules (chdb)', () => {
     expect(await firing('stable', 'llm-sidecar-quality-drop')).toEqual([]);
   });
 
-  it('migration 014 backfills the feature of scores written before it, once (a re-run changes nothing)', async () => {
+  it('migration 014 backfills the feature of scores written before it, in place (a re-run changes nothing)', async () => {
     const db = 'upgraded';
     const byFeature = `SELECT ${E.Feature} AS feature, count() AS n FROM ${db}.${TABLE_LLM_EVALUATIONS} FINAL GROUP BY feature ORDER BY feature`;
     const before = await store.query<{ feature: string; n: string }>(byFeature);
     expect(before.map((r) => r.feature)).toEqual(['']);
     const ctx = { database: db, ttlDays: 0, contentTtlDays: 0, rollupTtlDays: 0, skipIndexType: () => undefined };
     const [, backfill] = llmEvaluationsFeature.statements(ctx);
+    const rows = async () => Number((await store.query<{ n: string }>(`SELECT count() AS n FROM ${db}.${TABLE_LLM_EVALUATIONS}`))[0]?.n);
+    const stored = await rows();
     await store.command(backfill as string);
+    // In place (a mutation): no second row per score.
+    expect(await rows()).toBe(stored);
     const after = await store.query<{ feature: string; n: string }>(byFeature);
     // Every score whose call llm_calls still holds gets the call's feature; the oldest scores'
     // calls are past llm_calls' row TTL (30 days by default) and keep '' (the documented gap).
@@ -171,10 +175,9 @@ describe.skipIf(!hasChdb)('quality alert rules (chdb)', () => {
     );
     expect(Number(mismatched[0]?.n)).toBe(0);
     expect(after.reduce((a, r) => a + Number(r.n), 0)).toBe(Number(before[0]?.n));
-    const rows = async () => Number((await store.query<{ n: string }>(`SELECT count() AS n FROM ${db}.${TABLE_LLM_EVALUATIONS}`))[0]?.n);
-    const stored = await rows();
     await store.command(backfill as string);
     expect(await rows()).toBe(stored);
+    expect(await store.query(byFeature)).toEqual(after);
     expect(await firing(db, 'llm-sidecar-quality-drop')).toEqual(['helpfulness|(all features)', 'helpfulness|search']);
   });
 

@@ -654,16 +654,16 @@ ALTER TABLE `otel`.`llm_evaluations` ON CLUSTER `llm`
     ADD COLUMN IF NOT EXISTS Feature LowCardinality(String);
 
 -- 014-llm-evaluations-feature
-INSERT INTO `otel`.`llm_evaluations`
-(Timestamp, EvaluatedAt, TraceId, SpanId, ServiceName, Route, RequestModel, Evaluator, EvaluatorVersion, ScoreValue, ScoreLabel, Explanation, ErrorType, JudgeModel, JudgeInputTokens, JudgeOutputTokens, JudgeCostUsd, Feature)
-SETTINGS insert_deduplication_token = 'otel.llm_evaluations.backfill', distributed_foreground_insert = 1
-SELECT e.Timestamp, e.EvaluatedAt, e.TraceId, e.SpanId, e.ServiceName, e.Route, e.RequestModel, e.Evaluator, e.EvaluatorVersion, e.ScoreValue, e.ScoreLabel, e.Explanation, e.ErrorType, e.JudgeModel, e.JudgeInputTokens, e.JudgeOutputTokens, e.JudgeCostUsd, c.Feature
-FROM (
-    SELECT * FROM `otel`.`llm_evaluations` FINAL
-    WHERE Feature = ''
-) AS e
-INNER JOIN (
-    SELECT TraceId, SpanId, Feature
-    FROM `otel`.`llm_calls`
-    WHERE EvalSampled = 1 AND Feature != ''
-) AS c ON e.TraceId = c.TraceId AND e.SpanId = c.SpanId;
+ALTER TABLE `otel`.`llm_evaluations_local` ON CLUSTER `llm` UPDATE Feature = transform(concat(TraceId, ' ', SpanId), tupleElement((
+        SELECT (groupArray(concat(TraceId, ' ', SpanId)), groupArray(toString(Feature)))
+        FROM `otel`.`llm_calls_local`
+        WHERE EvalSampled = 1 AND Feature != ''
+          AND (TraceId, SpanId) IN (SELECT TraceId, SpanId FROM `otel`.`llm_evaluations_local` WHERE Feature = '')
+    ), 1), tupleElement((
+        SELECT (groupArray(concat(TraceId, ' ', SpanId)), groupArray(toString(Feature)))
+        FROM `otel`.`llm_calls_local`
+        WHERE EvalSampled = 1 AND Feature != ''
+          AND (TraceId, SpanId) IN (SELECT TraceId, SpanId FROM `otel`.`llm_evaluations_local` WHERE Feature = '')
+    ), 2), '')
+WHERE Feature = ''
+SETTINGS mutations_sync = 2, allow_nondeterministic_mutations = 1;
