@@ -133,17 +133,41 @@ WHERE $__timeFilter(${C.Timestamp})
   AND ${callFilters()}`;
 }
 
-/** Most frequent failures, with the latest trace of each (data link on trace_id). */
+/**
+ * Most frequent failures, with the latest trace of each (data link on trace_id). Two passes so that
+ * the 32-byte TraceId is not read for every error of the range (`argMax(TraceId, Timestamp)` did:
+ * 0.58 s at 10 M calls over 7 days, as much as all the rest): the groups first, each with the time
+ * and service of its latest error (a scalar subquery, computed once), then the trace id of those
+ * few rows only, found by the table's key (ServiceName, …, Timestamp).
+ */
 export function topErrorsSql(t: Tables, limit = 20): string {
-  return `SELECT c.${C.ErrorType} AS error_type, c.${C.Provider} AS provider, c.${C.RequestModel} AS model, c.${C.Route} AS route,
-  c.${C.HttpStatus} AS http_status, count() AS calls, max(c.${C.Timestamp}) AS last_seen, argMax(c.${C.TraceId}, c.${C.Timestamp}) AS trace_id
-FROM ${t.calls} AS c
-WHERE $__timeFilter(c.${C.Timestamp})
-  AND c.${C.StatusCode} = ${ERROR}
-  AND ${callFilters('c')}
-GROUP BY error_type, provider, model, route, http_status
-ORDER BY calls DESC, last_seen DESC
-LIMIT ${limit}`;
+  const groups = [C.ErrorType, C.Provider, C.RequestModel, C.Route, C.HttpStatus] as const;
+  return `WITH (
+  SELECT groupArray((error_type, provider, model, route, http_status, calls, last_seen, last_service))
+  FROM (
+    SELECT c.${C.ErrorType} AS error_type, c.${C.Provider} AS provider, c.${C.RequestModel} AS model, c.${C.Route} AS route,
+      c.${C.HttpStatus} AS http_status, count() AS calls, max(c.${C.Timestamp}) AS last_seen, argMax(c.${C.ServiceName}, c.${C.Timestamp}) AS last_service
+    FROM ${t.calls} AS c
+    WHERE $__timeFilter(c.${C.Timestamp})
+      AND c.${C.StatusCode} = ${ERROR}
+      AND ${callFilters('c')}
+    GROUP BY error_type, provider, model, route, http_status
+    ORDER BY calls DESC, last_seen DESC
+    LIMIT ${limit}
+  )
+) AS top_groups
+SELECT g.1 AS error_type, g.2 AS provider, g.3 AS model, g.4 AS route, g.5 AS http_status, g.6 AS calls, g.7 AS last_seen, l.trace_id AS trace_id
+FROM (SELECT arrayJoin(top_groups) AS g) AS tg
+LEFT JOIN (
+  SELECT ${C.ServiceName}, ${C.Timestamp}, ${groups.join(', ')}, any(${C.TraceId}) AS trace_id
+  FROM ${t.calls} AS c
+  WHERE $__timeFilter(c.${C.Timestamp})
+    AND (c.${C.ServiceName}, c.${C.Timestamp}) IN (SELECT x.8, x.7 FROM (SELECT arrayJoin(top_groups) AS x))
+    AND c.${C.StatusCode} = ${ERROR}
+    AND ${callFilters('c')}
+  GROUP BY ${C.ServiceName}, ${C.Timestamp}, ${groups.join(', ')}
+) AS l ON l.${C.ServiceName} = g.8 AND l.${C.Timestamp} = g.7 AND l.${C.ErrorType} = g.1 AND l.${C.Provider} = g.2 AND l.${C.RequestModel} = g.3 AND l.${C.Route} = g.4 AND l.${C.HttpStatus} = g.5
+ORDER BY calls DESC, last_seen DESC`;
 }
 
 /** Spend by one rollup dimension, largest first. */
