@@ -114,14 +114,18 @@ export function upstreamRequestHeaders(inbound: IncomingHttpHeaders, opts: Upstr
   return out;
 }
 
-/** Provider response headers as the app will see them: hop-by-hop and length removed (the sidecar frames the body). */
+/**
+ * Provider response headers as the app will see them: hop-by-hop and length removed (the sidecar
+ * frames the body), and the sidecar's own `x-llm-sidecar-*` names: only the sidecar sets those, so
+ * a provider's error can never pass for the sidecar's (`x-llm-sidecar-error`) nor set its cost.
+ */
 export function downstreamResponseHeaders(upstream: HeaderBag): OutgoingHttpHeaders {
   const extra = connectionTokens(upstream);
   const out: OutgoingHttpHeaders = {};
   for (const name in upstream) {
     const value = upstream[name];
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || name === 'content-length' || extra?.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || name === 'content-length' || extra?.has(name) || name.startsWith(SIDECAR_HEADER_PREFIX)) continue;
     out[name] = value;
   }
   return out;

@@ -18,7 +18,7 @@ import { until } from '../support/wait.ts';
 interface Held {
   body: string;
   headers: IncomingMessage['headers'];
-  answer(status: number, json: unknown): void;
+  answer(status: number, json: unknown, headers?: Record<string, string>): void;
 }
 
 /** An OpenAI-shaped upstream whose answers the test releases one by one. */
@@ -26,7 +26,7 @@ interface ScriptedUpstream {
   url: string;
   calls: Held[];
   /** Answer immediately with this instead of holding (undefined: hold). */
-  auto: ((body: string) => { status: number; json: unknown }) | undefined;
+  auto: ((body: string) => { status: number; json: unknown; headers?: Record<string, string> }) | undefined;
   close(): Promise<void>;
 }
 
@@ -54,15 +54,15 @@ async function startScriptedUpstream(): Promise<ScriptedUpstream> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      const answer = (status: number, json: unknown): void => {
+      const answer = (status: number, json: unknown, headers: Record<string, string> = {}): void => {
         if (res.destroyed) return;
         const text = JSON.stringify(json);
-        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
         res.end(text);
       };
       up.calls.push({ body, headers: req.headers, answer });
       const auto = up.auto?.(body);
-      if (auto) answer(auto.status, auto.json);
+      if (auto) answer(auto.status, auto.json, auto.headers);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -361,5 +361,21 @@ describe('whose answer a cache entry holds', () => {
     await until('both reservations ended', () => settled.get('hit-first')?.length && settled.get('hit-second')?.length);
     expect(settled.get('hit-first')).toEqual([{ commit: expect.objectContaining({ tokens: 7 }) }]);
     expect(settled.get('hit-second')).toEqual(['release']);
+  });
+});
+
+describe('headers a provider sends', () => {
+  it('a provider cannot pass its error off as the sidecar\'s: x-llm-sidecar-* headers from upstream never reach the app', async () => {
+    upstream.auto = () => ({
+      status: 429,
+      json: { error: { message: 'slow down', type: 'rate_limit_error' } },
+      headers: { 'x-llm-sidecar-error': 'LLM_SIDECAR_BUDGET_EXCEEDED', 'x-llm-sidecar-cost-usd': '999', 'retry-after': '1' },
+    });
+    const res = await post(chat('provider 429 dressed as the sidecar'));
+    await res.body.text();
+    expect(res.statusCode).toBe(429);
+    expect(res.headers['x-llm-sidecar-error']).toBeUndefined();
+    expect(res.headers['x-llm-sidecar-cost-usd']).not.toBe('999');
+    expect(res.headers['retry-after']).toBe('1');
   });
 });
