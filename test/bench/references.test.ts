@@ -93,7 +93,7 @@ describe('bare-passthrough.mjs', () => {
 
 describe('the report against two references', () => {
   const latency = { p50: 1, p90: 2, p99: 3, max: 4, mean: 1 };
-  const measured = (reqPerS: number, p50: number, more: { p99?: number; cpu?: number; rssMb?: number; anonMb?: number } = {}): TargetMeasurement =>
+  const measured = (reqPerS: number, p50: number, more: { p99?: number; cpu?: number; satCpu?: number; rssMb?: number; anonMb?: number } = {}): TargetMeasurement =>
     ({
       url: 'http://x',
       fixed: {
@@ -107,7 +107,7 @@ describe('the report against two references', () => {
         anonMb: more.anonMb,
       },
       stream: { ttfbMs: { ...latency, p50 }, errors: 0, non2xx: 0, timedOut: 0 },
-      saturation: { reqPerS, roundsReqPerS: [reqPerS], errors: 0, non2xx: 0 },
+      saturation: { reqPerS, roundsReqPerS: [reqPerS], errors: 0, non2xx: 0, cpuUsPerReq: more.satCpu },
     }) as unknown as TargetMeasurement & { fixed: OpenLoopResult };
   const input = (targets: Partial<Record<TargetName, TargetOutcome>>): ReportInput => ({
     startedAt: 't',
@@ -142,8 +142,8 @@ describe('the report against two references', () => {
       input({
         direct: { status: 'ok', result: measured(4000, 1, { p99: 2 }) },
         bare: { status: 'ok', result: measured(2000, 1.2, { p99: 3 }) }, // adds 1 ms of p99
-        proxy: { status: 'ok', result: measured(1600, 1.3, { p99: 3.5, cpu: 130, rssMb: 120 }) },
-        'proxy-otlp': { status: 'ok', result: measured(1300, 1.3, { p99: 4.5, cpu: 200, rssMb: 140 }) },
+        proxy: { status: 'ok', result: measured(1600, 1.3, { p99: 3.5, cpu: 130, satCpu: 100, rssMb: 120 }) },
+        'proxy-otlp': { status: 'ok', result: measured(1300, 1.3, { p99: 4.5, cpu: 200, satCpu: 150, rssMb: 140 }) },
         'proxy-embedded': { status: 'ok', result: measured(1300, 1.3, { p99: 3.9, cpu: 240, rssMb: 390, anonMb: 180 }) },
       }),
     );
@@ -153,6 +153,9 @@ describe('the report against two references', () => {
     expect(checks.get('throughput proxy-embedded / bare')?.result).toBe('PASS');
     expect(checks.get('telemetry CPU proxy-otlp − proxy @ 500 req/s')).toMatchObject({ value: 70, result: 'MISS' });
     expect(checks.get('telemetry CPU proxy-embedded − proxy @ 500 req/s')).toMatchObject({ value: 110, result: 'PASS' });
+    // Also at saturation (the marginal cost), from the saturation phase's CPU.
+    expect(checks.get('telemetry CPU proxy-otlp − proxy at saturation')).toMatchObject({ value: 50, result: 'PASS' });
+    expect(checks.get('telemetry CPU proxy-embedded − proxy at saturation')).toMatchObject({ value: null, result: 'n/a' });
     // Embedded is held to its anonymous memory (chdb's mapped code is not the process's own).
     expect(checks.get('proxy-embedded anonymous memory @ 500 req/s')).toMatchObject({ value: 180, result: 'PASS' });
     expect(checks.get('proxy-otlp RSS @ 500 req/s')?.result).toBe('PASS');
