@@ -158,12 +158,13 @@ const RouteCacheSchema = z.strictObject({
   coalesce: z.boolean().optional(),
   /**
    * Semantic cache for this route (opt-in): same context (system prompt, earlier turns, tools,
-   * model), last user turn similar above the threshold, and the strict guard (proxy/cache/guard.ts:
-   * no content word, negation, number, unit, time, name, modality, tense or question word may
-   * differ). The threshold only limits recall; precision comes from the guard. 0.85 is measured for
-   * the default embedder (figures in proxy/cache/README.md).
+   * model), last user turn similar above the threshold, and the guard (proxy/cache/guard.ts: no
+   * negation, number, unit, time, name, modality, tense or question word may differ; no content
+   * word added; one or two substituted only in a long text; attribution clauses set aside). The
+   * threshold only limits recall; precision comes from the guard. 0.75 (USE_DEFAULT_THRESHOLD) is
+   * measured for the default embedder (figures in proxy/cache/README.md).
    */
-  semantic: z.strictObject({ enabled: z.boolean().default(false), threshold: z.number().min(0).max(1).default(0.85) }).optional(),
+  semantic: z.strictObject({ enabled: z.boolean().default(false), threshold: z.number().min(0).max(1).default(0.75) }).optional(),
 });
 
 const RouteSchema = z.strictObject({
