@@ -72,6 +72,10 @@ async function startScriptedUpstream(): Promise<ScriptedUpstream> {
 
 let upstream: ScriptedUpstream;
 let stack: Stack;
+/** Users whose reservation was asked for; the reservation of `heldUser` waits for `reserveGate` (a slow budget backend). */
+const reserving = new Set<string>();
+let heldUser = '';
+let reserveGate: Promise<void> = Promise.resolve();
 /** How each user's reservations ended. */
 const settled = new Map<string, ({ commit: ActualUsage } | 'release')[]>();
 /** Cache keys looked up, in order (the store's get, wrapped): a request is past its lookup once its key is here. */
@@ -123,6 +127,8 @@ beforeAll(async () => {
   const enforcer = (pipelineEnv().budgets as BudgetGate).enforcer;
   const reserve = enforcer.reserve.bind(enforcer);
   enforcer.reserve = async (req) => {
+    reserving.add(req.user);
+    if (req.user === heldUser) await reserveGate;
     const r = await reserve(req);
     if (r.rejected) return r;
     const ends = settled.get(req.user) ?? [];
@@ -187,6 +193,24 @@ describe('a client that leaves while a stage waits', () => {
     await until('both reservations ended', () => settled.get('sf-follower')?.length && settled.get('sf-leader')?.length);
     expect(settled.get('sf-follower')).toEqual(['release']);
     expect(settled.get('sf-leader')).toEqual([{ commit: expect.objectContaining({ tokens: 0 }) }]);
+  });
+
+  it('a client that leaves while its budget reservation is in flight: no provider call, the reservation given back, a 499', async () => {
+    let open!: () => void;
+    reserveGate = new Promise<void>((r) => (open = r));
+    heldUser = 'leaves-in-budget';
+    const callsBefore = upstream.calls.length;
+    const connectionsBefore = await sidecarConnections();
+    const client = await rawPost(chat('budget is slow'), { 'x-request-id': 'leaves-in-budget', 'x-llm-sidecar-user': 'leaves-in-budget' });
+    await until('the reservation was asked for', () => reserving.has('leaves-in-budget'));
+    client.destroy();
+    await until('the sidecar saw the client leave', async () => (await sidecarConnections()) === connectionsBefore);
+    open();
+    const rec = await stack.recorder.byRequestId('leaves-in-budget');
+    expect(rec).toMatchObject({ httpStatus: 499, clientAborted: true, attempts: 0, decision: 'client left before cache read' });
+    await until('the reservation ended', () => settled.get('leaves-in-budget')?.length);
+    expect(settled.get('leaves-in-budget')).toEqual(['release']);
+    expect(upstream.calls.length).toBe(callsBefore);
   });
 
   it('a client that leaves while the stale fallback is looked up is recorded as a client abort (not as an answer nobody received)', async () => {
