@@ -33,10 +33,10 @@
 //               passive, word order, an added "please"). Measured on labelled news paraphrases
 //               (MRPC), about one in ten one-word additions changes the meaning ("wife and son" /
 //               "wife and unborn son" at 0.973) and similarity does not separate them, so the
-//               default (DEFAULT_GUARD) still refuses every addition; it lets through one or two
-//               substituted words when they are a small share (≤ 15 %) of a long text's content
-//               words at similarity ≥ 0.90, and an attribution clause ("X said", "according to
-//               X") added, dropped or moved. LENIENT_GUARD (additions too, at any share) is kept
+//               default (DEFAULT_GUARD) still refuses every addition; it lets through one word
+//               replaced by another when the two are a small share (≤ 15 %) of the texts' content
+//               words (at least 14 between them: a long sentence) at similarity ≥ 0.90, and an
+//               attribution clause ("X said", "according to X") added, dropped or moved. LENIENT_GUARD (additions too, at any share) is kept
 //               for measurement; see proxy/cache/README.md for the figures.
 // Precision over recall: a rejected paraphrase costs one provider call; a wrong hit serves the
 // answer to another question.
@@ -77,9 +77,9 @@ export const STRICT_GUARD: GuardStrictness = { minSimilarity: [] };
 export const LENIENT_GUARD: GuardStrictness = { minSimilarity: [SUBSTITUTION_MIN_SIMILARITY, SUBSTITUTION_MIN_SIMILARITY] };
 /**
  * The default since the third round of issue #17: rephrasings, plus an attribution clause added,
- * dropped or moved, plus one or two content words substituted (each text has a word the other
- * lacks) in a long text (at most CLOSE_MAX_CHANGED_SHARE of its content words) at similarity ≥
- * CLOSE_MIN_SIMILARITY. A word only one text has (an addition) is still refused: "wife and son" /
+ * dropped or moved, plus one content word replaced by another (changed words, counted in both
+ * texts, at most 2, and at most CLOSE_MAX_CHANGED_SHARE of the two texts' content words: a long
+ * sentence) at similarity ≥ CLOSE_MIN_SIMILARITY. A word only one text has (an addition) is still refused: "wife and son" /
  * "wife and unborn son", "the body's own estrogen" / "estrogen" are additions. Every other
  * rule (negation, numbers, units, time, entities, order, polarity, modality, tense, question
  * word) still applies to the whole text.
@@ -687,8 +687,8 @@ function sharedOrder(list: string[], other: Set<string>): string[] {
 
 /**
  * Whether `candidate` (a cached question) may answer `query`. `similarity` (cosine of their
- * embeddings) lets changed content words through when `strictness` allows it (by default one or
- * two substituted words in a long text, at ≥ CLOSE_MIN_SIMILARITY); without it, any change is
+ * embeddings) lets changed content words through when `strictness` allows it (by default one
+ * replaced word in a long text, at ≥ CLOSE_MIN_SIMILARITY); without it, any change is
  * rejected. With `strictness.attribution`, a pair refused whole is compared again without its
  * attribution clauses.
  */
