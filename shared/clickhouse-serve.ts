@@ -2,10 +2,13 @@
 // store, so Grafana's ClickHouse datasource (HTTP protocol) shows the three dashboards and runs the
 // alert rules on laptop data. It opens its own chdb Session on the store's data directory (same
 // engine, same process: the proxy keeps writing through its own Session) and makes it read-only
-// for good with `readonly = 1` before serving anything: writes, DDL, table functions that reach
-// files or URLs and every settings change are refused by ClickHouse itself. On top, only
-// SELECT / WITH / SHOW / DESCRIBE / EXISTS statements are accepted and URL settings are refused
-// (Code 164, READONLY), so a refusal is explicit rather than an engine error.
+// for good with `readonly = 1` (and a per-query memory limit) before serving anything: writes, DDL,
+// table functions in a SELECT and every settings change are refused by ClickHouse itself. readonly
+// does not cover everything an embedded engine can reach, so on top the statement is lexed as
+// ClickHouse lexes it (tokenize) and only one SELECT / WITH / SHOW / DESCRIBE / EXISTS statement
+// is accepted, with no INTO OUTFILE (a file written on this machine) and no call of a function
+// that reads files or URLs (the scalar file() reads any path, /proc/self/environ and its keys
+// included; DESCRIBE url(...) fetches the URL); URL settings are refused (Code 164, READONLY).
 //
 // What the client uses of the HTTP interface: GET /ping; GET or POST / with the statement in
 // ?query= and/or the body (gzip bodies accepted); param_* query parameters; ?database=;
@@ -26,6 +29,8 @@ export interface ClickHouseServeOptions {
   /** Per-query limits set before the session turns read-only. */
   maxExecutionSeconds?: number;
   maxResultBytes?: number;
+  /** Per-query memory limit (chdb's default is none: one query could take the memory of the process that runs the proxy). */
+  maxMemoryBytes?: number;
 }
 
 export interface ClickHouseServe {
@@ -38,9 +43,9 @@ export interface ClickHouseServe {
 const PROTOCOL_PARAMS = new Set(['query', 'query_id', 'database', 'default_format', 'user', 'password', 'quota_key', 'session_id', 'session_timeout', 'session_check']);
 /** Settings only meaningful to an HTTP server layer: accepted and ignored (the client may send them). */
 const HTTP_ONLY_SETTINGS = new Set(['wait_end_of_query', 'send_progress_in_http_headers', 'enable_http_compression', 'http_zlib_compression_level', 'http_headers_progress_interval_ms', 'http_response_buffer_size']);
-const READ_STATEMENT = /^(SELECT|WITH|SHOW|DESC|DESCRIBE|EXISTS)\b/i;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_BODY_BYTES = 1024 * 1024;
+const DEFAULT_MAX_MEMORY_BYTES = 1024 * 1024 * 1024;
 const ERROR_CODE = { syntax: 62, unknownTable: 60, unknownDatabase: 81, readonly: 164, auth: 516, tooLarge: 307, other: 1000 } as const;
 
 class ServeError extends Error {
@@ -52,35 +57,108 @@ class ServeError extends Error {
   }
 }
 
-/** The statement without leading comments and opening parentheses, for the first-keyword check. */
-function leadingKeyword(sql: string): string {
-  let s = sql;
-  for (;;) {
-    const before = s;
-    s = s.replace(/^\s+/, '').replace(/^--[^\n]*(\n|$)/, '').replace(/^\/\*[\s\S]*?\*\//, '').replace(/^\(/, '');
-    if (s === before) return s;
-  }
+interface Token {
+  kind: 'word' | 'number' | 'string' | 'quoted' | 'punct';
+  text: string;
 }
 
-/** True when text follows a `;` outside quotes and comments: chdb would run a second statement. */
-export function hasSecondStatement(sql: string): boolean {
+/**
+ * Table and scalar functions that reach this machine's files, URLs or other servers. `readonly = 1`
+ * refuses most of them in a SELECT, but not the scalar `file()` (it reads any path, the process's
+ * /proc/self/environ and the provider keys in it included) nor DESCRIBE's schema inference (which
+ * fetches a url() or reads a file()): they are refused here by name, wherever they are called.
+ */
+const REACHING_FUNCTIONS = new Set(
+  [
+    'file', 'fileCluster', 'url', 'urlCluster', 's3', 's3Cluster', 'gcs', 'oss', 'cosn', 'hdfs', 'hdfsCluster',
+    'azureBlobStorage', 'azureBlobStorageCluster', 'remote', 'remoteSecure', 'cluster', 'clusterAllReplicas',
+    'mysql', 'postgresql', 'sqlite', 'mongodb', 'redis', 'jdbc', 'odbc', 'executable', 'input', 'iceberg',
+    'icebergS3', 'icebergAzure', 'icebergHDFS', 'icebergLocal', 'deltaLake', 'deltaLakeLocal', 'hudi',
+  ].map((n) => n.toLowerCase()),
+);
+const READ_KEYWORDS = new Set(['SELECT', 'WITH', 'SHOW', 'DESC', 'DESCRIBE', 'EXISTS']);
+const UNICODE_QUOTES = new Set(['\u2018', '\u2019', '\u201C', '\u201D']);
+
+function refuse(code: number, message: string): never {
+  throw new ServeError(code, message);
+}
+
+/**
+ * Splits a statement into tokens the way ClickHouse's lexer does, so the checks below see what the
+ * engine will run: `--` and `#` comments, nested block comments, '…' strings and "…" / `…`
+ * identifiers with backslash escapes. What this lexer cannot follow exactly — a heredoc (`$$…$$`,
+ * any `$` outside a word or a string) and Unicode quotes (‘…’, “…”, which ClickHouse also reads as
+ * quotes) — is refused rather than guessed: a guess that puts text inside a string the engine
+ * reads as code would hide a second statement or an INTO OUTFILE.
+ */
+export function tokenize(sql: string): Token[] {
+  const tokens: Token[] = [];
   let i = 0;
+  const quoted = (q: string): number => {
+    let j = i + 1;
+    while (j < sql.length && sql[j] !== q) j += sql[j] === '\\' ? 2 : 1;
+    return Math.min(j + 1, sql.length);
+  };
   while (i < sql.length) {
     const c = sql[i] as string;
-    if (c === "'" || c === '"' || c === '`') {
-      i += 1;
-      while (i < sql.length && sql[i] !== c) i += sql[i] === '\\' ? 2 : 1;
-      i += 1;
-    } else if (c === '-' && sql[i + 1] === '-') {
-      while (i < sql.length && sql[i] !== '\n') i += 1;
+    if (/\s/.test(c)) i += 1;
+    else if ((c === '-' && sql[i + 1] === '-') || c === '#') {
+      const nl = sql.indexOf('\n', i);
+      i = nl < 0 ? sql.length : nl + 1;
     } else if (c === '/' && sql[i + 1] === '*') {
-      const end = sql.indexOf('*/', i + 2);
-      i = end < 0 ? sql.length : end + 2;
-    } else if (c === ';') {
-      return leadingKeyword(sql.slice(i + 1)).length > 0;
-    } else i += 1;
+      let depth = 1;
+      i += 2;
+      while (i < sql.length && depth > 0) {
+        const pair = sql.slice(i, i + 2);
+        depth += pair === '/*' ? 1 : pair === '*/' ? -1 : 0;
+        i += pair === '/*' || pair === '*/' ? 2 : 1;
+      }
+    } else if (c === "'" || c === '"' || c === '`') {
+      const end = quoted(c);
+      tokens.push({ kind: c === "'" ? 'string' : 'quoted', text: sql.slice(i, end) });
+      i = end;
+    } else if (/[A-Za-z_]/.test(c)) {
+      // ClickHouse reads `$` inside a name as part of it (a$b is one identifier).
+      let end = i + 1;
+      while (end < sql.length && /[A-Za-z0-9_$]/.test(sql[end] as string)) end += 1;
+      tokens.push({ kind: 'word', text: sql.slice(i, end) });
+      i = end;
+    } else if (/[0-9]/.test(c)) {
+      let end = i + 1;
+      while (end < sql.length && /[A-Za-z0-9_.]/.test(sql[end] as string)) end += 1;
+      tokens.push({ kind: 'number', text: sql.slice(i, end) });
+      i = end;
+    } else if (c === '$') {
+      refuse(ERROR_CODE.syntax, "'$' outside a string or a name (a heredoc) is not accepted by llm-sidecar's read-only endpoint. (SYNTAX_ERROR)");
+    } else if (UNICODE_QUOTES.has(c)) {
+      refuse(ERROR_CODE.syntax, "Unicode quotes are not accepted by llm-sidecar's read-only endpoint: use ' or \". (SYNTAX_ERROR)");
+    } else {
+      tokens.push({ kind: 'punct', text: c });
+      i += 1;
+    }
   }
-  return false;
+  return tokens;
+}
+
+/** Throws the endpoint's refusal unless `sql` is one read statement that reaches nothing outside the store. */
+export function checkReadStatement(sql: string): void {
+  const tokens = tokenize(sql);
+  const semicolon = tokens.findIndex((t) => t.kind === 'punct' && t.text === ';');
+  if (semicolon >= 0 && semicolon < tokens.length - 1) refuse(ERROR_CODE.syntax, 'Multi-statements are not allowed. (SYNTAX_ERROR)');
+  const first = tokens.find((t) => !(t.kind === 'punct' && t.text === '('));
+  if (!(first?.kind === 'word' && READ_KEYWORDS.has(first.text.toUpperCase()))) {
+    refuse(ERROR_CODE.readonly, 'llm-sidecar serves the embedded store read-only: SELECT, WITH, SHOW, DESCRIBE and EXISTS only. (READONLY)');
+  }
+  tokens.forEach((t, k) => {
+    // chdb is an embedded engine: INTO OUTFILE would write on this machine.
+    if (t.kind === 'word' && t.text.toUpperCase() === 'OUTFILE') refuse(ERROR_CODE.readonly, "INTO OUTFILE is not allowed on llm-sidecar's read-only endpoint. (READONLY)");
+    const next = tokens[k + 1];
+    if (next?.kind !== 'punct' || next.text !== '(') return;
+    if (t.kind === 'quoted') refuse(ERROR_CODE.readonly, "A quoted function name is not accepted by llm-sidecar's read-only endpoint. (READONLY)");
+    if (t.kind === 'word' && REACHING_FUNCTIONS.has(t.text.toLowerCase())) {
+      refuse(ERROR_CODE.readonly, `${t.text.slice(0, 64)}() reaches files, URLs or other servers: cannot call it in readonly mode on llm-sidecar's endpoint. (READONLY)`);
+    }
+  });
 }
 
 function httpStatus(code: number): number {
@@ -108,7 +186,7 @@ export async function startClickHouseServe(options: ClickHouseServeOptions): Pro
   const session = new chdb.Session(options.dataDir);
   // Limits first, then read-only: after this SET no statement of this session can change them.
   await session.queryAsync(
-    `SET max_execution_time = ${Math.floor(options.maxExecutionSeconds ?? 60)}, max_result_bytes = ${Math.floor(options.maxResultBytes ?? 256 * 1024 * 1024)}, readonly = 1`,
+    `SET max_execution_time = ${Math.floor(options.maxExecutionSeconds ?? 60)}, max_result_bytes = ${Math.floor(options.maxResultBytes ?? 256 * 1024 * 1024)}, max_memory_usage = ${Math.floor(options.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES)}, readonly = 1`,
   );
   const expectedUser = options.username ?? 'default';
   const expectedPassword = options.password ?? '';
@@ -155,12 +233,7 @@ export async function startClickHouseServe(options: ClickHouseServeOptions): Pro
   }
 
   async function run(sql: string, url: URL): Promise<{ body: Uint8Array; rowsRead: number; bytesRead: number; elapsed: number }> {
-    if (hasSecondStatement(sql)) throw new ServeError(ERROR_CODE.syntax, 'Multi-statements are not allowed. (SYNTAX_ERROR)');
-    // chdb is an embedded engine: INTO OUTFILE would write on this machine. Refused wherever it appears.
-    if (/\bINTO\s+OUTFILE\b/i.test(sql)) throw new ServeError(ERROR_CODE.readonly, 'INTO OUTFILE is not allowed on llm-sidecar\'s read-only endpoint. (READONLY)');
-    if (!READ_STATEMENT.test(leadingKeyword(sql))) {
-      throw new ServeError(ERROR_CODE.readonly, 'llm-sidecar serves the embedded store read-only: SELECT, WITH, SHOW, DESCRIBE and EXISTS only. (READONLY)');
-    }
+    checkReadStatement(sql);
     const params: Record<string, string> = {};
     for (const [key, value] of url.searchParams) {
       if (key.startsWith('param_')) params[key.slice(6)] = unescapeParam(value);
