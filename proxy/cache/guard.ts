@@ -636,9 +636,10 @@ function polarityClash(a: GuardFeatures, b: GuardFeatures): string | undefined {
 // of X, said"), a trailing ", <source> said <when>." or ", said <source>, <appositive>.", and
 // "according to <source>" at either end; a quote's closing mark may sit after the comma ('"We
 // will," he said.'). said / says / told <someone> / added; a day or "in a
-// statement" after the verb belongs to the clause. The rest of the text is compared as usual; when
+// statement" after the verb belongs to the clause; a clause with a negation or a modal ("did not
+// say", "may say") is not set aside. The rest of the text is compared as usual; when
 // both texts name a source, the named sources must agree.
-const ATTR_VERB = String.raw`(?:said|says|say|told\s+(?!the\b|a\b|an\b)[\w'’-]+|tells\s+(?!the\b|a\b|an\b)[\w'’-]+|added|adds)`;
+const ATTR_VERB = String.raw`(?:(?:said|says|say|added|adds)\b|told\s+(?!the\b|a\b|an\b)[\w'’-]+|tells\s+(?!the\b|a\b|an\b)[\w'’-]+)`;
 /** A clause part with no coordination or finite verb in it (so a statement is never taken for a source). */
 const NO_CLAUSE = String.raw`(?![^,]*\b(?:and|but|or|is|are|was|were|has|have|had|been|will|would|could|can|may|might|said|says|not|no)\b)`;
 const ATTR_WHEN = String.raw`(?:\s+(?:on\s+)?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|late|early|earlier|later|last|this|night|morning|afternoon|evening|week|month|in\s+a\s+statement|in\s+an?\s+\w+|during\s+an?\s+\w+(?:\s+\w+)?|at\s+an?\s+\w+(?:\s+\w+)?))*`;
@@ -659,19 +660,23 @@ function sourceWords(clauses: string[]): string[] {
   return guardFeatures(clauses.join(' ').replace(/\b(told|tells)\s+\S+/gi, '')).words.map((w) => w.replace(/[^a-z0-9'’-]/g, '')).filter((w) => w.length > 1 && !STOP_WORDS.has(w) && !ATTR_WORDS.has(w));
 }
 
-/** The text without its attribution clauses, and the clauses taken out. */
+/** A clause that denies, hedges or predicts the saying is not an attribution to set aside ("Officials did not say", "Police may say"). */
+const ATTR_NOT_PLAIN = /\b(?:not|no|never|nobody|none|neither|nor|cannot|can|could|may|might|will|would|shall|should|must|ought|refused|declined|denied|do|does|did|what|who|whom|whose|which|when|where|why|how|whether|if)\b|n['’]t\b/i;
+
+/** The text without its attribution clauses, and the clauses taken out. A question is left whole: what someone said is what it asks ("What did the CEO say about layoffs?"). */
 export function stripAttribution(text: string): { text: string; clauses: string[] } {
   const clauses: string[] = [];
   let rest = text.trim();
+  if (rest.includes('?')) return { text: rest, clauses };
   const lead = ATTR_LEAD.exec(rest);
   // Never the bulk of the text: what is left must be a statement of its own.
-  if (lead && lead[0].length < rest.length * 0.6) {
+  if (lead && lead[0].length < rest.length * 0.6 && !ATTR_NOT_PLAIN.test(lead[0])) {
     clauses.push(lead[0]);
     rest = rest.slice(lead[0].length);
     rest = rest.charAt(0).toUpperCase() + rest.slice(1);
   }
   const trail = ATTR_TRAIL.exec(rest);
-  if (trail && trail[0].length < rest.length * 0.6) {
+  if (trail && trail[0].length < rest.length * 0.6 && !ATTR_NOT_PLAIN.test(trail[0])) {
     clauses.push(trail[0]);
     // A quote keeps its closing mark: '"We will," he said.' → '"We will."'.
     const quote = /^,(["”’'])/.exec(trail[0])?.[1] ?? '';

@@ -160,6 +160,15 @@ describe('nearMissGuard', () => {
     it('keeps comparing what the attribution does not cover, and the source when both name one', () => {
       expect(nearMissGuard('Police said the gunman was armed.', 'The gunman was not armed, police said.', HIGH)).toMatchObject({ ok: false, reason: 'negation' });
       expect(nearMissGuard('Police said the gunman may have been armed.', 'The gunman was armed.', HIGH)).toMatchObject({ ok: false, reason: 'modality' });
+      // A source that denies or hedges the saying is part of what is asserted.
+      expect(nearMissGuard('Officials did not say the plan had failed.', 'The plan had failed.', HIGH)).toMatchObject({ ok: false, reason: 'negation' });
+      expect(nearMissGuard('The plan had failed, officials did not say.', 'The plan had failed.', HIGH)).toMatchObject({ ok: false, reason: 'negation' });
+      expect(nearMissGuard('Police may say the gunman was armed.', 'The gunman was armed.', HIGH)).toMatchObject({ ok: false, reason: 'modality' });
+      expect(nearMissGuard('Nobody is saying the gunman was armed.', 'The gunman was armed.', HIGH).ok).toBe(false);
+      // A question about what someone said is not an attribution.
+      expect(nearMissGuard('What did he say about the new budget proposal for the schools?', 'What did she say about the new budget proposal for the schools?', HIGH).ok).toBe(false);
+      expect(nearMissGuard('What did the chief executive say about the planned layoffs at the plant', 'The planned layoffs at the plant', HIGH).ok).toBe(false);
+      expect(stripAttribution('What did the chief executive say about the planned layoffs at the plant?').clauses).toEqual([]);
       expect(nearMissGuard('Smith said the merger would close in March.', 'Jones said the merger would close in March.', HIGH).ok).toBe(false);
       expect(nearMissGuard('The merger would close in March, police said.', 'The merger would close in March, prosecutors said.', HIGH).ok).toBe(false);
       expect(nearMissGuard('The merger would close in March, Smith said.', 'Smith told reporters the merger would close in March.', HIGH)).toEqual({ ok: true, kind: 'close' });
