@@ -68,14 +68,8 @@ interface Token {
  * /proc/self/environ and the provider keys in it included) nor DESCRIBE's schema inference (which
  * fetches a url() or reads a file()): they are refused here by name, wherever they are called.
  */
-const REACHING_FUNCTIONS = new Set(
-  [
-    'file', 'fileCluster', 'url', 'urlCluster', 's3', 's3Cluster', 'gcs', 'oss', 'cosn', 'hdfs', 'hdfsCluster',
-    'azureBlobStorage', 'azureBlobStorageCluster', 'remote', 'remoteSecure', 'cluster', 'clusterAllReplicas',
-    'mysql', 'postgresql', 'sqlite', 'mongodb', 'redis', 'jdbc', 'odbc', 'executable', 'input', 'iceberg',
-    'icebergS3', 'icebergAzure', 'icebergHDFS', 'icebergLocal', 'deltaLake', 'deltaLakeLocal', 'hudi',
-  ].map((n) => n.toLowerCase()),
-);
+const REACHING_FUNCTION =
+  /^(file|fileCluster|filesystem|url|urlCluster|s3|s3Cluster|gcs|oss|cosn|hdfs|hdfsCluster|azure\w*|remote|remoteSecure|cluster|clusterAllReplicas|mysql|postgresql|sqlite|mongodb|redis|jdbc|odbc|executable|input|eval|ytsaurus|arrowFlight|arrowStream|prometheus\w*|iceberg\w*|deltaLake\w*|hudi\w*|paimon\w*|catboost\w*)$/i;
 const READ_KEYWORDS = new Set(['SELECT', 'WITH', 'SHOW', 'DESC', 'DESCRIBE', 'EXISTS']);
 const UNICODE_QUOTES = new Set(['\u2018', '\u2019', '\u201C', '\u201D']);
 
@@ -155,7 +149,7 @@ export function checkReadStatement(sql: string): void {
     const next = tokens[k + 1];
     if (next?.kind !== 'punct' || next.text !== '(') return;
     if (t.kind === 'quoted') refuse(ERROR_CODE.readonly, "A quoted function name is not accepted by llm-sidecar's read-only endpoint. (READONLY)");
-    if (t.kind === 'word' && REACHING_FUNCTIONS.has(t.text.toLowerCase())) {
+    if (t.kind === 'word' && REACHING_FUNCTION.test(t.text)) {
       refuse(ERROR_CODE.readonly, `${t.text.slice(0, 64)}() reaches files, URLs or other servers: cannot call it in readonly mode on llm-sidecar's endpoint. (READONLY)`);
     }
   });

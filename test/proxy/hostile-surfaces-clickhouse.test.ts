@@ -83,8 +83,17 @@ describe.skipIf(!hasChdb)('hostile queries on telemetry.clickhouse.serve', () =>
     }
   });
 
-  it('refuses DESCRIBE of a url() table function: nothing is fetched', async () => {
-    for (const sql of [`DESC url('${targetUrl}', 'CSV')`, `DESCRIBE TABLE url('${targetUrl}', 'CSV')`, `SELECT * FROM url('${targetUrl}', 'CSV')`]) {
+  it('refuses DESCRIBE of a url(), s3(), lake or filesystem table function: nothing is fetched', async () => {
+    for (const sql of [
+      `DESC url('${targetUrl}', 'CSV')`,
+      `DESCRIBE TABLE url('${targetUrl}', 'CSV')`,
+      `SELECT * FROM url('${targetUrl}', 'CSV')`,
+      `DESC s3('${targetUrl}', 'CSV')`,
+      `DESC icebergS3('${targetUrl}')`,
+      `DESC paimonLocal('/tmp')`,
+      "DESC filesystem('/')",
+      "SELECT catboostEvaluate('/tmp/model.bin', 1)",
+    ]) {
       expect(await query(sql), sql).toMatchObject({ status: 403, code: '164' });
     }
     expect(targetHits).toBe(0);
