@@ -34,7 +34,9 @@
 //    "cold" (the OS page cache is warm from the generation anyway; no query cache is used), the
 //    verdict is on the p50 of the other runs ("warm"): PASS ≤ 500 ms, MISS above. Times are wall
 //    times around the store's query call (chdb in process; includes parsing the JSON rows).
-//    Exit code 1 if any query fails; a MISS is a result, not a failure.
+//    Exit code 1 if any query fails; a MISS is a result, not a failure. The "cpu" column is the p50
+//    of the warm runs' process CPU time (every chdb thread): on a loaded machine the wall times
+//    grow with the load, the CPU time much less (2 cores: a quiet wall time is about cpu / 1..2).
 //
 // --fine also times each panel that can read a coarse rollup (migrations 012-013) with that
 // branch switched off, i.e. as it read llm_calls / llm_calls_1m / otel_traces before (rows marked
@@ -520,6 +522,8 @@ interface Job {
 interface Measured extends Job {
   cold: number;
   p50: number;
+  /** p50 of the warm runs' process CPU time (user + system, every chdb thread): robust to a loaded machine, unlike wall time. */
+  cpuP50: number;
   max: number;
   rows: number;
   error?: string;
@@ -528,20 +532,25 @@ interface Measured extends Job {
 
 async function measure(store: ClickHouseStore, job: Job, runs: number): Promise<Measured> {
   const times: number[] = [];
+  const cpu: number[] = [];
   let rows = 0;
   try {
     for (let i = 0; i < runs; i++) {
+      const c = process.cpuUsage();
       const t = performance.now();
       const result = await store.query(job.sql);
       times.push(performance.now() - t);
+      const used = process.cpuUsage(c);
+      cpu.push((used.user + used.system) / 1000);
       rows = result.length;
     }
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    return { ...job, cold: NaN, p50: NaN, max: NaN, rows: 0, error: message.split('\n')[0] ?? message };
+    return { ...job, cold: NaN, p50: NaN, cpuP50: NaN, max: NaN, rows: 0, error: message.split('\n')[0] ?? message };
   }
   const warm = times.length > 1 ? times.slice(1) : times;
-  return { ...job, cold: times[0] as number, p50: percentiles(Float64Array.from(warm)).p50, max: Math.max(...times), rows };
+  const warmCpu = cpu.length > 1 ? cpu.slice(1) : cpu;
+  return { ...job, cold: times[0] as number, p50: percentiles(Float64Array.from(warm)).p50, cpuP50: percentiles(Float64Array.from(warmCpu)).p50, max: Math.max(...times), rows };
 }
 
 /** The query with its coarse-rollup branch switched off (what the panel read before migrations 012-013), or undefined if it has none. */
@@ -580,11 +589,11 @@ const fmtMs = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : '-');
 
 function printTable(results: readonly Measured[]): void {
   const titleWidth = Math.min(70, Math.max(...results.map((r) => r.title.length)));
-  console.log(`\n${'dashboard'.padEnd(9)} ${'panel'.padEnd(titleWidth)} ${'ref'.padEnd(5)} ${'cold'.padStart(6)} ${'p50'.padStart(6)} ${'max'.padStart(6)} ${'rows'.padStart(6)}  verdict`);
+  console.log(`\n${'dashboard'.padEnd(9)} ${'panel'.padEnd(titleWidth)} ${'ref'.padEnd(5)} ${'cold'.padStart(6)} ${'p50'.padStart(6)} ${'max'.padStart(6)} ${'cpu'.padStart(6)} ${'rows'.padStart(6)}  verdict`);
   for (const r of results) {
     const verdict = r.error ? `ERROR ${r.error}` : r.p50 <= TARGET_MS ? 'PASS' : 'MISS';
     const title = r.title.length > titleWidth ? `${r.title.slice(0, titleWidth - 1)}…` : r.title;
-    console.log(`${r.dashboard.padEnd(9)} ${title.padEnd(titleWidth)} ${r.refId.padEnd(5)} ${fmtMs(r.cold).padStart(6)} ${fmtMs(r.p50).padStart(6)} ${fmtMs(r.max).padStart(6)} ${String(r.rows).padStart(6)}  ${verdict}`);
+    console.log(`${r.dashboard.padEnd(9)} ${title.padEnd(titleWidth)} ${r.refId.padEnd(5)} ${fmtMs(r.cold).padStart(6)} ${fmtMs(r.p50).padStart(6)} ${fmtMs(r.max).padStart(6)} ${fmtMs(r.cpuP50).padStart(6)} ${String(r.rows).padStart(6)}  ${verdict}`);
   }
 }
 
@@ -656,10 +665,10 @@ async function main(): Promise<number> {
     const pass = ok.filter((r) => r.p50 <= TARGET_MS);
     const errors = verdicts.filter((r) => r.error);
     const slowest = [...ok].sort((a, b) => b.p50 - a.p50).slice(0, 10);
-    console.log(`\nslowest (warm p50): ${slowest.map((r) => `${r.dashboard}/${r.title}${r.refId === 'A' || r.refId === '-' ? '' : ` (${r.refId})`} ${fmtMs(r.p50)} ms`).join('; ')}`);
+    console.log(`\nslowest (warm p50): ${slowest.map((r) => `${r.dashboard}/${r.title}${r.refId === 'A' || r.refId === '-' ? '' : ` (${r.refId})`} ${fmtMs(r.p50)} ms (cpu ${fmtMs(r.cpuP50)})`).join('; ')}`);
     console.log(
       `summary: ${verdicts.length} queries, ${pass.length} PASS, ${ok.length - pass.length} MISS (warm p50 > ${TARGET_MS} ms), ${errors.length} errors; ` +
-        `sum of warm p50s ${fmtMs(ok.reduce((a, r) => a + r.p50, 0))} ms; ${callsStored.toLocaleString('en-US')} calls in llm_calls`,
+        `sum of warm p50s ${fmtMs(ok.reduce((a, r) => a + r.p50, 0))} ms (cpu ${fmtMs(ok.reduce((a, r) => a + r.cpuP50, 0))} ms); ${ok.filter((r) => r.cpuP50 > TARGET_MS).length} over ${TARGET_MS} ms of cpu; ${callsStored.toLocaleString('en-US')} calls in llm_calls`,
     );
     return errors.length > 0 || fineRuns.some((r) => r.error) ? 1 : 0;
   } finally {
