@@ -72,8 +72,17 @@ const ProviderSchema = z.strictObject({
   type: z.enum(['openai', 'anthropic']),
   /** As the provider's own SDK takes it: `https://api.openai.com/v1`, `https://api.anthropic.com`. */
   baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
-  /** When set, injected on every request and the app's own key is dropped. */
-  apiKey: z.string().min(1).optional(),
+  /**
+   * When set, injected on every request and the app's own key is dropped. Surrounding whitespace is
+   * trimmed (a key read from a Secret file often ends in a newline, which would make every call
+   * fail inside the HTTP client); a key with a space or control character inside is refused at load.
+   */
+  apiKey: z
+    .string()
+    .trim()
+    .min(1)
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces or control characters')
+    .optional(),
   /** Keep-alive connections per provider origin. */
   connections: z.number().int().positive().max(4096).default(256),
   timeouts: ProviderTimeoutsSchema.default(() => ProviderTimeoutsSchema.parse({})),

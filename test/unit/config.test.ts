@@ -52,6 +52,16 @@ routes:
     expect(all).not.toContain('sk-ant-secret-value');
   });
 
+  it('trims a provider key read with a trailing newline, and refuses one with a control character or space inside (never echoing it)', () => {
+    const c = parseConfigText('providers:\n  openai: { type: openai, baseUrl: "https://api.openai.com/v1", apiKey: "${KEY}" }\n', 'inline', { KEY: 'sk-live-123\n' });
+    expect(c.providers.openai?.apiKey).toBe('sk-live-123');
+    for (const bad of ['sk-live\r\n-123', 'sk live 123', 'sk-\u0000-123']) {
+      const problems = problemsOf(() => parseConfigText('providers:\n  openai: { type: openai, baseUrl: "https://api.openai.com/v1", apiKey: "${KEY}" }\n', 'inline', { KEY: bad }));
+      expect(problems.find((p) => p.path === 'providers.openai.apiKey')?.message).toMatch(/printable ASCII/);
+      expect(JSON.stringify(problems)).not.toContain('live');
+    }
+  });
+
   it('reports YAML syntax errors with their line', () => {
     const problems = problemsOf(() => parseConfigText('listen:\n  port: [1,\n', 'broken.yaml', {}));
     expect(problems[0]?.path).toMatch(/^line \d+, column \d+$/);
