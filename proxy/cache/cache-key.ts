@@ -13,6 +13,9 @@
 //   - provider and model the request is routed to (body.model is replaced by `model`);
 //   - the request headers that change the answer (ANSWER_HEADERS: anthropic-beta enables features
 //     such as longer outputs or interleaved thinking; anthropic-version changes the wire format).
+//   - the query string, as forwarded (an OpenAI-compatible server such as Azure OpenAI reads
+//     `?api-version=`, which changes the answer's shape); absent from the material when empty, so
+//     keys of requests without one are unchanged.
 import type { ApiDialect } from '../../shared/errors.ts';
 import { canonicalJson, sha256Hex } from './canonical.ts';
 
@@ -58,6 +61,8 @@ export interface CacheKeyInput {
   body: Record<string, unknown>;
   /** Inbound request headers; only ANSWER_HEADERS are read. */
   headers?: Readonly<Record<string, string | string[] | undefined>>;
+  /** The request's query string as forwarded, without '?' ('' or undefined: none). */
+  query?: string;
 }
 
 const IGNORED = new Set(IGNORED_FIELDS);
@@ -118,6 +123,7 @@ export function cacheKeyMaterial(input: CacheKeyInput): string {
     provider: input.provider,
     model: input.model,
     headers: answerHeaders(input.headers),
+    ...(input.query ? { query: input.query } : {}),
     body: answerRelevantBody(input.body),
   });
 }

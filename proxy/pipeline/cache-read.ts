@@ -81,7 +81,7 @@ export function planCache(
   semantic: SemanticCache | undefined,
   config: CacheConfig,
   route: RouteConfig | undefined,
-  req: { endpoint: LlmEndpoint; body: JsonObject; headers: IncomingHttpHeaders; plan: RoutePlan; tenant: string; control: string | undefined },
+  req: { endpoint: LlmEndpoint; body: JsonObject; headers: IncomingHttpHeaders; url: string; plan: RoutePlan; tenant: string; control: string | undefined },
 ): CallCache | undefined {
   if (!store || req.endpoint.operation === 'count_tokens') return undefined;
   const mode = route?.cache?.mode ?? config.mode;
@@ -101,6 +101,7 @@ export function planCache(
     model: cascade ? req.plan.candidates.map((c) => c.model).join('>') : target.model,
     body: req.body,
     headers: req.headers,
+    query: queryOf(req.url),
   };
   const key = cacheKey(keyInput);
   const semanticReq = semantic && route?.cache?.semantic?.enabled ? semantic.prepare(keyInput) : undefined;
@@ -131,6 +132,7 @@ export async function cacheRead(ctx: LlmRequest, env: PipelineEnv): Promise<bool
     endpoint: ctx.endpoint,
     body: ctx.body,
     headers: ctx.req.headers,
+    url: ctx.url,
     plan,
     tenant: ctx.tenant,
     control: ctx.controls.cache,
@@ -195,4 +197,10 @@ export async function cacheRead(ctx: LlmRequest, env: PipelineEnv): Promise<bool
       : {}),
   };
   return true;
+}
+
+/** The query string of the forwarded path ('' when none): it reaches the provider, so it is part of the key. */
+function queryOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q + 1);
 }

@@ -64,10 +64,14 @@ describe('cacheKey', () => {
       key({ scope: cacheScope({ tenant: 'acme', apiKeyHash: 'h1' }) }),
       key({ scope: cacheScope({ tenant: 'acme', apiKeyHash: 'h2' }) }),
       key({ headers: { 'anthropic-beta': 'output-128k-2025-02-19' } }),
+      key({ query: 'api-version=2024-10-21' }),
+      key({ query: 'api-version=2025-04-01-preview' }),
     ];
     expect(new Set(keys).size).toBe(keys.length);
     // Header list order and unrelated headers do not matter.
     expect(key({ headers: { 'anthropic-beta': 'a,b', 'x-other': '1' } })).toBe(key({ headers: { 'anthropic-beta': 'b, a' } }));
+    // No query string: the key of a request without one is the key it always had.
+    expect(key({ query: '' })).toBe(key());
   });
 
   it('Anthropic prompt-cache breakpoints (cache_control) do not change the key', () => {

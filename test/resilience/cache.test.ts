@@ -51,6 +51,16 @@ describe('exact cache', () => {
     expect(hit.savedUsd).toMatch(/^0\.\d+/);
   });
 
+  it('the query string is part of the key: an api-version another request did not send misses', async () => {
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `query ${Math.random()}` }] };
+    const at = (query: string) =>
+      request(`${stack.sidecar.url}/v1/chat/completions${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => {
+        await r.body.text();
+        return r.headers['x-llm-sidecar-cache'];
+      });
+    expect([await at('?api-version=2024-10-21'), await at('?api-version=2025-04-01-preview'), await at(''), await at('?api-version=2024-10-21')]).toEqual(['miss', 'miss', 'miss', 'hit']);
+  });
+
   it('honours no-store and no-cache', async () => {
     const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `headers ${Math.random()}` }] };
     expect((await post(stack, body, { 'x-llm-sidecar-cache': 'no-store' })).headers['x-llm-sidecar-cache']).toBe('bypass');
