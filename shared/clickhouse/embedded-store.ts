@@ -5,8 +5,8 @@
 // chdb facts this relies on (chdb 3.4 / ClickHouse 26.7): one process per data directory (a second
 // one fails with "Cannot lock file …/status"); a process binds one directory at a time; queries on
 // one engine run one after another; SET on a Session lasts for that Session only.
-import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Session } from 'chdb';
 import { jsonLinesBody, jsonLinesMaxBytes, type JsonLines } from './json-lines.ts';
 import { DEFAULT_DATABASE, assertIdentifier, assertTableName } from './schema.ts';
@@ -29,6 +29,36 @@ export const EMBEDDED_ENGINE_ARGS: readonly string[] = [
   `--query_condition_cache_size=${8 * 1024 * 1024}`,
   `--compiled_expression_cache_size=${8 * 1024 * 1024}`,
 ];
+
+/**
+ * MergeTree settings for every table of the embedded engine (issue #16's soak, #18), given as the
+ * engine's configuration file (`--config-file`; MergeTree settings have no command-line form).
+ * chdb removes merged-away parts with no delay (`old_parts_lifetime` 0), but only when a table's
+ * cleanup runs, and with the defaults (`cleanup_delay_period` 30 s, up to 10 s random, backing off
+ * to 300 s) that is every 30 s to minutes: under the exporter's inserts every 2 s into
+ * `otel_traces` and the eight tables its views fill, outdated parts piled up by the hundreds (693
+ * after 3 minutes at 300 calls/s), each holding its metadata, index and marks in memory (the
+ * engine's tracked memory rose ~6 MB/min with them). Cleanup every 5-10 s keeps them at tens
+ * (every 1-2 s did too, at no CPU difference measurable on the shared machine). A part a running
+ * query still reads is never removed.
+ */
+export const EMBEDDED_MERGE_TREE_SETTINGS: Readonly<Record<string, number>> = {
+  cleanup_delay_period: 5,
+  cleanup_delay_period_random_add: 0,
+  max_cleanup_delay_period: 10,
+  // Vertical merges from 1,024 rows (default 131,072): a horizontal merge holds every column of a
+  // block at once, and for otel_traces with its attribute maps and full-text indexes that peaked at
+  // 100-160 MB (system.merges) merging 25,000-46,000 rows; vertical, 31-43 MB.
+  vertical_merge_algorithm_min_rows_to_activate: 1024,
+};
+
+/** The engine's configuration file: written into the data directory at each open. */
+export const EMBEDDED_ENGINE_CONFIG_FILE = 'llm-sidecar-engine.xml';
+
+function engineConfigXml(): string {
+  const mergeTree = Object.entries(EMBEDDED_MERGE_TREE_SETTINGS).map(([k, v]) => `    <${k}>${v}</${k}>`);
+  return ['<clickhouse>', '  <merge_tree>', ...mergeTree, '  </merge_tree>', '</clickhouse>', ''].join('\n');
+}
 
 /** chdb's own default chunk size for stream inserts. */
 const MIN_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -55,7 +85,9 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
     const chdb = await import('chdb');
     drainPending = chdb.drainPending;
     await mkdir(location, { recursive: true });
-    session = new chdb.Session(location, { connectionArgs: [...EMBEDDED_ENGINE_ARGS] });
+    const configFile = join(location, EMBEDDED_ENGINE_CONFIG_FILE);
+    await writeFile(configFile, engineConfigXml());
+    session = new chdb.Session(location, { connectionArgs: [...EMBEDDED_ENGINE_ARGS, `--config-file=${configFile}`] });
   } catch (err) {
     const wrapped = fail(err, 'open');
     if (/Cannot lock file/.test(wrapped.message)) {

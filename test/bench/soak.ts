@@ -7,17 +7,19 @@
 //   2. rows: each call that got an answer is in llm_calls exactly once (matched on its trace id,
 //      which is also its x-request-id), read back through the sidecar's own read-only ClickHouse
 //      endpoint (telemetry.clickhouse.serve) while it runs, and no row belongs to a call not sent;
-//   3. memory: the sidecar's RSS sampled every few seconds is flat (least-squares slope after warm-up).
+//   3. memory: the sidecar's RSS sampled every few seconds is flat (least-squares slope after warm-up);
+//      the embedded engine's tracked memory and its active / outdated parts are reported beside it.
 // A script, not a test: it runs for minutes. Exit 0 when every check holds, 1 otherwise.
 //
-//   node --import tsx test/bench/soak.ts [--minutes 10] [--rate 200] [--max-rss-slope 5] [--keep]
+//   node --import tsx test/bench/soak.ts [--minutes 10] [--rate 200] [--max-rss-slope 5] [--cache-mb 8] [--keep]
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
-import { Pool } from 'undici';
+import { Pool, request } from 'undici';
 import { freePort, killAllChildren } from './children.ts';
 import { percentiles } from './open-loop.ts';
 import { memory } from './procstat.ts';
@@ -30,16 +32,24 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '200' },
     /** RSS growth after warm-up above this (MB per minute) fails the run. */
     'max-rss-slope': { type: 'string', default: '5' },
+    /**
+     * The response cache's bound (cache.store.maxBytes) in MiB. Small by default so that the cache is
+     * full within the warm-up and the slope measures what is not bounded; 64 is the product default.
+     */
+    'cache-mb': { type: 'string', default: '8' },
     keep: { type: 'boolean', default: false },
   },
 });
 const minutes = Number(args.minutes);
 const rate = Number(args.rate);
 const maxRssSlope = Number(args['max-rss-slope']);
-if (!(minutes > 0) || !(rate > 0) || !(maxRssSlope > 0)) throw new Error('--minutes, --rate and --max-rss-slope must be positive numbers');
+const cacheMb = Number(args['cache-mb']);
+if (!(minutes > 0) || !(rate > 0) || !(maxRssSlope > 0) || !(cacheMb > 0)) throw new Error('--minutes, --rate, --max-rss-slope and --cache-mb must be positive numbers');
 
 const SERVICE = 'soak';
 const RSS_EVERY_MS = 5_000;
+/** The engine's tracked memory and parts, sampled this often. */
+const ENGINE_EVERY_MS = 15_000;
 /** RSS samples taken before this are warm-up (the engine's caches, the JIT): not in the slope. */
 const RSS_WARMUP_MS = Math.min(60_000, (minutes * 60_000) / 4);
 /** Responses still missing this long after the last send count as failures. */
@@ -76,13 +86,13 @@ const sidecarConfig = [
   'routes:',
   '  chat: { models: [gpt-4o-mini], targets: [{ provider: openai }], timeouts: { firstTokenMs: 5000 } }',
   '  claude: { models: [claude-haiku-4-5], targets: [{ provider: anthropic }] }',
-  'cache: { mode: all }',
+  `cache: { mode: all, store: { type: memory, maxBytes: ${Math.round(cacheMb * 1024 * 1024)} } }`,
   'telemetry:',
   `  serviceName: ${SERVICE}`,
   `  clickhouse: { serve: { port: ${servePort} } }`,
 ].join('\n');
 const sidecar = await startSidecar('sidecar', sidecarConfig, { drainMs: 10_000, readyTimeoutMs: 120_000 });
-log(`sidecar pid ${sidecar.child.pid} at ${sidecar.origin} (dir ${sidecar.dir}), fake provider at ${fake.origin}; ${minutes} min at ${rate} req/s, load average ${load0.toFixed(1)}`);
+log(`sidecar pid ${sidecar.child.pid} at ${sidecar.origin} (dir ${sidecar.dir}), fake provider at ${fake.origin}; ${minutes} min at ${rate} req/s, response cache bound ${cacheMb} MiB, load average ${load0.toFixed(1)}`);
 
 // ─── Memory ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -99,6 +109,45 @@ const sampleRss = (): void => {
 };
 sampleRss();
 const rssTimer = setInterval(sampleRss, RSS_EVERY_MS);
+
+// What is inside RSS, sampled beside it: the embedded engine's own figures through the read-only
+// endpoint (what ClickHouse's memory tracker counts, its active and merged-away parts not yet
+// removed) and the JS heap from the sidecar's /metrics.
+interface EngineSample {
+  atMs: number;
+  trackedMb: number;
+  activeParts: number;
+  outdatedParts: number;
+  /** The sidecar's JS heap in use and V8's external memory (its admin /metrics), MB. */
+  jsHeapMb: number;
+  externalMb: number;
+}
+const adminPort = /admin: \{ host: 127\.0\.0\.1, port: (\d+) \}/.exec(readFileSync(join(sidecar.dir, 'sidecar.yaml'), 'utf8'))?.[1];
+const jsMemory = async (): Promise<{ jsHeapMb: number; externalMb: number }> => {
+  const text = await (await request(`http://127.0.0.1:${adminPort}/metrics`)).body.text();
+  const metric = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 1048576;
+  return { jsHeapMb: metric('nodejs_heap_size_used_bytes'), externalMb: metric('nodejs_external_memory_bytes') };
+};
+const engine: EngineSample[] = [];
+const ch = createClient({ url: `http://127.0.0.1:${servePort}`, database: 'otel' });
+const sampleEngine = async (): Promise<void> => {
+  const atMs = performance.now() - t0;
+  try {
+    const [row] = await (
+      await ch.query({
+        query:
+          "SELECT (SELECT value FROM system.metrics WHERE metric = 'MemoryTracking') AS tracked, countIf(active) AS current, countIf(NOT active) AS outdated FROM system.parts WHERE database = 'otel'",
+        format: 'JSONEachRow',
+      })
+    ).json<{ tracked: string; current: string; outdated: string }>();
+    const js = await jsMemory().catch(() => ({ jsHeapMb: NaN, externalMb: NaN }));
+    if (row) engine.push({ atMs, trackedMb: Number(row.tracked) / 1048576, activeParts: Number(row.current), outdatedParts: Number(row.outdated), ...js });
+  } catch {
+    // a sample missed under load is a gap in the series, not a failure
+  }
+};
+void sampleEngine();
+const engineTimer = setInterval(() => void sampleEngine(), ENGINE_EVERY_MS);
 
 /** Least-squares slope in MB per minute. */
 function slopePerMinute(samples: RssSample[], pick: (s: RssSample) => number): number {
@@ -193,7 +242,10 @@ await new Promise<void>((resolve) => {
     if (now - lastProgress > 30_000) {
       lastProgress = now;
       const last = rss.at(-1);
-      log(`${next}/${total} sent, ${answered} answered, ${inFlight} in flight, sidecar RSS ${last?.rssMb.toFixed(0)} MB, load ${loadavg()[0]?.toFixed(1)}`);
+      const e = engine.at(-1);
+      log(
+        `${next}/${total} sent, ${answered} answered, ${inFlight} in flight, sidecar RSS ${last?.rssMb.toFixed(0)} MB (anon ${last?.anonMb.toFixed(0)}), JS heap ${e?.jsHeapMb.toFixed(0)} MB, engine tracked ${e?.trackedMb.toFixed(0)} MB, parts ${e?.activeParts}+${e?.outdatedParts} outdated, load ${loadavg()[0]?.toFixed(1)}`,
+      );
     }
     if (next >= total) resolve();
     else setTimeout(tick, Math.max(0, loadStart + next * intervalMs - performance.now()));
@@ -211,13 +263,14 @@ await new Promise<void>((resolve) => {
 });
 const unanswered = inFlight;
 clearInterval(rssTimer);
+clearInterval(engineTimer);
 sampleRss();
+await sampleEngine();
 const loadEnd = loadavg()[0] ?? 0;
 log(`load done: ${next} sent in ${loadSeconds.toFixed(0)} s, ${unanswered} unanswered; waiting for the rows`);
 
 // ─── Rows ────────────────────────────────────────────────────────────────────────────────────────
 
-const ch = createClient({ url: `http://127.0.0.1:${servePort}`, database: 'otel' });
 const rowCount = async (): Promise<number> => {
   const [row] = await (await ch.query({ query: `SELECT count() AS n FROM llm_calls WHERE ServiceName = '${SERVICE}'`, format: 'JSONEachRow' })).json<{ n: string }>();
   return Number(row?.n ?? 0);
@@ -291,6 +344,15 @@ out(
 const perMinute = rss.filter((r, i) => i === 0 || Math.floor(r.atMs / 60_000) !== Math.floor((rss[i - 1] as RssSample).atMs / 60_000));
 const lateHalf = warm.filter((r) => r.atMs >= ((warm[0]?.atMs ?? 0) + (rss.at(-1)?.atMs ?? 0)) / 2);
 out(`  RSS once a minute: ${perMinute.map((r) => r.rssMb.toFixed(0)).join(', ')} MB; slope over the later half of the samples ${slopePerMinute(lateHalf, (r) => r.rssMb).toFixed(2)} MB/min`);
+out(`  anonymous once a minute: ${perMinute.map((r) => r.anonMb.toFixed(0)).join(', ')} MB`);
+const enginePerMinute = engine.filter((e, i) => i === 0 || Math.floor(e.atMs / 60_000) !== Math.floor((engine[i - 1] as EngineSample).atMs / 60_000));
+out(
+  `  JS heap used / external once a minute: ${enginePerMinute.map((e) => `${e.jsHeapMb.toFixed(0)}/${e.externalMb.toFixed(0)}`).join(', ')} MB`,
+);
+out(
+  `  engine once a minute (tracked MB / active parts / outdated parts): ${enginePerMinute.map((e) => `${e.trackedMb.toFixed(0)}/${e.activeParts}/${e.outdatedParts}`).join(', ')}; ` +
+    `max tracked ${Math.max(...engine.map((e) => e.trackedMb)).toFixed(0)} MB, max outdated parts ${Math.max(...engine.map((e) => e.outdatedParts))} (${engine.length} samples every ${ENGINE_EVERY_MS / 1000} s)`,
+);
 
 const failures: string[] = [];
 if (unexpected > 0 || unanswered > 0) failures.push(`${unexpected + unanswered} answers not documented for their fault`);
