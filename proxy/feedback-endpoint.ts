@@ -125,14 +125,26 @@ function unknownCall(named: string): SidecarError {
   return new SidecarError('LLM_SIDECAR_UNKNOWN_CALL', `no LLM call with ${named} is stored (unknown, or its spans not stored yet: retry in a few seconds)`);
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function parseBody(raw: Buffer): FeedbackRequest {
   let json: unknown;
   try {
-    json = JSON.parse(raw.toString('utf8'));
+    // JSON is UTF-8 (RFC 8259 §8.1): invalid bytes are refused, not stored as U+FFFD.
+    json = JSON.parse(utf8.decode(raw));
   } catch (err) {
-    throw new SidecarError('LLM_SIDECAR_INVALID_FEEDBACK', `feedback body is not valid JSON: ${(err as Error).message}`);
+    throw new SidecarError('LLM_SIDECAR_INVALID_FEEDBACK', `feedback body is not valid JSON (or not UTF-8): ${(err as Error).message}`);
   }
   const parsed = FeedbackRequestSchema.safeParse(json);
   if (!parsed.success) throw new SidecarError('LLM_SIDECAR_INVALID_FEEDBACK', `invalid feedback: ${describeIssues(issuesOf(parsed.error))}`);
+  // A lone surrogate (`"\ud800"`) is valid JSON but no text: ClickHouse refused the row, and the app
+  // got a 503 telling it to retry what can never be stored.
+  for (const field of ['comment', 'user'] as const) {
+    const value = parsed.data[field];
+    if (value !== undefined && LONE_SURROGATE.test(value)) {
+      throw new SidecarError('LLM_SIDECAR_INVALID_FEEDBACK', `invalid feedback: ${field}: a lone UTF-16 surrogate (\\ud800–\\udfff without its pair) is not text`);
+    }
+  }
   return parsed.data;
 }
