@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLOSE_MIN_SIMILARITY, DEFAULT_GUARD, guardFeatures, LENIENT_GUARD, nearMissGuard, STRICT_GUARD, stripAttribution, SUBSTITUTION_MIN_SIMILARITY } from '../../proxy/cache/guard.ts';
+import { CLOSE_GUARD, CLOSE_MIN_SIMILARITY, guardFeatures, LENIENT_GUARD, nearMissGuard, STRICT_GUARD, stripAttribution, SUBSTITUTION_MIN_SIMILARITY } from '../../proxy/cache/guard.ts';
 
 const HIGH = 0.99;
 
@@ -103,31 +103,38 @@ describe('nearMissGuard', () => {
     expect(nearMissGuard('Can dogs eat grapes?', 'Can small dogs eat green grapes safely?', HIGH, LENIENT_GUARD)).toMatchObject({ ok: false, reason: 'addition' });
   });
 
-  describe('DEFAULT_GUARD: substitutions in long texts, attribution set aside (issue #17, third round)', () => {
+  describe('third round of issue #17: attribution set aside (DEFAULT_GUARD), substitutions in long texts measured (CLOSE_GUARD)', () => {
     const long = 'The regional airline cut its fares on routes between the two cities after passenger numbers fell sharply last winter.';
     const swapped = 'The regional carrier cut its fares on routes between the two cities after passenger numbers fell sharply last winter.';
 
-    it('serves one substituted word in a long sentence at or above CLOSE_MIN_SIMILARITY, as a close hit', () => {
-      expect(nearMissGuard(long, swapped, CLOSE_MIN_SIMILARITY)).toEqual({ ok: true, kind: 'close' });
-      expect(nearMissGuard(swapped, long, CLOSE_MIN_SIMILARITY)).toEqual({ ok: true, kind: 'close' });
-      expect(nearMissGuard(long, swapped, CLOSE_MIN_SIMILARITY - 0.01)).toMatchObject({ ok: false, reason: 'substitution' });
-      // STRICT_GUARD (rephrasings only) still refuses it.
+    it('by default a replaced word is refused, in a long text too: in a prompt it is often what is asked', () => {
+      expect(nearMissGuard(long, swapped, HIGH)).toMatchObject({ ok: false, reason: 'substitution' });
+      const cat = 'Explain in detail how the immune system of a cat responds to a viral infection, including the role of antibodies, T cells, fever and inflammation in recovery.';
+      expect(nearMissGuard(cat, cat.replace('a cat', 'a dog'), HIGH)).toMatchObject({ ok: false, reason: 'substitution' });
+      // CLOSE_GUARD, measured and not the default, would serve it.
+      expect(nearMissGuard(cat, cat.replace('a cat', 'a dog'), HIGH, CLOSE_GUARD)).toEqual({ ok: true, kind: 'close' });
+    });
+
+    it('CLOSE_GUARD: one replaced word in a long sentence at or above CLOSE_MIN_SIMILARITY is a close hit', () => {
+      expect(nearMissGuard(long, swapped, CLOSE_MIN_SIMILARITY, CLOSE_GUARD)).toEqual({ ok: true, kind: 'close' });
+      expect(nearMissGuard(swapped, long, CLOSE_MIN_SIMILARITY, CLOSE_GUARD)).toEqual({ ok: true, kind: 'close' });
+      expect(nearMissGuard(long, swapped, CLOSE_MIN_SIMILARITY - 0.01, CLOSE_GUARD)).toMatchObject({ ok: false, reason: 'substitution' });
       expect(nearMissGuard(long, swapped, HIGH, STRICT_GUARD)).toMatchObject({ ok: false, reason: 'substitution' });
     });
 
-    it('refuses a substitution that is a large share of the content words (a short question), whatever the similarity', () => {
-      expect(nearMissGuard('Can dogs eat grapes?', 'Can dogs eat carrots?', HIGH)).toMatchObject({ ok: false, reason: 'substitution' });
-      expect(nearMissGuard('What are your opening hours?', 'What are your business hours?', HIGH)).toMatchObject({ ok: false, reason: 'substitution' });
+    it('CLOSE_GUARD refuses a substitution that is a large share of the content words (a short question), whatever the similarity', () => {
+      expect(nearMissGuard('Can dogs eat grapes?', 'Can dogs eat carrots?', HIGH, CLOSE_GUARD)).toMatchObject({ ok: false, reason: 'substitution' });
+      expect(nearMissGuard('What are your opening hours?', 'What are your business hours?', HIGH, CLOSE_GUARD)).toMatchObject({ ok: false, reason: 'substitution' });
     });
 
-    it('refuses a word one text adds, even in a long sentence', () => {
+    it('CLOSE_GUARD refuses a word one text adds, even in a long sentence', () => {
       const added = 'The regional airline cut its fares on routes between the two cities after passenger numbers fell sharply last winter again.';
-      expect(nearMissGuard(long, added, HIGH)).toMatchObject({ ok: false, reason: 'addition' });
-      expect(nearMissGuard('Peterson is charged with two counts of murder in the deaths of his wife and son.', 'Peterson is charged with two counts of murder in the deaths of his wife and unborn son.', HIGH)).toMatchObject({ ok: false, reason: 'addition' });
+      expect(nearMissGuard(long, added, HIGH, CLOSE_GUARD)).toMatchObject({ ok: false, reason: 'addition' });
+      expect(nearMissGuard('Peterson is charged with two counts of murder in the deaths of his wife and son.', 'Peterson is charged with two counts of murder in the deaths of his wife and unborn son.', HIGH, CLOSE_GUARD)).toMatchObject({ ok: false, reason: 'addition' });
     });
 
     it('refuses an added owner even where additions are allowed ("the body\'s own estrogen" / "estrogen")', () => {
-      const allowing = { ...DEFAULT_GUARD, additions: true };
+      const allowing = { ...CLOSE_GUARD, additions: true };
       const a = 'Researchers have suggested that the body\'s own insulin protects nerve cells and improves circulation in the legs.';
       const b = 'Researchers have suggested that insulin protects nerve cells and improves circulation in the legs.';
       expect(nearMissGuard(a, b, HIGH, allowing)).toMatchObject({ ok: false, reason: 'addition' });

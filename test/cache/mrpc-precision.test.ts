@@ -6,13 +6,14 @@
 // pairs fails here; without the guard the same sample gets wrong answers, so it can. Every hit is
 // judged: a cross-pair hit (served from another pair's sentence, which the corpus does not label)
 // must be in semantic-cross-pair-labels.json, read by a person; an unjudged one fails the test.
-// Two more fixed sets: the judged cross-pair sentences themselves (the modal difference issue #17
-// found must stay refused, the same-meaning ones may hit), and news-style sentences of our own that
-// differ only in a modal or a tense, which the threshold alone would serve.
+// Three more fixed sets: the judged cross-pair sentences themselves (the modal difference issue #17
+// found must stay refused, the same-meaning ones may hit), news-style sentences of our own that
+// differ only in a modal or a tense, which the threshold alone would serve, and long prompts of our
+// own that differ in the one word they ask about, which CLOSE_GUARD would serve.
 // Without the file the suite is skipped, except under CI=true, where it fails.
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_GUARD, LENIENT_GUARD } from '../../proxy/cache/guard.ts';
+import { CLOSE_GUARD, LENIENT_GUARD } from '../../proxy/cache/guard.ts';
 import { USE_DEFAULT_THRESHOLD } from '../../proxy/cache/semantic-cache.ts';
 import { UseEmbedder } from '../../proxy/cache/use-embedder.ts';
 import { cosine } from '../../proxy/cache/embedder.ts';
@@ -20,12 +21,12 @@ import { embedAll, formatReplay, listHits, loadCrossPairLabels, loadMrpc, mrpcPa
 
 const PRECISION_FLOOR = 0.98;
 /**
- * Measured with the defaults of issue #17's third round (DEFAULT_GUARD, threshold 0.75): 13 right
- * hits (all partner paraphrases, 2 of them close hits), 0 wrong, 1 cross-pair hit (a reordered
- * "said later" sentence from another pair, judged the same meaning). The second round's defaults
- * made 6 right hits; STRICT_GUARD (rephrasings only, with the third round's stop words) at 0.75
- * makes 11. Right hits must not fall below 12: a guard that gives up the third round's recall
- * fails too.
+ * Measured with the defaults of issue #17's third round (DEFAULT_GUARD, threshold 0.75): 12 right
+ * hits (all partner paraphrases, one with its attribution set aside), 0 wrong, 1 cross-pair hit (a
+ * reordered "said later" sentence from another pair, judged the same meaning). The second round's
+ * defaults made 6 right hits; STRICT_GUARD (no attribution rule, with the third round's stop words)
+ * at 0.75 makes 11. Right hits must not fall below 12: a guard that gives up the third round's
+ * recall fails too.
  */
 const MIN_RIGHT_HITS = 12;
 
@@ -39,6 +40,20 @@ const MODAL_AND_TENSE_PAIRS: [string, string][] = [
   ['The union says the strike is over.', 'The union says the strike was over.'],
   ['Prosecutors must drop the charges against the former executive.', 'Prosecutors should drop the charges against the former executive.'],
   ['The central bank raised interest rates to curb inflation.', 'The central bank may raise interest rates to curb inflation.'],
+];
+
+/**
+ * Written for this test (not corpus text): long prompts that differ in one content word, the one
+ * the answer is about. USE lite scores them 0.90–0.99; news paraphrases that differ in one word
+ * (MRPC) are mostly synonyms, these are not, which is why the default refuses every replaced word.
+ */
+const SWAPPED_PROMPTS: [string, string][] = [
+  ['Explain in detail how the immune system of a cat responds to a viral infection, including the role of antibodies, T cells, fever and inflammation in recovery.', 'Explain in detail how the immune system of a dog responds to a viral infection, including the role of antibodies, T cells, fever and inflammation in recovery.'],
+  ['Write a short bedtime story about a brave little rabbit who gets lost in a dark forest and finds her way home with help from friendly owls and fireflies.', 'Write a short bedtime story about a brave little squirrel who gets lost in a dark forest and finds her way home with help from friendly owls and fireflies.'],
+  ['Draft a polite email to my landlord explaining that the kitchen sink has been leaking for a week, asking for a plumber visit and mentioning water damage to the cabinet floor.', 'Draft a polite email to my landlord explaining that the bathroom sink has been leaking for a week, asking for a plumber visit and mentioning water damage to the cabinet floor.'],
+  ['Summarize the main causes, key battles, important leaders and long-term consequences of the war for students preparing for a history exam next week in school.', 'Summarize the main causes, key battles, important leaders and long-term consequences of the revolution for students preparing for a history exam next week in school.'],
+  ['What are the typical symptoms, common causes, usual diagnosis methods and standard treatment options for chronic kidney disease in elderly patients with diabetes and hypertension?', 'What are the typical symptoms, common causes, usual diagnosis methods and standard treatment options for chronic liver disease in elderly patients with diabetes and hypertension?'],
+  ['Describe the best hiking trails, camping spots, wildlife viewing areas and safety precautions for visitors exploring the mountains during a two week summer vacation with children.', 'Describe the best hiking trails, camping spots, wildlife viewing areas and safety precautions for visitors exploring the desert during a two week summer vacation with children.'],
 ];
 
 const available = existsSync(mrpcPath());
@@ -79,12 +94,13 @@ describe.skipIf(!available)('semantic cache precision on a fixed MRPC sample (re
 
   let judged: LabelledPair[];
   const own: LabelledPair[] = MODAL_AND_TENSE_PAIRS.map(([s1, s2], i) => ({ paraphrase: false, id1: `own-${i}-a`, id2: `own-${i}-b`, s1, s2 }));
+  const swappedPrompts: LabelledPair[] = SWAPPED_PROMPTS.map(([s1, s2], i) => ({ paraphrase: false, id1: `swap-${i}-a`, id2: `swap-${i}-b`, s1, s2 }));
 
   beforeAll(async () => {
     pairs = sample();
     judged = crossPairs();
     embedder = new UseEmbedder();
-    vectors = await embedAll(embedder, [...pairs, ...judged, ...own]);
+    vectors = await embedAll(embedder, [...pairs, ...judged, ...own, ...swappedPrompts]);
   }, 600_000);
 
   afterAll(async () => {
@@ -108,11 +124,11 @@ describe.skipIf(!available)('semantic cache precision on a fixed MRPC sample (re
     expect(judged.some((p) => !p.paraphrase)).toBe(true);
     expect(r.partnerNonParaphraseHits).toBe(0);
     expect(r.wrong).toBe(0);
-    // 19 of the 31 same-meaning pairs hit with the defaults (the tense rule refuses "were" / "are published"; most lenient-only ones
+    // 18 of the 31 same-meaning pairs hit with the defaults (the tense rule refuses "were" / "are published"; most lenient-only ones
     // add a word, which the default refuses); fewer than 14 means recall lost on sentences that mean the same.
     expect(r.partnerParaphraseHits).toBeGreaterThanOrEqual(14);
-    // The set would catch the lever the default leaves off: letting one added word through serves "his wife and son" the answer to "his wife and unborn son".
-    const additions = await replayPairs(judged, { vectors, strictness: { ...DEFAULT_GUARD, additions: true } });
+    // The set would catch a lever the default leaves off: letting one added word through serves "his wife and son" the answer to "his wife and unborn son".
+    const additions = await replayPairs(judged, { vectors, strictness: { ...CLOSE_GUARD, additions: true } });
     expect(additions.wrong).toBeGreaterThan(0);
   });
 
@@ -122,6 +138,15 @@ describe.skipIf(!available)('semantic cache precision on a fixed MRPC sample (re
     const none = await replayPairs(own, { vectors, guard: () => ({ ok: true, kind: 'close' }) });
     expect(none.partnerNonParaphraseHits).toBeGreaterThanOrEqual(own.length - 2);
     const r = await replayPairs(own, { vectors });
+    console.log(listHits(r, ['wrong', 'unlabelled', 'right']));
+    expect(r.hits).toEqual([]);
+  });
+
+  it('a long prompt with its key word replaced is never served, though CLOSE_GUARD (one replaced word in a long text) serves most of these', async () => {
+    const none = await replayPairs(swappedPrompts, { vectors, strictness: CLOSE_GUARD });
+    console.log(listHits(none, ['wrong']));
+    expect(none.partnerNonParaphraseHits).toBeGreaterThanOrEqual(4);
+    const r = await replayPairs(swappedPrompts, { vectors });
     console.log(listHits(r, ['wrong', 'unlabelled', 'right']));
     expect(r.hits).toEqual([]);
   });
