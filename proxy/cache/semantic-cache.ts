@@ -22,7 +22,7 @@ import { semanticRequest, type SemanticRequest } from './semantic-request.ts';
  * first guard's rules (rice/pasta, stroke/heart attack, laptop/phone, let/const: 0.74–0.83); the
  * guard now refuses those by their changed content word, and 0.75 admits the paraphrases USE lite
  * scores lower (attribution dropped, "delivery" / "shipping", "reach" / "contact"): on mrpc-train
- * 17 + 17 partner hits instead of 15 + 13 (odd + even halves), own pairs 60 / 73 instead of 58,
+ * 14 + 14 partner hits instead of 12 + 10 (odd + even halves), own pairs 60 / 73 instead of 58,
  * no wrong hit on any set (proxy/cache/README.md).
  */
 export const USE_DEFAULT_THRESHOLD = 0.75;

@@ -168,8 +168,8 @@ const RouteCacheSchema = z.strictObject({
   /**
    * Semantic cache for this route (opt-in): same context (system prompt, earlier turns, tools,
    * model), last user turn similar above the threshold, and the guard (proxy/cache/guard.ts: no
-   * negation, number, unit, time, name, modality, tense or question word may differ; no content
-   * word added; one replaced by another only in a long text; attribution clauses set aside). The
+   * negation, number, unit, time, name, modality, tense or question word may differ, no content
+   * word be added, dropped or replaced; attribution clauses such as "X said" are set aside). The
    * threshold only limits recall; precision comes from the guard. 0.75 (USE_DEFAULT_THRESHOLD) is
    * measured for the default embedder (figures in proxy/cache/README.md).
    */
