@@ -1,7 +1,8 @@
 // Loads the one YAML configuration file: parse, interpolate `${ENV}` in string values, validate.
 // Every problem is collected with its path, so an invalid file is reported in one go, never as a
 // stack trace, and never with the value of a secret in the message.
-import { readFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { ConfigSchema, crossCheck, type Config } from './schema.ts';
 
@@ -48,6 +49,37 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
 }
 
+/**
+ * Every `baseUrl` of the file (providers, judges, embeddings) in the one form the proxy can use: the
+ * URL parser accepts `https://user:pass@host/v1`, a query, a fragment, `\\` (read as `/`) and
+ * `..` (removed), but the upstream URL check (proxy/upstream.ts) then refuses every request sent
+ * there, as a 400 blamed on the app. Refused at load instead, naming the part.
+ */
+function baseUrlProblems(value: unknown, path: (string | number)[] = []): { path: (string | number)[]; message: string }[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => baseUrlProblems(v, [...path, i]));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([k, v]) => {
+    if (k !== 'baseUrl' || typeof v !== 'string') return baseUrlProblems(v, [...path, k]);
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      return []; // the schema reports it
+    }
+    const why =
+      url.username !== '' || url.password !== ''
+        ? 'must not carry credentials (user:password@): configure the key as apiKey'
+        : url.search !== '' || url.hash !== '' || /[?#]$/.test(v)
+          ? 'must not have a query or a fragment'
+          : v.includes('\\')
+            ? 'must not contain a backslash (URL parsers disagree on it)'
+            : /\/(\.|%2e)(\.|%2e)?(\/|$)/i.test(v.slice(url.protocol.length + 2))
+              ? 'must not contain . or .. segments'
+              : undefined;
+    return why ? [{ path: [...path, k], message: why }] : [];
+  });
+}
+
 /** Validates an already-parsed object (also used by tests and by the demo, which builds its config in code). */
 export function parseConfig(raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): Config {
   const problems: ConfigProblem[] = [];
@@ -61,6 +93,7 @@ export function parseConfig(raw: unknown, source = 'config', env: NodeJS.Process
   };
   if (!result.success) for (const issue of result.error.issues) add(issue.path, issue.message);
   for (const c of crossCheck(interpolated)) add(c.path, c.message);
+  for (const c of baseUrlProblems(interpolated)) add(c.path, c.message);
   if (problems.length > 0 || !result.success) throw new ConfigError(source, problems);
   return result.data;
 }
@@ -82,10 +115,40 @@ export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEn
   if (!path) return { config: parseConfig({}, 'defaults', env), source: 'defaults' };
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readConfigFile(path);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
     throw new ConfigError(path, [{ path: '', message: reason }]);
   }
   return { config: parseConfigText(text, path, env), source: path };
+}
+
+/** A configuration file is a few KiB; 1 MiB is a mistake (a log, a dump), not a config. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * Reads a regular file (symlinks followed: Kubernetes mounts ConfigMaps through them) of at most
+ * MAX_CONFIG_BYTES. A FIFO or a device (`--config /dev/zero`, `/dev/stdin`) would block start-up
+ * for ever or read until memory runs out: refused before reading, as is an oversized file.
+ */
+async function readConfigFile(path: string): Promise<string> {
+  // O_NONBLOCK: opening a FIFO without a writer must not wait for one.
+  const handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new ConfigError(path, [{ path: '', message: 'not a regular file (a FIFO, a device or a directory): give the configuration file itself' }]);
+    if (stat.size > MAX_CONFIG_BYTES) throw new ConfigError(path, [{ path: '', message: `the file is ${stat.size} bytes; a configuration is at most ${MAX_CONFIG_BYTES}` }]);
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > MAX_CONFIG_BYTES) throw new ConfigError(path, [{ path: '', message: `the file grew past ${MAX_CONFIG_BYTES} bytes while read` }]);
+    }
+    return buffer.subarray(0, length).toString('utf8');
+  } finally {
+    await handle.close();
+  }
 }
