@@ -50,10 +50,11 @@ function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /**
- * Every `baseUrl` of the file (providers, judges, embeddings) in the one form the proxy can use: the
- * URL parser accepts `https://user:pass@host/v1`, a query, a fragment, `\\` (read as `/`) and
- * `..` (removed), but the upstream URL check (proxy/upstream.ts) then refuses every request sent
- * there, as a 400 blamed on the app. Refused at load instead, naming the part.
+ * Every `baseUrl` of the file (providers, the cache embedder) in the one form the proxy uses as
+ * written: the URL parser accepts `https://user:pass@host/v1`, a query, a fragment, `\\` (read as
+ * `/`) and `..` (removed), and the proxy then silently dropped the credentials, the query and the
+ * fragment and sent `/tenant-a/../tenant-b/v1` requests to `/tenant-b/v1`. Refused at load
+ * instead, naming the part.
  */
 function baseUrlProblems(value: unknown, path: (string | number)[] = []): { path: (string | number)[]; message: string }[] {
   if (Array.isArray(value)) return value.flatMap((v, i) => baseUrlProblems(v, [...path, i]));

@@ -1,8 +1,8 @@
 // Hostile or mistaken configuration (shared/config/load.ts). Before the fixes: a provider baseUrl
-// with credentials, a query, a fragment, a backslash or a dot-segment was accepted, and then the
-// upstream URL check refused every request to that provider as a 400 LLM_SIDECAR_BAD_REQUEST_TARGET
-// blamed on the app; `--config` naming a FIFO blocked start-up (and hot reload) for ever, a device
-// such as /dev/zero was read until memory ran out.
+// with credentials, a query, a fragment, a backslash or a dot-segment was accepted and the proxy
+// silently dropped those parts (user:pass@ never sent, ?api-version= never sent, /a/../b/v1 sent to
+// /b/v1: measured with a recording upstream); `--config` naming a FIFO blocked start-up (and hot
+// reload) for ever, a device such as /dev/zero was read until memory ran out.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
