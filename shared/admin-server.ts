@@ -21,15 +21,33 @@ export function acceptsOpenMetrics(accept: string | undefined): boolean {
   });
 }
 
+/**
+ * Anyone on the pod network reaches the admin port, and its sockets are file descriptors of the
+ * process that serves the traffic port. Probes and scrapes use a handful of short connections, so:
+ * at most this many at once (more are closed on accept), and headers within 10 s (Node's default is
+ * 60 s checked every 30 s: an idle or trickling connection held a descriptor up to 90 s).
+ */
+export const ADMIN_MAX_CONNECTIONS = 256;
+export const ADMIN_HEADERS_TIMEOUT_MS = 10_000;
+
+export interface AdminServerLimits {
+  maxConnections?: number;
+  headersTimeoutMs?: number;
+}
+
 export class AdminServer {
   readonly server: Server;
+  private readonly maxConnections: number;
 
   constructor(
     private readonly host: string,
     private readonly port: number,
     sources: AdminSources,
+    limits: AdminServerLimits = {},
   ) {
-    this.server = createServer((req, res) => {
+    this.maxConnections = limits.maxConnections ?? ADMIN_MAX_CONNECTIONS;
+    const headersTimeout = limits.headersTimeoutMs ?? ADMIN_HEADERS_TIMEOUT_MS;
+    this.server = createServer({ headersTimeout, requestTimeout: headersTimeout + 5_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
@@ -65,6 +83,7 @@ export class AdminServer {
   }
 
   async listen(): Promise<AddressInfo> {
+    this.server.maxConnections = this.maxConnections;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.port, this.host, () => {
