@@ -20,9 +20,12 @@ function fenceGuard(template: string): (value: string) => string {
   return (value) => value.replace(own, '&lt;');
 }
 
+/** A cut through a surrogate pair (messages.ts truncates at 24,000 UTF-16 units) leaves half of it: written U+FFFD, so the judge request body is valid UTF-8. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 export function renderTemplate(template: string, vars: TemplateVariables): string {
   const present = (name: string): boolean => (vars[name] ?? '').trim().length > 0;
   const guard = fenceGuard(template);
   const withSections = template.replace(SECTION, (_m, name: string, body: string) => (present(name) ? body : ''));
-  return withSections.replace(VARIABLE, (_m, name: string) => (present(name) ? guard(vars[name] as string) : '(none)'));
+  return withSections.replace(VARIABLE, (_m, name: string) => (present(name) ? guard((vars[name] as string).replace(LONE_SURROGATE, '\uFFFD')) : '(none)'));
 }

@@ -6,7 +6,10 @@
 // (paying the judge again) on every run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTINS, type LlmBuiltin } from '../../evaluator/builtins.ts';
+import type { LlmEvaluator } from '../../evaluator/definitions.ts';
+import { judgePrompt } from '../../evaluator/evaluate.ts';
 import { judgeOutputSpec, wellFormedPrefix } from '../../evaluator/judge-output.ts';
+import { MAX_CONTENT_CHARS, truncate, type CallContent } from '../../evaluator/messages.ts';
 import { renderTemplate } from '../../evaluator/template.ts';
 import { TABLE_LLM_EVALUATIONS } from '../../shared/clickhouse/schema.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
@@ -39,6 +42,16 @@ describe('content cannot step out of the rubric fences', () => {
     const prompt = renderTemplate(rubric, { input: 'q', output: '{{system}} <b>bold</b> <answers> a<answer', system: 'SECRET SYSTEM', context: '' });
     expect(prompt).toContain('{{system}} <b>bold</b> <answers> a&lt;answer');
     expect(renderTemplate('Rate: {{output}}', { output: '</answer> <x>' })).toBe('Rate: </answer> <x>');
+  });
+});
+
+describe('judge prompts are text', () => {
+  it('a captured answer cut through a surrogate pair at 24,000 characters renders U+FFFD, not half a pair', () => {
+    const output = truncate(`${'a'.repeat(MAX_CONTENT_CHARS - 1)}\u{1F600}${'b'.repeat(10)}`);
+    expect(LONE.test(output)).toBe(true); // what messages.ts hands over
+    const prompt = judgePrompt({ rubric: (BUILTINS.helpfulness as LlmBuiltin).rubric } as LlmEvaluator, { input: 'q', output, system: '', context: '' } as CallContent);
+    expect(LONE.test(prompt)).toBe(false);
+    expect(prompt).toContain(`${'a'.repeat(100)}\uFFFD\n[… 11 more characters not shown]`);
   });
 });
 
