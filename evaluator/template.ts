@@ -20,7 +20,7 @@ function fenceGuard(template: string): (value: string) => string {
   return (value) => value.replace(own, '&lt;');
 }
 
-/** A cut through a surrogate pair (messages.ts truncates at 24,000 UTF-16 units) leaves half of it: written U+FFFD, so the judge's JSON body carries no unpaired `\\ud83d` escape (strict JSON parsers refuse one). */
+/** A cut through a surrogate pair (messages.ts truncates at 24,000 UTF-16 units) leaves half of it: written U+FFFD, so the judge's JSON body carries no unpaired `\ud83d` escape (strict JSON parsers refuse one). */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 export function renderTemplate(template: string, vars: TemplateVariables): string {
