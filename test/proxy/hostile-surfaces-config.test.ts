@@ -44,9 +44,13 @@ describe('provider base URLs in the one form the proxy can use', () => {
     expect(() => parseConfig({ ...base, cache: { embedder: { type: 'openai', baseUrl: 'https://u:p@emb.example/v1', model: 'm' } } })).toThrow(/cache\.embedder\.baseUrl: must not carry credentials/);
   });
 
-  it('held: an environment value is not expanded again (${} inside a value stays literal)', () => {
+  it('held: an environment value is not expanded again and cannot add YAML structure', () => {
     const config = parseConfigText('providers:\n  openai: {type: openai, baseUrl: "${GW}", apiKey: "${KEY}"}\n', 'env', { GW: 'https://gw.example/v1', KEY: 'sk-${HOME}' });
     expect(config.providers.openai?.apiKey).toBe('sk-${HOME}');
+    // Interpolation runs after the YAML parse, on string values: an environment value cannot add keys.
+    const inject = () => parseConfigText('providers:\n  openai: {type: openai, baseUrl: "https://gw.example/v1", apiKey: "${KEY}"}\n', 'env', { KEY: 'k"}\n  evil: {type: openai, baseUrl: "https://evil.example/v1"' });
+    expect(inject).toThrow(/providers\.openai\.apiKey: must be printable ASCII/);
+    expect(inject).not.toThrow(/evil/);
   });
 
   it('held: YAML alias bombs are refused by the parser', () => {
