@@ -78,7 +78,7 @@ provider with realistic latency, the sidecar in front of it storing telemetry in
 ClickHouse (./.llm-sidecar), and the official SDKs driving traffic through it — several features
 and tenants, streaming and not, JSON extraction on a cascade route, a provider outage that trips a
 circuit breaker and falls back across providers. Prints a report from ClickHouse at the end.
-ROUNDS defaults to 30 (about 230 calls).
+ROUNDS defaults to 30 (about 250 calls from the apps; about 300 with the judge's).
 `,
 };
 
@@ -203,7 +203,19 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.message);
     if (err instanceof OtelEnvError) return fail(`invalid OpenTelemetry environment: ${err.message}`);
-    if (err instanceof Error && err.message.startsWith('the embedded ClickHouse')) return fail(err.message);
+    if (err instanceof Error && err.message.startsWith('the embedded ClickHouse')) {
+      // chdb reports a directory another process holds as "Failed to create connection for path …"
+      // (its "Cannot lock file" line goes to stderr natively): the fix is to stop that process, not
+      // to configure a server, which is what the generic message suggests.
+      const cause = err.cause instanceof Error ? err.cause.message : err.message;
+      if (/in use by another process|Cannot lock file|Failed to create connection for path/.test(cause)) {
+        return fail(
+          `the embedded ClickHouse cannot open its data directory, most likely because another process holds it (one process per directory: a running \`llm-sidecar proxy\` or \`demo\`). ` +
+            `Stop that process and run this again, or use a ClickHouse server (telemetry.clickhouse.url). (${cause})`,
+        );
+      }
+      return fail(err.message);
+    }
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') return fail(`cannot listen: address already in use (${e.message.replace(/^listen EADDRINUSE: address already in use /, '')})`);
     if (e.code === 'EACCES') return fail(`cannot listen: permission denied (${e.message})`);
