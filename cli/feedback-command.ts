@@ -25,6 +25,12 @@ const stdio: CommandIo = { out: (s) => process.stdout.write(s), err: (s) => proc
 
 /** 0 stored; 1 the sidecar refused it or could not be reached; 2 bad arguments. */
 export async function runFeedbackCommand(o: FeedbackCommandOptions, io: CommandIo = stdio): Promise<number> {
+  // A missing flag is named as a flag (the schema alone says "value: Invalid input").
+  const missing = [o.name === undefined ? '--name' : '', o.value === undefined ? '--value' : ''].filter(Boolean);
+  if (missing.length > 0) {
+    io.err(`llm-sidecar: feedback needs ${missing.join(' and ')} (llm-sidecar feedback --help)\n`);
+    return 2;
+  }
   const value = o.value !== undefined && /^[+-]?\d+$/.test(o.value) ? Number(o.value) : o.value;
   const body = { requestId: o.requestId, traceId: o.traceId, name: o.name, value, comment: o.comment, user: o.user };
   const checked = FeedbackRequestSchema.safeParse(body);
