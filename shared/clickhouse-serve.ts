@@ -31,6 +31,10 @@ export interface ClickHouseServeOptions {
   maxResultBytes?: number;
   /** Per-query memory limit (chdb's default is none: one query could take the memory of the process that runs the proxy). */
   maxMemoryBytes?: number;
+  /** Connections at once (more are closed on accept; Grafana uses a handful). Default 64. */
+  maxConnections?: number;
+  /** Request headers must arrive within this (408 otherwise). Default 10 s. */
+  headersTimeoutMs?: number;
 }
 
 export interface ClickHouseServe {
@@ -281,7 +285,10 @@ export async function startClickHouseServe(options: ClickHouseServeOptions): Pro
     res.end(r.body);
   }
 
-  const server: Server = createServer((req, res) => {
+  // Unauthenticated connections are file descriptors of the proxy's process too: bounded in number
+  // and in how long they may take to send their request (Node's defaults: unbounded, 60 s / 300 s).
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const server: Server = createServer({ headersTimeout, requestTimeout: headersTimeout + 30_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (!req.complete) req.resume();
       if (err instanceof ServeError) sendError(res, err.code, err.message);
@@ -299,6 +306,7 @@ export async function startClickHouseServe(options: ClickHouseServeOptions): Pro
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
+      server.maxConnections = options.maxConnections ?? 64;
       server.listen(options.port, options.host, () => {
         server.off('error', reject);
         resolve();

@@ -9,10 +9,11 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClickHouseServe, tokenize, type ClickHouseServe } from '../../shared/clickhouse-serve.ts';
 import { chdbAvailable } from '../clickhouse/chdb-available.ts';
+import { until } from '../support/wait.ts';
 
 const hasChdb = await chdbAvailable();
 
@@ -48,7 +49,7 @@ describe.skipIf(!hasChdb)('hostile queries on telemetry.clickhouse.serve', () =>
     });
     await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', () => resolve()));
     targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}/x.csv`;
-    serve = await startClickHouseServe({ dataDir: join(dir, 'data'), host: '127.0.0.1', port: 0, maxMemoryBytes: 64 * 1024 * 1024 });
+    serve = await startClickHouseServe({ dataDir: join(dir, 'data'), host: '127.0.0.1', port: 0, maxMemoryBytes: 64 * 1024 * 1024, maxConnections: 8, headersTimeoutMs: 1_000 });
   }, 120_000);
 
   afterAll(async () => {
@@ -119,6 +120,34 @@ describe.skipIf(!hasChdb)('hostile queries on telemetry.clickhouse.serve', () =>
       expect(r.status, sql).toBe(400);
       expect(r.code, sql).toBe('62');
     }
+  });
+
+  it('bounds connections (more closed on accept) and the time to send a request (408)', async () => {
+    const { port } = serve;
+    const opened: Socket[] = [];
+    try {
+      const flood = Array.from({ length: 12 }, () => {
+        const s = connect(port, '127.0.0.1');
+        s.on('error', () => undefined);
+        opened.push(s);
+        return s;
+      });
+      // Keep-alive sockets of earlier fetches may hold slots too: at least the 4 past the cap go.
+      await until('the connections past the cap are closed by the server', () => flood.filter((s) => s.closed).length >= 4);
+      for (const s of flood) s.destroy();
+      await until('the endpoint serves again once the flood is gone', async () => (await query('SELECT 1')).status === 200);
+      const trickle = connect(port, '127.0.0.1');
+      opened.push(trickle);
+      let received = '';
+      trickle.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      trickle.on('error', () => undefined);
+      trickle.write('POST / HTTP/1.1\r\nHost: x\r\n');
+      await until('the trickling connection is closed by the server', () => trickle.closed, { timeoutMs: 8_000 });
+      expect(received).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      for (const s of opened) s.destroy();
+    }
+    expect(await query('SELECT 1')).toMatchObject({ status: 200, body: '1\n' });
   });
 
   it('bounds the memory of one query (chdb sets no limit; the proxy shares the process)', async () => {
