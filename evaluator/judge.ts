@@ -9,7 +9,7 @@ import { ZERO_USAGE, type NormalizedUsage } from '../shared/usage.ts';
 import { JUDGE_SYSTEM } from './builtins.ts';
 import type { JudgeConfig } from '../shared/config/evaluators-schema.ts';
 import type { JudgeClient, JudgeReply } from './judge-client.ts';
-import { describeInvalid, type JudgeOutputSpec, type JudgeVerdict } from './judge-output.ts';
+import { describeInvalid, wellFormedPrefix, type JudgeOutputSpec, type JudgeVerdict } from './judge-output.ts';
 import { JudgeRejectedError, withRetries } from './retry.ts';
 
 /** ErrorType values of llm_evaluations rows written by the evaluator. */
@@ -52,7 +52,7 @@ function addUsage(a: NormalizedUsage, b: NormalizedUsage): NormalizedUsage {
 type Checked = { ok: true; verdict: JudgeVerdict } | { ok: false; errorType: string; explanation: string };
 
 function check(reply: JudgeReply, spec: JudgeOutputSpec): Checked {
-  if (reply.refusal !== undefined) return { ok: false, errorType: ERROR_TYPES.refusal, explanation: `judge refused: ${reply.refusal.slice(0, 300)}` };
+  if (reply.refusal !== undefined) return { ok: false, errorType: ERROR_TYPES.refusal, explanation: `judge refused: ${wellFormedPrefix(reply.refusal, 300)}` };
   if (reply.value === undefined) {
     const cut = reply.finishReason === 'length' || reply.finishReason === 'max_tokens' ? ' (cut at maxOutputTokens)' : '';
     return { ok: false, errorType: ERROR_TYPES.invalidJson, explanation: `judge reply is not JSON${cut}: ${JSON.stringify(reply.text.slice(0, 200))}` };
@@ -99,7 +99,7 @@ export async function judge(run: JudgeRun): Promise<JudgeOutcome> {
         { maxRetries: run.config.maxRetries, maxRetryAfterMs: run.config.maxRetryAfterMs, signal: run.signal },
       );
     } catch (err) {
-      if (err instanceof JudgeRejectedError) return { ok: false, errorType: ERROR_TYPES.rejected, explanation: err.message.slice(0, 500), usage, model, costPico, requests };
+      if (err instanceof JudgeRejectedError) return { ok: false, errorType: ERROR_TYPES.rejected, explanation: wellFormedPrefix(err.message, 500), usage, model, costPico, requests };
       throw err;
     }
     account(reply);

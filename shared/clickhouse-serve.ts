@@ -14,7 +14,7 @@
 // ?query= and/or the body (gzip bodies accepted); param_* query parameters; ?database=;
 // ?default_format=; errors as "Code: N. DB::Exception: …" with X-ClickHouse-Exception-Code. Requests
 // run one at a time (chdb runs queries one after another anyway).
-import { timingSafeEqual, randomUUID } from 'node:crypto';
+import { createHash, timingSafeEqual, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
@@ -173,10 +173,10 @@ function unescapeParam(text: string): string {
   return text.replace(/\\(.)/g, (_m, c: string) => ({ t: '\t', n: '\n', r: '\r', '0': '\0', b: '\b', f: '\f' })[c] ?? c);
 }
 
+/** Constant time in the secret's length too: both sides are compared as sha256 digests (equal length). */
 function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 export async function startClickHouseServe(options: ClickHouseServeOptions): Promise<ClickHouseServe> {

@@ -8,7 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTINS, type LlmBuiltin } from '../../evaluator/builtins.ts';
 import type { LlmEvaluator } from '../../evaluator/definitions.ts';
 import { judgePrompt } from '../../evaluator/evaluate.ts';
+import type { JudgeClient } from '../../evaluator/judge-client.ts';
+import { judge } from '../../evaluator/judge.ts';
 import { judgeOutputSpec, wellFormedPrefix } from '../../evaluator/judge-output.ts';
+import { JudgeSchema } from '../../shared/config/evaluators-schema.ts';
+import { loadPriceTable } from '../../shared/pricing/price-table.ts';
+import { ZERO_USAGE } from '../../shared/usage.ts';
 import { MAX_CONTENT_CHARS, truncate, type CallContent } from '../../evaluator/messages.ts';
 import { renderTemplate } from '../../evaluator/template.ts';
 import { TABLE_LLM_EVALUATIONS } from '../../shared/clickhouse/schema.ts';
@@ -66,6 +71,18 @@ describe('judge answers that are garbage, huge or not text', () => {
     const lone = passFail.parse(JSON.parse('{"explanation":"looks fine \\ud800 \\udfff ok \\ud83d\\ude00","verdict":"pass"}'));
     expect(lone.explanation).toBe('looks fine \uFFFD \uFFFD ok \u{1F600}');
     expect(wellFormedPrefix('\u{1F600}\u{1F600}', 3)).toBe('\u{1F600}');
+  });
+
+  it('a refusal with a lone surrogate, or cut through a pair at 300 characters, is stored well-formed', async () => {
+    const refusals = ['no \ud800 way', `${'r'.repeat(299)}\u{1F600}tail`];
+    for (const refusal of refusals) {
+      const client: JudgeClient = { provider: 'openai', model: 'gpt-4o-mini', send: async () => ({ value: undefined, text: '', refusal, usage: ZERO_USAGE, model: 'gpt-4o-mini' }) };
+      const out = await judge({ client, config: JudgeSchema.parse({ provider: 'openai', baseUrl: 'http://127.0.0.1:9/v1', model: 'gpt-4o-mini' }), prices: loadPriceTable(), spec: passFail, prompt: 'p' });
+      expect(out.ok).toBe(false);
+      const explanation = (out as { explanation: string }).explanation;
+      expect(LONE.test(explanation), JSON.stringify(explanation)).toBe(false);
+      expect(explanation.startsWith('judge refused: ')).toBe(true);
+    }
   });
 
   it('held: a huge explanation is cut to 4,000 characters; wrong types and out-of-range scores are refused', () => {
