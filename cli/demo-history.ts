@@ -47,6 +47,9 @@ export async function writeDemoHistory(store: ClickHouseStore, database: string,
           [E.SpanId]: spanId,
           [E.ServiceName]: HISTORY_SERVICE,
           [E.RequestModel]: f.model,
+          // The call's feature on the score, as the evaluator writes it (migration 014): the quality-drop
+          // alert reads it there; without it the history counted as feature "(none)".
+          [E.Feature]: f.feature,
           [E.Evaluator]: 'helpfulness',
           [E.EvaluatorVersion]: '1',
           [E.ScoreValue]: (points - 1) / 4,
