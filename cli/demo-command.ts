@@ -109,12 +109,15 @@ export async function demoTraffic(opts: DemoOptions = {}): Promise<DemoResult & 
   const realism = `delay=${latency},chunk-delay=${Math.max(1, Math.round(latency / 4))}`;
   const h = (tenant: string, user: string, feature: string) => ({ headers: { 'x-llm-sidecar-tenant': tenant, 'x-llm-sidecar-user': user, 'x-llm-sidecar-feature': feature, 'x-fake-fault': realism } });
   const tenants = ['acme', 'globex', 'initech'];
-  let budgetRefusals = 0;
+  // What the apps saw, by the sidecar's error code (or the provider's status): every one is by design.
+  const errorKinds = new Map<string, number>();
   const longPolicy = 'Refund policy: annual plans are refundable within 30 days. '.repeat(120);
   let failures = 0;
   const swallow = (e: unknown): void => {
     failures++;
-    if ((e as { headers?: Headers }).headers?.get?.('x-llm-sidecar-error') === 'LLM_SIDECAR_BUDGET_EXCEEDED') budgetRefusals++;
+    const err = e as { status?: number; headers?: Headers };
+    const kind = err.headers?.get?.('x-llm-sidecar-error') ?? `provider ${err.status ?? 'error'}`;
+    errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
   };
 
   const started = Date.now();
@@ -194,7 +197,13 @@ export async function demoTraffic(opts: DemoOptions = {}): Promise<DemoResult & 
   await sidecar.flush();
   const scored = Object.values(stats.rows).reduce((a, r) => a + r.scored, 0);
   out(`  evaluator: ${scored} scores written (${Object.keys(stats.rows).join(', ')}), judge spend $${stats.judgeCostUsd}`);
-  out(`  ${records.length} calls in ${((Date.now() - started) / 1000).toFixed(1)} s; ${failures} surfaced to the apps as errors, as designed (${budgetRefusals} refused: initech's free-tier user ran out of daily tokens)\n`);
+  const why: Record<string, string> = {
+    LLM_SIDECAR_BUDGET_EXCEEDED: "initech's free-tier user out of daily tokens",
+    LLM_SIDECAR_INPUT_TOO_LARGE: "one request larger than initech's whole daily allowance",
+    'provider 429': 'the simulated rate limit of gpt-4o-fake-error-429',
+  };
+  const kinds = [...errorKinds].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n} ${k}${why[k] ? ` (${why[k]})` : ''}`);
+  out(`  ${records.length} calls in ${((Date.now() - started) / 1000).toFixed(1)} s; ${failures} surfaced to the apps as errors, as designed${kinds.length > 0 ? `: ${kinds.join(', ')}` : ''}\n`);
   return {
     calls: records,
     sidecar,
@@ -251,7 +260,7 @@ async function printReport(sidecar: RunningSidecar, out: (l: string) => void): P
      WHERE e.Evaluator = 'helpfulness' AND e.ScoreValue IS NOT NULL AND c.ServiceName = 'demo-shop'
      GROUP BY feature ORDER BY feature`,
   );
-  out(`helpfulness by feature, first half → second half of the run: ${byFeature.map((f) => `${f.feature} ${f.first_half} → ${f.second_half}`).join(' · ')}`);
+  out(`helpfulness by feature, first half → second half of the run: ${byFeature.map((f) => `${f.feature} ${f.first_half ?? '–'} → ${f.second_half ?? '–'}`).join(' · ')}`);
   const [fb] = await store.query<Record<string, string>>(`SELECT count() AS n, countIf(Score > 0) AS up FROM otel.llm_feedback FINAL WHERE Name = 'thumbs'`);
   out(`user feedback: ${fb?.n ?? 0} thumbs (${fb?.up ?? 0} up), beside the judges' scores on the Quality dashboard`);
   const history = await writeDemoHistory(store, 'otel');
