@@ -8,7 +8,7 @@ import { totalCostUsd } from '../shared/pricing/cost.ts';
 import { AdminServer } from '../shared/admin-server.ts';
 import { CompositeRecorder, type CallRecorder } from './call-record.ts';
 import { ProxyMetrics } from './metrics.ts';
-import { ProxyServer } from './server.ts';
+import { cachingConfigured, ProxyServer } from './server.ts';
 import { FeedbackEndpoint } from './feedback-endpoint.ts';
 import { translation, type CrossTranslation } from './translate/index.ts';
 import { loadTokenizer } from './token-estimate.ts';
@@ -91,7 +91,7 @@ export async function startSidecar(config: Config, options: SidecarOptions = {})
     : undefined;
   if (budgets) metrics.budgetSnapshot = () => budgets.enforcer.snapshot();
   // The cache store exists only when some route (or the default) caches.
-  const caching = config.cache.mode !== 'off' || Object.values(config.routes).some((r) => r.cache?.mode !== undefined && r.cache.mode !== 'off');
+  const caching = cachingConfigured(config);
   const cacheStore: CacheStore | undefined = !caching
     ? undefined
     : config.cache.store.type === 'redis'

@@ -53,6 +53,11 @@ export interface OwnEndpoint {
   handle(req: IncomingMessage, res: ServerResponse, requestId: string): void | Promise<void>;
 }
 
+/** Whether the config caches anything (the default mode or a route's): then the process needs a cache store. */
+export function cachingConfigured(config: Config): boolean {
+  return config.cache.mode !== 'off' || Object.values(config.routes).some((r) => r.cache?.mode !== undefined && r.cache.mode !== 'off');
+}
+
 /** Paths under this prefix are the sidecar's own and never reach a provider. */
 export const OWN_PATH_PREFIX = '/llm-sidecar/';
 
@@ -161,7 +166,14 @@ export class ProxyServer {
    */
   reload(next: Config): void {
     const cur = this.config;
-    const restartOnly = (['listen', 'admin', 'telemetry', 'budgets'] as const).filter((k) => JSON.stringify(cur[k]) !== JSON.stringify(next[k]));
+    const restartOnly: string[] = (['listen', 'admin', 'telemetry', 'budgets'] as const).filter((k) => JSON.stringify(cur[k]) !== JSON.stringify(next[k]));
+    // The cache's store and embedder are built at start, only when something caches: a reload that
+    // needs one the process does not have (or another one) would be accepted and do nothing.
+    for (const k of ['store', 'embedder', 'staleMaxSeconds'] as const) if (JSON.stringify(cur.cache[k]) !== JSON.stringify(next.cache[k])) restartOnly.push(`cache.${k}`);
+    if (this.options.cacheStore === undefined && cachingConfigured(next)) restartOnly.push('cache (turned on: no cache store was built at start)');
+    if (this.options.semanticCache === undefined && this.options.cacheStore !== undefined && Object.values(next.routes).some((r) => r.cache?.semantic?.enabled)) {
+      restartOnly.push('routes.*.cache.semantic (turned on: no semantic index was built at start)');
+    }
     if (restartOnly.length > 0) throw new Error(`${restartOnly.join(', ')} cannot change without a restart`);
     const old = this.poolGeneration;
     this.router = new Router(next, { prices: this.options.prices, onBreakerChange: this.options.onBreakerChange });

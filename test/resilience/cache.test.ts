@@ -9,6 +9,7 @@ import { SemanticIndex } from '../../proxy/cache/semantic-index.ts';
 import { SemanticRedisSync } from '../../proxy/cache/semantic-sync.ts';
 import { startRedis, type RedisHandle } from '../support/redis.ts';
 import { until } from '../support/wait.ts';
+import type { Config } from '../../shared/config/schema.ts';
 import { startStack, type Stack } from '../stack.ts';
 
 let stack: Stack;
@@ -67,6 +68,25 @@ describe('exact cache', () => {
     expect((await post(stack, body)).headers['x-llm-sidecar-cache']).toBe('miss');
     expect((await post(stack, body, { 'x-llm-sidecar-cache': 'no-cache' })).headers['x-llm-sidecar-cache']).toBe('miss');
     expect((await post(stack, body)).headers['x-llm-sidecar-cache']).toBe('hit');
+  });
+});
+
+describe('hot reload', () => {
+  it('refuses what the running process cannot do without a restart: another cache store, caching or semantic caching turned on', async () => {
+    const running = (s: Stack) => (s.sidecar.proxy as unknown as { config: Config }).config;
+    const cur = running(stack);
+    expect(() => stack.sidecar.reload({ ...cur, cache: { ...cur.cache, store: { type: 'memory', maxBytes: 1024 } } })).toThrow(/cache\.store cannot change without a restart/);
+    const semantic = { ...cur, routes: { ...cur.routes, shortlived: { ...cur.routes.shortlived!, cache: { ...cur.routes.shortlived!.cache, semantic: { enabled: true, threshold: 0.8 } } } } };
+    expect(() => stack.sidecar.reload(semantic)).toThrow(/semantic/);
+    expect(running(stack)).toBe(cur); // the old config keeps serving
+
+    const plain = await startStack((url) => ({ providers: providers(url) }));
+    extra.push(plain);
+    const off = running(plain);
+    expect(() => plain.sidecar.reload({ ...off, cache: { ...off.cache, mode: 'all' } })).toThrow(/no cache store was built at start/);
+    // What it can do is still accepted.
+    plain.sidecar.reload({ ...off, evaluation: { ...off.evaluation, sampleRate: 0.5 } });
+    expect(running(plain).evaluation.sampleRate).toBe(0.5);
   });
 });
 
