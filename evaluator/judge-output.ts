@@ -4,6 +4,7 @@
 // reasoning is produced before the verdict and conditions it (not a justification after the fact).
 import { z } from 'zod';
 import type { OutputConfig } from '../shared/config/evaluators-schema.ts';
+import { wellFormedPrefix } from '../shared/text.ts';
 
 export interface JudgeVerdict {
   /** 0..1, higher is better: what llm_evaluations.ScoreValue and the dashboards use. */
@@ -35,20 +36,9 @@ export function scaleLabel(score: number, min: number, max: number): string {
   return min === 0 || min === 1 ? `${score}/${max}` : `${score} (${min} to ${max})`;
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/**
- * The first `max` UTF-16 units of `text` as well-formed text: a lone surrogate (a judge may write
- * `"\ud800"`, valid JSON) becomes U+FFFD and a cut never splits a surrogate pair. ClickHouse refuses
- * a row with a lone surrogate, and the pass would retry that page (re-paying the judge) for ever.
- */
-export function wellFormedPrefix(text: string, max: number): string {
-  let cut = text.length > max ? text.slice(0, max) : text;
-  if (text.length > max && /[\uD800-\uDBFF]$/.test(cut) && /^[\uDC00-\uDFFF]/.test(text.slice(max))) cut = cut.slice(0, -1);
-  return cut.replace(LONE_SURROGATE, '\uFFFD');
-}
-
 export function judgeOutputSpec(output: OutputConfig): JudgeOutputSpec {
+  // Well-formed and cut whole (a judge may write "\ud800", valid JSON): ClickHouse refuses a row with
+  // a lone surrogate, and the pass would retry that page, re-paying the judge, for ever.
   const explanation = z.string().trim().min(1).transform((s) => wellFormedPrefix(s, MAX_EXPLANATION_CHARS));
   switch (output.type) {
     case 'scale': {

@@ -9,7 +9,8 @@ import { ZERO_USAGE, type NormalizedUsage } from '../shared/usage.ts';
 import { JUDGE_SYSTEM } from './builtins.ts';
 import type { JudgeConfig } from '../shared/config/evaluators-schema.ts';
 import type { JudgeClient, JudgeReply } from './judge-client.ts';
-import { describeInvalid, wellFormedPrefix, type JudgeOutputSpec, type JudgeVerdict } from './judge-output.ts';
+import { wellFormedPrefix } from '../shared/text.ts';
+import { describeInvalid, type JudgeOutputSpec, type JudgeVerdict } from './judge-output.ts';
 import { JudgeRejectedError, withRetries } from './retry.ts';
 
 /** ErrorType values of llm_evaluations rows written by the evaluator. */

@@ -6,6 +6,8 @@
 // instructions) would step out of its fence, so in a variable's value those tags are written with
 // `&lt;` instead of `<` (the judge still reads them; the fence holds).
 
+import { toWellFormed } from '../shared/text.ts';
+
 export type TemplateVariables = Record<string, string | undefined>;
 
 const SECTION = /\{\{#\s*([A-Za-z_]+)\s*\}\}\n?([\s\S]*?)\{\{\/\s*\1\s*\}\}\n?/g;
@@ -20,12 +22,13 @@ function fenceGuard(template: string): (value: string) => string {
   return (value) => value.replace(own, '&lt;');
 }
 
-/** A cut through a surrogate pair (messages.ts truncates at 24,000 UTF-16 units) leaves half of it: written U+FFFD, so the judge's JSON body carries no unpaired `\ud83d` escape (strict JSON parsers refuse one). */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+// A cut through a surrogate pair (messages.ts truncates at 24,000 UTF-16 units) leaves half of it:
+// written U+FFFD (toWellFormed), so the judge's JSON body carries no unpaired `\ud83d` escape
+// (strict JSON parsers refuse one).
 export function renderTemplate(template: string, vars: TemplateVariables): string {
   const present = (name: string): boolean => (vars[name] ?? '').trim().length > 0;
   const guard = fenceGuard(template);
   const withSections = template.replace(SECTION, (_m, name: string, body: string) => (present(name) ? body : ''));
-  return withSections.replace(VARIABLE, (_m, name: string) => (present(name) ? guard((vars[name] as string).replace(LONE_SURROGATE, '\uFFFD')) : '(none)'));
+  return withSections.replace(VARIABLE, (_m, name: string) => (present(name) ? guard(toWellFormed(vars[name] as string)) : '(none)'));
 }

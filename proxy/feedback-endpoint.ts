@@ -126,7 +126,6 @@ function unknownCall(named: string): SidecarError {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function parseBody(raw: Buffer): FeedbackRequest {
   let json: unknown;
@@ -138,13 +137,5 @@ function parseBody(raw: Buffer): FeedbackRequest {
   }
   const parsed = FeedbackRequestSchema.safeParse(json);
   if (!parsed.success) throw new SidecarError('LLM_SIDECAR_INVALID_FEEDBACK', `invalid feedback: ${describeIssues(issuesOf(parsed.error))}`);
-  // A lone surrogate (`"\ud800"`) is valid JSON but no text: ClickHouse refused the row, and the app
-  // got a 503 telling it to retry what can never be stored.
-  for (const field of ['comment', 'user'] as const) {
-    const value = parsed.data[field];
-    if (value !== undefined && LONE_SURROGATE.test(value)) {
-      throw new SidecarError('LLM_SIDECAR_INVALID_FEEDBACK', `invalid feedback: ${field}: a lone UTF-16 surrogate (\\ud800–\\udfff without its pair) is not text`);
-    }
-  }
   return parsed.data;
 }

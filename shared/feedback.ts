@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ATTR_LLM_SIDECAR_REQUEST_ID } from './telemetry/semconv.ts';
 import { LLM_CALLS as C, LLM_FEEDBACK as F, OTEL_TRACES as T, TABLE_LLM_CALLS, TABLE_LLM_FEEDBACK, TABLE_OTEL_TRACES, qualified } from './clickhouse/schema.ts';
 import type { ClickHouseStore } from './clickhouse/store.ts';
+import { isWellFormed } from './text.ts';
 
 /** Integer scores the table holds (Int8): −1/+1 thumbs, stars 1–5, 0–10 scales. */
 export const FEEDBACK_SCORE_MIN = -100;
@@ -31,6 +32,10 @@ export const feedbackScoreSchema = z
  * Body of `POST /llm-sidecar/v1/feedback`. The call is named by the `x-llm-sidecar-request-id` its
  * response carried, or by its W3C trace id (exactly one of the two).
  */
+// A lone surrogate (`"\ud800"`) is valid JSON but no text: ClickHouse refused the row, and the app
+// got a 503 telling it to retry what can never be stored. Refused here, for the endpoint and the CLI.
+const NOT_TEXT = 'a lone UTF-16 surrogate (\\ud800–\\udfff without its pair) is not text';
+
 export const FeedbackRequestSchema = z
   .strictObject({
     requestId: z.string().regex(/^[\x21-\x7e]{1,128}$/, 'a request id is 1–128 visible ASCII characters').optional(),
@@ -39,9 +44,9 @@ export const FeedbackRequestSchema = z
     name: z.string().regex(TOKEN, `name: ${TOKEN_MESSAGE}`),
     /** A whole number (−100…100) or a label (`wrong-order`, `hallucination`). */
     value: z.union([feedbackScoreSchema, z.string().regex(TOKEN, `a label value is ${TOKEN_MESSAGE}`)]),
-    comment: z.string().max(4000).optional(),
+    comment: z.string().max(4000).refine(isWellFormed, NOT_TEXT).optional(),
     /** Who gave it (the app's user id); absent → anonymous (''). */
-    user: z.string().trim().min(1, 'user, when given, is not empty').max(256).optional(),
+    user: z.string().trim().min(1, 'user, when given, is not empty').max(256).refine(isWellFormed, NOT_TEXT).optional(),
   })
   .refine((b) => (b.requestId === undefined) !== (b.traceId === undefined), { message: 'give exactly one of requestId or traceId', path: ['requestId'] });
 
