@@ -9,7 +9,7 @@
 //   - long strings are encoded by Buffer's native UTF-8 writer, short ones by a loop.
 // It is a serializer for the SDK's own OTLP exporter (otel-env.ts): HTTP, retries, compression and
 // headers stay the SDK's.
-import type { AttributeValue, Attributes, HrTime, Link } from '@opentelemetry/api';
+import type { AttributeValue, Attributes, HrTime, Link, SpanContext } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
@@ -327,9 +327,8 @@ function event(w: Writer, e: TimedEvent): void {
   w.end(start, 2);
 }
 
-function link(w: Writer, l: Link): void {
-  const start = w.begin(1);
-  const ctx = l.context;
+/** Fields 1-3 of a Span and of a Span.Link alike: trace id, span id, trace state. */
+function contextIds(w: Writer, ctx: SpanContext): void {
   w.tag(1, 2);
   w.hex(ctx.traceId);
   w.tag(2, 2);
@@ -339,6 +338,12 @@ function link(w: Writer, l: Link): void {
     w.tag(3, 2);
     w.string(state);
   }
+}
+
+function link(w: Writer, l: Link): void {
+  const start = w.begin(1);
+  const ctx = l.context;
+  contextIds(w, ctx);
   if (l.attributes) attributes(w, l.attributes, 4);
   w.tag(5, 0);
   w.varint(l.droppedAttributesCount || 0);
@@ -350,15 +355,7 @@ function link(w: Writer, l: Link): void {
 function span(w: Writer, s: ReadableSpan): void {
   const start = w.begin(2);
   const ctx = s.spanContext();
-  w.tag(1, 2);
-  w.hex(ctx.traceId);
-  w.tag(2, 2);
-  w.hex(ctx.spanId);
-  const state = ctx.traceState?.serialize();
-  if (state) {
-    w.tag(3, 2);
-    w.string(state);
-  }
+  contextIds(w, ctx);
   const parent = s.parentSpanContext;
   if (parent?.spanId) {
     w.tag(4, 2);
